@@ -86,10 +86,12 @@ type heldEvent struct {
 
 type heldHeap []heldEvent
 
-func (h heldHeap) Len() int           { return len(h) }
-func (h heldHeap) Less(i, j int) bool { return h[i].due < h[j].due || (h[i].due == h[j].due && h[i].n < h[j].n) }
-func (h heldHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *heldHeap) Push(x any)        { *h = append(*h, x.(heldEvent)) }
+func (h heldHeap) Len() int { return len(h) }
+func (h heldHeap) Less(i, j int) bool {
+	return h[i].due < h[j].due || (h[i].due == h[j].due && h[i].n < h[j].n)
+}
+func (h heldHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *heldHeap) Push(x any)   { *h = append(*h, x.(heldEvent)) }
 func (h *heldHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
