@@ -1,0 +1,333 @@
+// flink-go Hadoop test bed: one JVM running MiniDFSCluster (1 NameNode, 1 DataNode) and
+// MiniYARNCluster (1 ResourceManager, 2 NodeManagers) on the loopback interface.
+//
+// Usage: java ... MiniCluster <work-dir>
+//   Writes <work-dir>/conf/{core-site,hdfs-site,yarn-site}.xml and <work-dir>/conf/cluster.properties,
+//   prints "READY <conf-dir>" once HDFS answers and the RM reports 2 RUNNING NodeManagers, and
+//   writes <work-dir>/ready. Stops cleanly on SIGTERM/SIGINT or when <work-dir>/stop appears.
+//
+// Environment knobs (all optional):
+//   FLINK_GO_MC_NODEMANAGERS   number of NodeManagers (default 2)
+//   FLINK_GO_MC_NM_MEMORY_MB   memory per NodeManager (default 4096)
+//   FLINK_GO_MC_NM_VCORES      vcores per NodeManager (default 8)
+//   FLINK_GO_MC_NN_PORT        NameNode RPC port (default 0 = ephemeral)
+//   FLINK_GO_MC_READY_TIMEOUT  seconds to wait for the NodeManagers (default 120)
+import java.io.File;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.permission.FsPermission;
+import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.hadoop.yarn.api.records.NodeState;
+import org.apache.hadoop.yarn.conf.YarnConfiguration;
+import org.apache.hadoop.yarn.server.MiniYARNCluster;
+import org.apache.hadoop.yarn.server.nodemanager.NodeManager;
+import org.apache.hadoop.yarn.server.resourcemanager.ResourceManager;
+import org.apache.hadoop.yarn.server.resourcemanager.rmnode.RMNode;
+
+public final class MiniCluster {
+  private static final AtomicBoolean stopRequested = new AtomicBoolean();
+  private static final CountDownLatch stopped = new CountDownLatch(1);
+
+  public static void main(String[] args) throws Exception {
+    if (args.length != 1) {
+      System.err.println("usage: MiniCluster <work-dir>");
+      System.exit(2);
+    }
+    long t0 = System.nanoTime();
+    File work = new File(args[0]).getAbsoluteFile();
+    File confDir = new File(work, "conf");
+    File stopFile = new File(work, "stop");
+    File readyFile = new File(work, "ready");
+    readyFile.delete();
+    stopFile.delete();
+    confDir.mkdirs();
+    Files.write(new File(work, "pid").toPath(),
+        (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8));
+
+    int numNMs = envInt("FLINK_GO_MC_NODEMANAGERS", 2);
+    int nmMemory = envInt("FLINK_GO_MC_NM_MEMORY_MB", 4096);
+    int nmVcores = envInt("FLINK_GO_MC_NM_VCORES", 8);
+    int nnPort = envInt("FLINK_GO_MC_NN_PORT", 0);
+    int readyTimeout = envInt("FLINK_GO_MC_READY_TIMEOUT", 120);
+
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      stopRequested.set(true);
+      try {
+        stopped.await(60, TimeUnit.SECONDS);
+      } catch (InterruptedException ignored) {
+        Thread.currentThread().interrupt();
+      }
+    }, "flink-go-minicluster-shutdown"));
+
+    Configuration conf = new YarnConfiguration();
+    // Loopback only, simple auth.
+    conf.set("hadoop.security.authentication", "simple");
+    conf.set("dfs.namenode.rpc-bind-host", "127.0.0.1");
+    conf.set("dfs.namenode.http-bind-host", "127.0.0.1");
+    conf.setInt("dfs.replication", 1);
+    conf.setBoolean("dfs.permissions.enabled", true);
+    conf.setBoolean("dfs.namenode.acls.enabled", true);
+    // Let any local user impersonate (tests submit as other users than the JVM's).
+    String me = System.getProperty("user.name");
+    conf.set("hadoop.proxyuser." + me + ".hosts", "*");
+    conf.set("hadoop.proxyuser." + me + ".groups", "*");
+
+    // HDFS first: YARN's log aggregation and staging use it as the default FS.
+    File dfsBase = new File(work, "dfs");
+    MiniDFSCluster dfs = new MiniDFSCluster.Builder(conf, dfsBase)
+        .numDataNodes(1)
+        .nameNodePort(nnPort)
+        .format(true)
+        .build();
+    dfs.waitActive();
+    String defaultFS = dfs.getURI().toString();
+    conf.set("fs.defaultFS", defaultFS);
+    FileSystem hdfs = dfs.getFileSystem();
+    mkdir(hdfs, "/tmp", (short) 01777);
+    mkdir(hdfs, "/user", (short) 0777);
+    mkdir(hdfs, "/tmp/logs", (short) 01777);
+    mkdir(hdfs, "/tmp/hadoop-yarn/staging", (short) 01777);
+    log("HDFS up at " + defaultFS + " after " + secs(t0) + "s");
+
+    // YARN.
+    conf.set(YarnConfiguration.NM_CONTAINER_EXECUTOR,
+        "org.apache.hadoop.yarn.server.nodemanager.DefaultContainerExecutor");
+    conf.setBoolean(YarnConfiguration.NM_PMEM_CHECK_ENABLED, false);
+    conf.setBoolean(YarnConfiguration.NM_VMEM_CHECK_ENABLED, false);
+    conf.setInt(YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_MB, 128);
+    conf.setInt(YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_MB, nmMemory);
+    conf.setInt(YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_VCORES, 1);
+    conf.setInt(YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_VCORES, nmVcores);
+    conf.setInt("yarn.minicluster.yarn.nodemanager.resource.memory-mb", nmMemory);
+    conf.setInt(YarnConfiguration.NM_PMEM_MB, nmMemory);
+    conf.setInt(YarnConfiguration.NM_VCORES, nmVcores);
+    conf.setBoolean(YarnConfiguration.LOG_AGGREGATION_ENABLED, true);
+    conf.set(YarnConfiguration.NM_REMOTE_APP_LOG_DIR, "/tmp/logs");
+    conf.setInt(YarnConfiguration.LOG_AGGREGATION_RETAIN_SECONDS, 86400);
+    conf.setLong(YarnConfiguration.NM_LOG_RETAIN_SECONDS, 3600);
+    // Keep finished containers' work dirs and logs a while for debugging.
+    conf.setInt(YarnConfiguration.DEBUG_NM_DELETE_DELAY_SEC, 600);
+    conf.setInt(YarnConfiguration.RM_AM_MAX_ATTEMPTS, 4);
+    // The single-node disk checker would mark nodes unhealthy on a full-ish disk.
+    conf.setFloat(YarnConfiguration.NM_MAX_PER_DISK_UTILIZATION_PERCENTAGE, 99.5f);
+    conf.setBoolean(YarnConfiguration.TIMELINE_SERVICE_ENABLED, false);
+    conf.setBoolean("yarn.minicluster.fixed.ports", false);
+
+    // NodeManager web apps off: in one JVM the last Guice web app started takes over every
+    // GuiceFilter, and the RM's REST API (/ws/v1/cluster/...) would answer 404.
+    MiniYARNCluster yarn = new MiniYARNCluster("flink-go-testbed", numNMs, 1, 1, false);
+    yarn.init(conf);
+    yarn.start();
+    Configuration yconf = yarn.getConfig();
+    ResourceManager rm = yarn.getResourceManager();
+    log("YARN RM up at " + yconf.get(YarnConfiguration.RM_ADDRESS) + " after " + secs(t0) + "s");
+
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(readyTimeout);
+    int running = 0;
+    while (!stopRequested.get() && !stopFile.exists()) {
+      running = 0;
+      for (RMNode n : rm.getRMContext().getRMNodes().values()) {
+        if (n.getState() == NodeState.RUNNING) {
+          running++;
+        }
+      }
+      if (running >= numNMs) {
+        break;
+      }
+      if (System.nanoTime() > deadline) {
+        System.err.println("ERROR only " + running + " of " + numNMs
+            + " NodeManagers RUNNING after " + readyTimeout + "s");
+        shutdown(yarn, dfs);
+        System.exit(1);
+      }
+      Thread.sleep(200);
+    }
+
+    if (running >= numNMs) {
+      writeConfig(confDir, conf, yconf, dfs, yarn, numNMs, work);
+      Files.write(readyFile.toPath(), (confDir.getPath() + "\n").getBytes(StandardCharsets.UTF_8));
+      System.out.println("READY " + confDir.getPath() + " in " + secs(t0) + "s");
+      System.out.flush();
+    }
+
+    while (!stopRequested.get() && !stopFile.exists()) {
+      Thread.sleep(500);
+    }
+    log("stopping (" + (stopFile.exists() ? "stop file" : "signal") + ")");
+    shutdown(yarn, dfs);
+    readyFile.delete();
+    stopFile.delete();
+    log("stopped");
+    stopped.countDown();
+    if (!stopRequested.get()) {
+      System.exit(0);
+    }
+  }
+
+  private static void shutdown(MiniYARNCluster yarn, MiniDFSCluster dfs) {
+    try {
+      yarn.stop();
+    } catch (Throwable t) {
+      System.err.println("WARN stopping YARN: " + t);
+    }
+    try {
+      dfs.shutdown();
+    } catch (Throwable t) {
+      System.err.println("WARN stopping HDFS: " + t);
+    }
+  }
+
+  private static void writeConfig(File confDir, Configuration conf, Configuration yconf,
+      MiniDFSCluster dfs, MiniYARNCluster yarn, int numNMs, File work) throws IOException {
+    Map<String, String> core = new LinkedHashMap<>();
+    core.put("fs.defaultFS", conf.get("fs.defaultFS"));
+    core.put("hadoop.security.authentication", "simple");
+    core.put("hadoop.security.authorization", "false");
+    core.put("hadoop.rpc.protection", "authentication");
+    writeSite(new File(confDir, "core-site.xml"), core);
+
+    InetSocketAddress nn = dfs.getNameNode().getNameNodeAddress();
+    InetSocketAddress nnHttp = dfs.getNameNode().getHttpAddress();
+    Map<String, String> hdfsSite = new LinkedHashMap<>();
+    hdfsSite.put("dfs.namenode.rpc-address", "127.0.0.1:" + nn.getPort());
+    hdfsSite.put("dfs.namenode.http-address", "127.0.0.1:" + nnHttp.getPort());
+    hdfsSite.put("dfs.replication", "1");
+    hdfsSite.put("dfs.client.use.datanode.hostname", "false");
+    hdfsSite.put("dfs.permissions.enabled", "true");
+    writeSite(new File(confDir, "hdfs-site.xml"), hdfsSite);
+
+    String[] yarnKeys = {
+        YarnConfiguration.RM_ADDRESS,
+        YarnConfiguration.RM_SCHEDULER_ADDRESS,
+        YarnConfiguration.RM_RESOURCE_TRACKER_ADDRESS,
+        YarnConfiguration.RM_ADMIN_ADDRESS,
+        YarnConfiguration.RM_WEBAPP_ADDRESS,
+        YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_MB,
+        YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_MB,
+        YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_VCORES,
+        YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_VCORES,
+        YarnConfiguration.RM_AM_MAX_ATTEMPTS,
+        YarnConfiguration.LOG_AGGREGATION_ENABLED,
+        YarnConfiguration.NM_REMOTE_APP_LOG_DIR,
+        YarnConfiguration.NM_PMEM_CHECK_ENABLED,
+        YarnConfiguration.NM_VMEM_CHECK_ENABLED,
+        YarnConfiguration.NM_CONTAINER_EXECUTOR,
+        YarnConfiguration.RM_SCHEDULER,
+    };
+    Map<String, String> yarnSite = new LinkedHashMap<>();
+    for (String k : yarnKeys) {
+      String v = yconf.get(k);
+      if (v != null) {
+        yarnSite.put(k, v);
+      }
+    }
+    yarnSite.put(YarnConfiguration.RM_HOSTNAME, MiniYARNCluster.getHostname());
+    yarnSite.put(YarnConfiguration.YARN_APPLICATION_CLASSPATH,
+        String.join(",", YarnConfiguration.DEFAULT_YARN_APPLICATION_CLASSPATH));
+    writeSite(new File(confDir, "yarn-site.xml"), yarnSite);
+
+    // A flat summary for scripts and tests that do not parse XML.
+    Map<String, String> props = new LinkedHashMap<>();
+    props.put("hdfs.uri", conf.get("fs.defaultFS"));
+    props.put("hdfs.namenode.address", "127.0.0.1:" + nn.getPort());
+    props.put("hdfs.namenode.http.address", "127.0.0.1:" + nnHttp.getPort());
+    props.put("yarn.rm.address", yconf.get(YarnConfiguration.RM_ADDRESS));
+    props.put("yarn.rm.scheduler.address", yconf.get(YarnConfiguration.RM_SCHEDULER_ADDRESS));
+    props.put("yarn.rm.resource-tracker.address",
+        yconf.get(YarnConfiguration.RM_RESOURCE_TRACKER_ADDRESS));
+    props.put("yarn.rm.admin.address", yconf.get(YarnConfiguration.RM_ADMIN_ADDRESS));
+    props.put("yarn.rm.webapp.address", yconf.get(YarnConfiguration.RM_WEBAPP_ADDRESS));
+    props.put("yarn.nodemanagers", Integer.toString(numNMs));
+    List<String> nmAddrs = new ArrayList<>();
+    for (int i = 0; i < numNMs; i++) {
+      NodeManager nm = yarn.getNodeManager(i);
+      Configuration nc = nm.getConfig();
+      String nodeId = nm.getNMContext().getNodeId().toString();
+      nmAddrs.add(nodeId);
+      props.put("yarn.nm." + i + ".address", nodeId);
+      props.put("yarn.nm." + i + ".local-dirs", nc.get(YarnConfiguration.NM_LOCAL_DIRS));
+      props.put("yarn.nm." + i + ".log-dirs", nc.get(YarnConfiguration.NM_LOG_DIRS));
+    }
+    props.put("yarn.nm.addresses", String.join(",", nmAddrs));
+    props.put("hostname", MiniYARNCluster.getHostname());
+    props.put("work.dir", work.getPath());
+    props.put("pid", Long.toString(ProcessHandle.current().pid()));
+    StringBuilder sb = new StringBuilder("# flink-go Hadoop test bed (generated)\n");
+    for (Map.Entry<String, String> e : props.entrySet()) {
+      sb.append(e.getKey()).append('=').append(e.getValue() == null ? "" : e.getValue()).append('\n');
+    }
+    writeAtomically(new File(confDir, "cluster.properties"), sb.toString());
+  }
+
+  private static void writeSite(File f, Map<String, String> props) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    sb.append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    sb.append("<!-- generated by the flink-go Hadoop test bed -->\n<configuration>\n");
+    for (Map.Entry<String, String> e : props.entrySet()) {
+      sb.append("  <property><name>").append(xml(e.getKey())).append("</name><value>")
+          .append(xml(e.getValue())).append("</value></property>\n");
+    }
+    sb.append("</configuration>\n");
+    writeAtomically(f, sb.toString());
+  }
+
+  private static void writeAtomically(File f, String content) throws IOException {
+    File tmp = new File(f.getParentFile(), "." + f.getName() + ".tmp");
+    try (OutputStream out = new FileOutputStream(tmp)) {
+      out.write(content.getBytes(StandardCharsets.UTF_8));
+    }
+    Files.move(tmp.toPath(), f.toPath(), StandardCopyOption.REPLACE_EXISTING,
+        StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  private static String xml(String s) {
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+  }
+
+  private static void mkdir(FileSystem fs, String p, short perm) throws IOException {
+    Path path = new Path(p);
+    fs.mkdirs(path);
+    fs.setPermission(path, new FsPermission(perm));
+  }
+
+  private static int envInt(String name, int def) {
+    String v = System.getenv(name);
+    if (v == null || v.isEmpty()) {
+      return def;
+    }
+    try {
+      return Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      System.err.println("ERROR " + name + "=" + v + " is not an integer");
+      System.exit(2);
+      return def;
+    }
+  }
+
+  private static String secs(long t0) {
+    return String.format("%.1f", (System.nanoTime() - t0) / 1e9);
+  }
+
+  private static void log(String msg) {
+    PrintStream out = System.out;
+    out.println("flink-go-minicluster: " + msg);
+    out.flush();
+  }
+}
