@@ -1,0 +1,73 @@
+package yarn
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
+)
+
+// Protocol names sent in the IPC connection context (the Java @ProtocolInfo protocolName of each
+// *PB interface, all version 1).
+const (
+	ProtocolClientRM = "org.apache.hadoop.yarn.api.ApplicationClientProtocolPB"
+	ProtocolAMRM     = "org.apache.hadoop.yarn.api.ApplicationMasterProtocolPB"
+	ProtocolNM       = "org.apache.hadoop.yarn.api.ContainerManagementProtocolPB"
+)
+
+// Conn is one Hadoop IPC connection speaking one protocol: Call sends one request and decodes the
+// response, returning the server's Java exception as an error.
+type Conn interface {
+	Call(ctx context.Context, method string, req, resp proto.Message) error
+	Close() error
+}
+
+// DialSpec says where and how to connect.
+type DialSpec struct {
+	// Addresses are host:port candidates, tried in order (RM HA failover).
+	Addresses []string
+	// Protocol is one of the Protocol* constants.
+	Protocol string
+	// User is the SIMPLE-auth user (ignored with Token).
+	User string
+	// Token, when set, authenticates with SASL DIGEST-MD5 (TOKEN auth): the AMRMToken for the
+	// scheduler, the NMToken for a NodeManager.
+	Token *Token
+	// Kerberos selects SASL GSSAPI with ServerPrincipal (yarn.resourcemanager.principal).
+	Kerberos        bool
+	ServerPrincipal string
+}
+
+// Dialer opens a Conn. The default uses the yarn/ipc package; tests inject fakes.
+type Dialer func(ctx context.Context, spec DialSpec) (Conn, error)
+
+type options struct {
+	dialer Dialer
+	log    zerolog.Logger
+}
+
+// Option configures the clients.
+type Option func(*options)
+
+// WithDialer replaces the IPC dialer (for tests and custom transports).
+func WithDialer(d Dialer) Option { return func(o *options) { o.dialer = d } }
+
+// WithLogger sets the logger (default: disabled).
+func WithLogger(l zerolog.Logger) Option { return func(o *options) { o.log = l } }
+
+func buildOptions(opts []Option) options {
+	o := options{dialer: defaultDialer, log: zerolog.Nop()}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// call runs one RPC and wraps a failure with the method and address.
+func call(ctx context.Context, c Conn, addrs []string, method string, req, resp proto.Message) error {
+	if err := c.Call(ctx, method, req, resp); err != nil {
+		return fmt.Errorf("yarn: %s at %v: %w", method, addrs, classify(err))
+	}
+	return nil
+}
