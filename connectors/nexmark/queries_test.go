@@ -52,7 +52,7 @@ func TestQ4(t *testing.T) {
 		auction(1, 0, 10, 100, 200),
 		auction(2, 0, 10, 100, 200),
 		auction(3, 0, 11, 100, 200),
-		auction(4, 0, 12, 100, 200), // no bids in range -> dropped
+		auction(4, 0, 12, 100, 200),                                 // no bids in range -> dropped
 		bid(1, 0, 50, 100), bid(1, 0, 70, 200), bid(1, 0, 999, 201), // 999 after expiry
 		bid(2, 0, 5, 150),
 		bid(3, 0, 8, 99), bid(3, 0, 9, 150),
