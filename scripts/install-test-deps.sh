@@ -52,7 +52,7 @@ else
   fi
 fi
 if command -v mvn >/dev/null 2>&1; then
-  log "Maven present: $(mvn -v 2>/dev/null | head -1)"
+  log "Maven present: $(mvn -B -v 2>/dev/null | head -1)"
 else
   missing+=(maven)
 fi

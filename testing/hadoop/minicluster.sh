@@ -130,10 +130,11 @@ start() {
     done
     mkdir -p "$WORK"
     # A fresh cluster every start: old HDFS/YARN data would only confuse tests.
-    rm -rf "$WORK/dfs" "$WORK/target" "$WORK/conf" "$WORK/ready" "$WORK/stop"
+    rm -rf "$WORK/dfs" "$WORK/target" "$WORK/conf" "$WORK/ready" "$WORK/stop" "$WORK/autostarted" "$WORK/users"
     say "starting Hadoop $HADOOP_VERSION mini-cluster (log: $WORK/minicluster.log)"
     (
       cd "$WORK"
+      exec 9>&- # do not hand the start/stop lock to the JVM
       exec setsid "$java" -Xmx"$XMX" -XX:+UseSerialGC -Djava.net.preferIPv4Stack=true \
         "${opens[@]}" -cp "$classes:$LIB/*" "$MAIN_CLASS" "$WORK" \
         >"$WORK/minicluster.log" 2>&1 </dev/null
@@ -189,7 +190,7 @@ stop() {
     say "still alive: SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  rm -f "$WORK/pid" "$WORK/ready" "$WORK/stop"
+  rm -rf "$WORK/pid" "$WORK/ready" "$WORK/stop" "$WORK/autostarted" "$WORK/users"
   say "stopped"
 }
 
@@ -202,10 +203,19 @@ conf_dir() {
   return 1
 }
 
+# Serialise fetch/start/stop: test packages run in parallel and each may ask for the cluster.
+lock() {
+  mkdir -p "$WORK" "$HDIR"
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$1"
+    flock -w 600 9 || die "could not lock $1 within 600s"
+  fi
+}
+
 case "${1:-}" in
-  fetch) fetch ;;
-  start) start ;;
-  stop) stop ;;
+  fetch) lock "$HDIR/.lock"; fetch ;;
+  start) lock "$WORK/.lock"; start ;;
+  stop) lock "$WORK/.lock"; stop ;;
   status) status ;;
   conf-dir) conf_dir ;;
   *) echo "usage: $0 fetch|start|stop|status|conf-dir" >&2; exit 2 ;;

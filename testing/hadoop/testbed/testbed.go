@@ -1,0 +1,537 @@
+// Package testbed gives Go tests a real Hadoop cluster: HDFS (1 NameNode, 1
+// DataNode) and YARN (1 ResourceManager, 2 NodeManagers) from Hadoop's own
+// mini-cluster, run by testing/hadoop/minicluster.sh on the loopback interface.
+//
+// A package whose tests need Hadoop uses it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
+//
+//	func TestSubmit(t *testing.T) {
+//		c := testbed.Require(t) // skips only when java is absent (or under -short)
+//		os.Setenv("HADOOP_CONF_DIR", c.ConfDir()) // or pass c.RMAddress() etc.
+//		...
+//	}
+//
+// Start reuses a cluster when FLINK_GO_HADOOP_CONF_DIR names a conf dir (any
+// cluster, not only the mini-cluster) or when one is already up (make
+// testbed-up); otherwise it starts one. Test packages run in parallel share one
+// cluster: each holds a lease, and the last one out stops a cluster that a test
+// started (never one started by make testbed-up). FLINK_GO_HADOOP_KEEP=1 keeps
+// an auto-started cluster running for the next run.
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Environment variables the package reads.
+const (
+	// EnvConfDir names an existing HADOOP_CONF_DIR to use instead of the mini-cluster.
+	EnvConfDir = "FLINK_GO_HADOOP_CONF_DIR"
+	// EnvScript overrides the path of minicluster.sh.
+	EnvScript = "FLINK_GO_MINICLUSTER_SCRIPT"
+	// EnvKeep, when "1" or "true", keeps an auto-started cluster running.
+	EnvKeep = "FLINK_GO_HADOOP_KEEP"
+)
+
+var log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).
+	With().Timestamp().Str("component", "testbed").Logger()
+
+// Cluster is a running Hadoop cluster as seen through its HADOOP_CONF_DIR.
+type Cluster struct {
+	confDir string
+	conf    map[string]string
+	props   map[string]string // cluster.properties of the mini-cluster, if any
+
+	script   string
+	workDir  string // "" for an external conf dir
+	leased   bool
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Node is one NodeManager as the ResourceManager's REST API reports it.
+type Node struct {
+	ID            string `json:"id"`
+	State         string `json:"state"`
+	NodeHostName  string `json:"nodeHostName"`
+	HTTPAddress   string `json:"nodeHTTPAddress"`
+	AvailMemoryMB int64  `json:"availMemoryMB"`
+	AvailVCores   int64  `json:"availableVirtualCores"`
+	UsedMemoryMB  int64  `json:"usedMemoryMB"`
+	NumContainers int    `json:"numContainers"`
+}
+
+// Available reports whether a cluster can be had: FLINK_GO_HADOOP_CONF_DIR is
+// set, or a java binary is on PATH (or in JAVA_HOME).
+func Available() bool {
+	if os.Getenv(EnvConfDir) != "" {
+		return true
+	}
+	if jh := os.Getenv("JAVA_HOME"); jh != "" {
+		if _, err := os.Stat(filepath.Join(jh, "bin", "java")); err == nil {
+			return true
+		}
+	}
+	_, err := exec.LookPath("java")
+	return err == nil
+}
+
+// Skip skips the test when no cluster can be had because java is absent.
+func Skip(t testing.TB) {
+	t.Helper()
+	if !Available() {
+		t.Skip("testbed: java not found (install a JDK 17, e.g. scripts/install-test-deps.sh) and FLINK_GO_HADOOP_CONF_DIR unset: skipping the Hadoop test")
+	}
+}
+
+// Start returns a running cluster: the one FLINK_GO_HADOOP_CONF_DIR names, the
+// mini-cluster that is already up, or a mini-cluster it starts (which can take
+// a few minutes the first time, while Maven fetches the jars).
+func Start(ctx context.Context) (*Cluster, error) {
+	if dir := os.Getenv(EnvConfDir); dir != "" {
+		c, err := load(dir)
+		if err != nil {
+			return nil, fmt.Errorf("testbed: %s=%s: %w", EnvConfDir, dir, err)
+		}
+		log.Info().Str("conf", dir).Msg("using the cluster named by " + EnvConfDir)
+		return c, nil
+	}
+	script, err := findScript()
+	if err != nil {
+		return nil, err
+	}
+	// conf-dir prints nothing useful unless a cluster is up; the work dir is
+	// the conf dir's parent either way, so learn it from a dry call.
+	workDir := scriptWorkDir(script)
+	unlock, err := lockFile(filepath.Join(workDir, ".testbed.lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	confDir, err := runScript(ctx, script, "conf-dir")
+	if err != nil {
+		log.Info().Msg("no mini-cluster running: starting one")
+		if confDir, err = runScript(ctx, script, "start"); err != nil {
+			return nil, fmt.Errorf("testbed: start the Hadoop mini-cluster (%s start): %w", script, err)
+		}
+		if err := os.WriteFile(filepath.Join(workDir, "autostarted"), nil, 0o644); err != nil {
+			return nil, fmt.Errorf("testbed: mark the cluster as started by tests: %w", err)
+		}
+	} else {
+		log.Info().Str("conf", confDir).Msg("reusing the running mini-cluster")
+	}
+	c, err := load(confDir)
+	if err != nil {
+		return nil, fmt.Errorf("testbed: read the mini-cluster's conf dir: %w", err)
+	}
+	c.script, c.workDir = script, workDir
+	if err := addLease(workDir); err != nil {
+		return nil, err
+	}
+	c.leased = true
+	return c, nil
+}
+
+// Stop releases this process's use of the cluster. The cluster itself is
+// stopped only when a test started it, no other test process still uses it,
+// and FLINK_GO_HADOOP_KEEP is not set. Stop is idempotent.
+func (c *Cluster) Stop() error {
+	c.stopOnce.Do(func() { c.stopErr = c.stop() })
+	return c.stopErr
+}
+
+func (c *Cluster) stop() error {
+	if !c.leased {
+		return nil
+	}
+	unlock, err := lockFile(filepath.Join(c.workDir, ".testbed.lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	others, err := dropLease(c.workDir)
+	if err != nil {
+		return err
+	}
+	marker := filepath.Join(c.workDir, "autostarted")
+	if _, err := os.Stat(marker); err != nil {
+		return nil // started by `make testbed-up` or by hand: leave it
+	}
+	if others > 0 {
+		log.Info().Int("users", others).Msg("other test processes still use the mini-cluster: leaving it up")
+		return nil
+	}
+	if keep := os.Getenv(EnvKeep); keep == "1" || strings.EqualFold(keep, "true") {
+		log.Info().Msg(EnvKeep + " set: leaving the mini-cluster up")
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := runScript(ctx, c.script, "stop"); err != nil {
+		return fmt.Errorf("testbed: stop the mini-cluster: %w", err)
+	}
+	return os.Remove(marker)
+}
+
+// ConfDir is the cluster's HADOOP_CONF_DIR (core-site.xml, hdfs-site.xml, yarn-site.xml).
+func (c *Cluster) ConfDir() string { return c.confDir }
+
+// Get returns a configuration value from the conf dir's XML files ("" if unset).
+func (c *Cluster) Get(key string) string { return c.conf[key] }
+
+// Property returns a value from the mini-cluster's cluster.properties (for
+// example "yarn.nm.0.log-dirs"); "" for other clusters.
+func (c *Cluster) Property(key string) string { return c.props[key] }
+
+// RMAddress is the ResourceManager's client (ApplicationClientProtocol) address.
+func (c *Cluster) RMAddress() string { return c.rmAddr("yarn.resourcemanager.address", 8032) }
+
+// SchedulerAddress is the ResourceManager's scheduler (ApplicationMasterProtocol) address.
+func (c *Cluster) SchedulerAddress() string {
+	return c.rmAddr("yarn.resourcemanager.scheduler.address", 8030)
+}
+
+// RMWebAddress is the ResourceManager's web/REST address (host:port, no scheme).
+func (c *Cluster) RMWebAddress() string {
+	return c.rmAddr("yarn.resourcemanager.webapp.address", 8088)
+}
+
+// NameNodeAddress is the NameNode's RPC address (host:port).
+func (c *Cluster) NameNodeAddress() string {
+	if a := c.conf["dfs.namenode.rpc-address"]; a != "" {
+		return a
+	}
+	if u := c.conf["fs.defaultFS"]; strings.HasPrefix(u, "hdfs://") {
+		host := strings.TrimSuffix(strings.TrimPrefix(u, "hdfs://"), "/")
+		if _, _, err := net.SplitHostPort(host); err != nil {
+			host = net.JoinHostPort(host, "8020")
+		}
+		return host
+	}
+	return ""
+}
+
+// DefaultFS is fs.defaultFS, e.g. "hdfs://localhost:35637".
+func (c *Cluster) DefaultFS() string { return c.conf["fs.defaultFS"] }
+
+func (c *Cluster) rmAddr(key string, defPort int) string {
+	if a := c.conf[key]; a != "" {
+		return a
+	}
+	host := c.conf["yarn.resourcemanager.hostname"]
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(defPort))
+}
+
+// Nodes asks the ResourceManager's REST API for its NodeManagers in any state.
+func (c *Cluster) Nodes(ctx context.Context) ([]Node, error) {
+	url := "http://" + c.RMWebAddress() + "/ws/v1/cluster/nodes"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("testbed: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("testbed: query the RM REST API (is the ResourceManager up?): %w", err)
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	if _, err := body.ReadFrom(resp.Body); err != nil {
+		return nil, fmt.Errorf("testbed: read %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("testbed: GET %s: HTTP %d: %.200s", url, resp.StatusCode, body.String())
+	}
+	return parseNodes(body.Bytes())
+}
+
+func parseNodes(data []byte) ([]Node, error) {
+	var doc struct {
+		Nodes *struct {
+			Node []Node `json:"node"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("testbed: decode RM nodes response: %w", err)
+	}
+	if doc.Nodes == nil {
+		return nil, nil
+	}
+	return doc.Nodes.Node, nil
+}
+
+// WaitForNodes polls the ResourceManager's REST API until at least n
+// NodeManagers are RUNNING, and returns them.
+func (c *Cluster) WaitForNodes(ctx context.Context, n int) ([]Node, error) {
+	var last error
+	var running []Node
+	for {
+		nodes, err := c.Nodes(ctx)
+		if err == nil {
+			running = running[:0]
+			for _, nd := range nodes {
+				if nd.State == "RUNNING" {
+					running = append(running, nd)
+				}
+			}
+			if len(running) >= n {
+				return running, nil
+			}
+			last = fmt.Errorf("%d of %d NodeManagers RUNNING", len(running), n)
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return running, fmt.Errorf("testbed: wait for %d NodeManagers: %w (last: %v)", n, ctx.Err(), last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// ---- TestMain support ----
+
+var (
+	mainMu      sync.Mutex
+	mainCluster *Cluster
+	mainErr     error
+	mainRan     bool
+)
+
+// Main runs a test package with a cluster: it starts (or joins) one before
+// the tests, unless java is absent or -short is set, runs them, and releases
+// the cluster afterwards. Use it as os.Exit(testbed.Main(m)); tests get the
+// cluster with Require.
+func Main(m *testing.M) int {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	mainMu.Lock()
+	mainRan = true
+	switch {
+	case testing.Short():
+		log.Info().Msg("-short: not starting the Hadoop mini-cluster; Hadoop tests skip")
+	case !Available():
+		log.Warn().Msg("java not found: Hadoop tests skip (install a JDK 17: scripts/install-test-deps.sh)")
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		start := time.Now()
+		mainCluster, mainErr = Start(ctx)
+		cancel()
+		if mainErr != nil {
+			log.Error().Err(mainErr).Msg("Hadoop mini-cluster did not start: Hadoop tests will fail")
+		} else {
+			log.Info().Dur("took", time.Since(start)).Str("conf", mainCluster.ConfDir()).Msg("Hadoop cluster ready")
+		}
+	}
+	mainMu.Unlock()
+	code := m.Run()
+	if mainCluster != nil {
+		if err := mainCluster.Stop(); err != nil {
+			log.Error().Err(err).Msg("release the Hadoop cluster")
+		}
+	}
+	return code
+}
+
+// Require returns the cluster Main started for this package. It skips the
+// test when java is absent or -short is set, and fails it when the cluster
+// could not be started. Without Main in TestMain it starts (or joins) a
+// cluster itself and releases it in t.Cleanup.
+func Require(t testing.TB) *Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("testbed: -short: skipping the Hadoop test")
+	}
+	Skip(t)
+	mainMu.Lock()
+	ran, c, err := mainRan, mainCluster, mainErr
+	mainMu.Unlock()
+	if !ran {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		c, err = Start(ctx)
+		if err == nil {
+			t.Cleanup(func() {
+				if err := c.Stop(); err != nil {
+					t.Errorf("testbed: release the cluster: %v", err)
+				}
+			})
+		}
+	}
+	if err != nil {
+		t.Fatalf("testbed: no Hadoop cluster: %v", err)
+	}
+	return c
+}
+
+// ---- helpers ----
+
+func load(confDir string) (*Cluster, error) {
+	abs, err := filepath.Abs(confDir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{confDir: abs, conf: map[string]string{}, props: map[string]string{}}
+	found := 0
+	for _, name := range []string{"core-site.xml", "hdfs-site.xml", "yarn-site.xml"} {
+		data, err := os.ReadFile(filepath.Join(abs, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		found++
+		if err := parseSite(data, c.conf); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if found == 0 {
+		return nil, fmt.Errorf("no core-site.xml, hdfs-site.xml or yarn-site.xml in %s", abs)
+	}
+	if data, err := os.ReadFile(filepath.Join(abs, "cluster.properties")); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+				c.props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+	}
+	return c, nil
+}
+
+func parseSite(data []byte, into map[string]string) error {
+	var doc struct {
+		Property []struct {
+			Name  string `xml:"name"`
+			Value string `xml:"value"`
+		} `xml:"property"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("parse Hadoop XML: %w", err)
+	}
+	for _, p := range doc.Property {
+		into[strings.TrimSpace(p.Name)] = strings.TrimSpace(p.Value)
+	}
+	return nil
+}
+
+func findScript() (string, error) {
+	if s := os.Getenv(EnvScript); s != "" {
+		return s, nil
+	}
+	var candidates []string
+	if _, file, _, ok := runtime.Caller(0); ok {
+		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "minicluster.sh"))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			candidates = append(candidates, filepath.Join(dir, "testing", "hadoop", "minicluster.sh"))
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	for _, c := range candidates {
+		if st, err := os.Stat(c); err == nil && !st.IsDir() {
+			return filepath.Clean(c), nil
+		}
+	}
+	return "", fmt.Errorf("testbed: testing/hadoop/minicluster.sh not found from %v; set %s", candidates[:1], EnvScript)
+}
+
+// scriptWorkDir mirrors the script's default: FLINK_GO_HADOOP_WORK or work/ beside it.
+func scriptWorkDir(script string) string {
+	if w := os.Getenv("FLINK_GO_HADOOP_WORK"); w != "" {
+		return w
+	}
+	return filepath.Join(filepath.Dir(script), "work")
+}
+
+// runScript runs minicluster.sh with one verb; its stdout's last line is the result,
+// its stderr (progress) goes to ours.
+func runScript(ctx context.Context, script, verb string) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", script, verb)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s %s: %w", filepath.Base(script), verb, err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	return strings.TrimSpace(lines[len(lines)-1]), nil
+}
+
+func lockFile(path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("testbed: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("testbed: open lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("testbed: lock %s: %w", path, err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+func leaseDir(workDir string) string { return filepath.Join(workDir, "users") }
+
+func addLease(workDir string) error {
+	dir := leaseDir(workDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("testbed: lease dir: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), nil, 0o644)
+}
+
+// dropLease removes this process's lease and returns how many live other users remain
+// (leases of dead processes are removed).
+func dropLease(workDir string) (int, error) {
+	dir := leaseDir(workDir)
+	_ = os.Remove(filepath.Join(dir, strconv.Itoa(os.Getpid())))
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("testbed: read leases: %w", err)
+	}
+	live := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && pid > 0 && syscall.Kill(pid, 0) == nil {
+			live++
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+	}
+	return live, nil
+}
