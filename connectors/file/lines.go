@@ -22,7 +22,7 @@ type lineReader struct {
 	off  int64 // file offset of buf[0]
 	eof  bool
 	done bool
-	idx    []int
+	idx  []int
 }
 
 func newLineReader(bufSize int) *lineReader {
