@@ -43,9 +43,9 @@ func (w *RecordWriter) Emit(sub int, encode func(dst []byte) []byte) error {
 		return fmt.Errorf("network: subpartition %d out of range [0, %d) in partition %s", sub, len(p.cur), p.id)
 	}
 	if b := p.cur[sub]; b != nil {
-		seg := b.seg
-		start := len(seg)
-		if cap(seg)-start > p.maxRec+slack {
+		start := len(b.seg)
+		seg := b.seg[:cap(b.seg)]
+		if len(seg)-start > p.maxRec+slack {
 			dst := seg[start+1 : start+1 : cap(seg)]
 			out := encode(dst)
 			n := len(out)

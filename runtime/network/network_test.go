@@ -1,0 +1,825 @@
+package network
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// topology: producers partitions of `subs` subpartitions each, consumer gate c reads
+// subpartition c of every producer.
+type topology struct {
+	prodEnv, consEnv *Environment
+	writers          []*RecordWriter
+	gates            []*InputGate
+}
+
+func buildTopology(t *testing.T, prodEnv, consEnv *Environment, vertex string, producers, consumers int) *topology {
+	t.Helper()
+	tp := &topology{prodEnv: prodEnv, consEnv: consEnv}
+	for p := 0; p < producers; p++ {
+		rp, err := prodEnv.CreatePartition(pid(vertex, p), consumers)
+		if err != nil {
+			t.Fatalf("CreatePartition: %v", err)
+		}
+		tp.writers = append(tp.writers, NewRecordWriter(rp))
+	}
+	for c := 0; c < consumers; c++ {
+		specs := make([]ChannelSpec, producers)
+		for p := range specs {
+			specs[p] = ChannelSpec{Partition: pid(vertex, p), Subpartition: c, Addr: prodEnv.Addr()}
+		}
+		g, err := consEnv.CreateInputGate(context.Background(), specs)
+		if err != nil {
+			t.Fatalf("CreateInputGate: %v", err)
+		}
+		t.Cleanup(func() { g.Close() })
+		tp.gates = append(tp.gates, g)
+	}
+	return tp
+}
+
+// script writes a deterministic mix of records (small, medium, larger than a segment) and events
+// to every subpartition, and returns what consumer c must see from producer p.
+func script(w *RecordWriter, producer, consumers, n int) (map[int][]item, error) {
+	want := map[int][]item{}
+	sizes := []int{0, 1, 16, 64, 127, 128, 300, 4000, 4097, 10000, 70000}
+	for i := 0; i < n; i++ {
+		for c := 0; c < consumers; c++ {
+			rec := record(producer, i, sizes[(i+c)%len(sizes)])
+			var err error
+			if i%2 == 0 {
+				err = w.EmitBytes(c, rec)
+			} else {
+				err = w.Emit(c, func(dst []byte) []byte { return append(dst, rec...) })
+			}
+			if err != nil {
+				return nil, err
+			}
+			want[c] = append(want[c], item{ch: producer, rec: rec})
+		}
+		if i%97 == 0 {
+			ev := []byte(fmt.Sprintf("wm-%d-%d", producer, i))
+			if err := w.BroadcastEvent(ev); err != nil {
+				return nil, err
+			}
+			for c := 0; c < consumers; c++ {
+				want[c] = append(want[c], item{ch: producer, ev: ev})
+			}
+		}
+	}
+	return want, w.Close()
+}
+
+func sameItems(t *testing.T, label string, got, want []item) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %d items, want %d", label, len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.ch != w.ch || !bytes.Equal(g.rec, w.rec) || !bytes.Equal(g.ev, w.ev) || (g.ev == nil) != (w.ev == nil) {
+			t.Fatalf("%s: item %d = %v, want %v", label, i, g, w)
+		}
+	}
+}
+
+// runTopology runs producers concurrently and checks every consumer's per-channel sequence.
+func runTopology(t *testing.T, tp *topology, n int) [][]item {
+	t.Helper()
+	consumers := len(tp.gates)
+	wants := make([]map[int][]item, len(tp.writers))
+	errs := make(chan error, len(tp.writers))
+	for p, w := range tp.writers {
+		go func() {
+			want, err := script(w, p, consumers, n)
+			wants[p] = want
+			errs <- err
+		}()
+	}
+	results := make([][]item, consumers)
+	var wg sync.WaitGroup
+	for c, g := range tp.gates {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[c] = readAll(t, NewRecordReader(g), 30*time.Second)
+		}()
+	}
+	for range tp.writers {
+		if err := <-errs; err != nil {
+			t.Fatalf("producer: %v", err)
+		}
+	}
+	wg.Wait()
+	for c := range tp.gates {
+		byCh := perChannel(results[c])
+		for p := range tp.writers {
+			sameItems(t, fmt.Sprintf("consumer %d channel %d", c, p), byCh[p], wants[p][c])
+		}
+	}
+	return results
+}
+
+func TestLocalOrderingSpanningEventsEOF(t *testing.T) {
+	e := newTestEnv(t, testConfig())
+	tp := buildTopology(t, e, e, "src", 1, 1)
+	runTopology(t, tp, 500)
+}
+
+func TestRemoteOrderingSpanningEventsEOF(t *testing.T) {
+	prod := newTestEnv(t, testConfig())
+	cons := newTestEnv(t, testConfig())
+	tp := buildTopology(t, prod, cons, "src", 1, 1)
+	runTopology(t, tp, 500)
+}
+
+// Several producers and consumers between two processes share one TCP connection.
+func TestRemoteManyChannelsOneConnection(t *testing.T) {
+	prod := newTestEnv(t, testConfig())
+	cons := newTestEnv(t, testConfig())
+	tp := buildTopology(t, prod, cons, "map", 3, 4)
+	cons.mu.Lock()
+	nClients := len(cons.clients)
+	cons.mu.Unlock()
+	prod.mu.Lock()
+	nServers := len(prod.servers)
+	prod.mu.Unlock()
+	if nClients != 1 || nServers != 1 {
+		t.Fatalf("connections: %d client, %d server; want 1 and 1", nClients, nServers)
+	}
+	runTopology(t, tp, 200)
+}
+
+// Local and remote delivery give the same per-channel sequences.
+func TestLocalRemoteEquivalence(t *testing.T) {
+	run := func(remote bool) [][]item {
+		prod := newTestEnv(t, testConfig())
+		cons := prod
+		if remote {
+			cons = newTestEnv(t, testConfig())
+		}
+		tp := buildTopology(t, prod, cons, "v", 2, 2)
+		res := runTopology(t, tp, 300)
+		for i := range res {
+			res[i] = flatten(perChannel(res[i]), 2)
+		}
+		return res
+	}
+	local, remote := run(false), run(true)
+	for c := range local {
+		sameItems(t, fmt.Sprintf("consumer %d", c), remote[c], local[c])
+	}
+}
+
+func flatten(m map[int][]item, n int) []item {
+	var out []item
+	for i := 0; i < n; i++ {
+		out = append(out, m[i]...)
+	}
+	return out
+}
+
+// Records of every size, with tiny segments, so length prefixes and bodies split everywhere.
+func TestSpanningTinySegments(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remote=%v", remote), func(t *testing.T) {
+			cfg := Config{SegmentSize: 64, TotalBuffers: 256, BufferTimeout: -1}
+			prod := newTestEnv(t, cfg)
+			cons := prod
+			if remote {
+				cons = newTestEnv(t, cfg)
+			}
+			tp := buildTopology(t, prod, cons, "tiny", 1, 1)
+			w := tp.writers[0]
+			var want []item
+			go func() {
+				for n := 0; n < 400; n++ {
+					rec := record(0, n, n)
+					if err := w.Emit(0, func(dst []byte) []byte { return append(dst, rec...) }); err != nil {
+						t.Errorf("Emit: %v", err)
+						return
+					}
+				}
+				w.Close()
+			}()
+			for n := 0; n < 400; n++ {
+				want = append(want, item{rec: record(0, n, n)})
+			}
+			got := readAll(t, NewRecordReader(tp.gates[0]), 20*time.Second)
+			sameItems(t, "tiny", got, want)
+		})
+	}
+}
+
+func TestBlockUnblock(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remote=%v", remote), func(t *testing.T) {
+			cfg := testConfig()
+			cfg.SegmentSize = 256
+			prod := newTestEnv(t, cfg)
+			cons := prod
+			if remote {
+				cons = newTestEnv(t, cfg)
+			}
+			tp := buildTopology(t, prod, cons, "blk", 2, 1)
+			const n = 2000
+			for p, w := range tp.writers {
+				go func() {
+					for i := 0; i < n; i++ {
+						if i == 10+p*1000 {
+							w.BroadcastEvent([]byte("barrier"))
+						}
+						if err := w.EmitBytes(0, record(p, i, 24)); err != nil {
+							t.Errorf("emit: %v", err)
+							return
+						}
+					}
+					w.Close()
+				}()
+			}
+			r := NewRecordReader(tp.gates[0])
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			next := [2]int{}
+			barriers := 0
+			afterBlock := 0
+			eof := false
+			for !eof {
+				ch, rec, ev, err := r.Next(ctx)
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ev != nil {
+					if string(ev) != "barrier" {
+						t.Fatalf("event %q", ev)
+					}
+					barriers++
+					if barriers == 1 {
+						r.Block(ch)
+					} else {
+						r.UnblockAll()
+					}
+					continue
+				}
+				if r.IsBlocked(ch) {
+					t.Fatalf("record from blocked channel %d", ch)
+				}
+				if barriers == 1 {
+					afterBlock++
+				}
+				if !bytes.Equal(rec, record(ch, next[ch], 24)) {
+					t.Fatalf("channel %d record %d out of order", ch, next[ch])
+				}
+				next[ch]++
+			}
+			if next != [2]int{n, n} || barriers != 2 {
+				t.Fatalf("got %v records, %d barriers", next, barriers)
+			}
+			if afterBlock == 0 {
+				t.Fatalf("no records delivered from the unblocked channel while aligning")
+			}
+		})
+	}
+}
+
+// A reader that stops reading backpressures the producer, and the buffer budget holds.
+func TestBackpressureMemoryBounded(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remote=%v", remote), func(t *testing.T) {
+			cfg := Config{SegmentSize: 32 << 10, TotalBuffers: 64, BufferTimeout: -1}
+			prod := newTestEnv(t, cfg)
+			cons := prod
+			if remote {
+				cons = newTestEnv(t, cfg)
+			}
+			tp := buildTopology(t, prod, cons, "bp", 1, 1)
+			w := tp.writers[0]
+			var emitted atomic.Int64
+			rec := make([]byte, 1000)
+			const total = 200_000 // 200 MB, far beyond the 2 MiB budget
+			done := make(chan error, 1)
+			go func() {
+				for i := 0; i < total; i++ {
+					if err := w.EmitBytes(0, rec); err != nil {
+						done <- err
+						return
+					}
+					emitted.Add(1)
+				}
+				done <- w.Close()
+			}()
+			// Wait until the producer stalls.
+			var last int64 = -1
+			for {
+				time.Sleep(50 * time.Millisecond)
+				cur := emitted.Load()
+				if cur == last {
+					break
+				}
+				last = cur
+			}
+			if last >= total || last == 0 {
+				t.Fatalf("producer emitted %d records: not backpressured", last)
+			}
+			budget := cfg.TotalBuffers * cfg.SegmentSize
+			if inFlight := int(last) * 1001; inFlight > budget*2 {
+				t.Fatalf("%d bytes written before blocking, budget %d bytes per environment", inFlight, budget)
+			}
+			for _, e := range []*Environment{prod, cons} {
+				if st := e.BufferStats(); st.Created > st.Total {
+					t.Fatalf("created %d segments, budget %d", st.Created, st.Total)
+				}
+			}
+			// Now drain everything and check the producer completes.
+			r := NewRecordReader(tp.gates[0])
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			n := 0
+			for {
+				_, got, _, err := r.Next(ctx)
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(rec) {
+					t.Fatalf("record %d has %d bytes", n, len(got))
+				}
+				n++
+			}
+			if err := <-done; err != nil || n != total {
+				t.Fatalf("producer err %v, consumer read %d of %d", err, n, total)
+			}
+			for _, e := range []*Environment{prod, cons} {
+				if st := e.BufferStats(); st.Created > st.Total {
+					t.Fatalf("created %d segments, budget %d", st.Created, st.Total)
+				}
+			}
+		})
+	}
+}
+
+// A slow (stopped) consumer on a shared connection does not stall other channels on it.
+func TestSlowConsumerDoesNotBlockConnection(t *testing.T) {
+	cfg := Config{SegmentSize: 1024, TotalBuffers: 256, BufferTimeout: -1, FloatingBuffersPerGate: 2}
+	prod := newTestEnv(t, cfg)
+	cons := newTestEnv(t, cfg)
+	slow := buildTopology(t, prod, cons, "slow", 1, 1)
+	fast := buildTopology(t, prod, cons, "fast", 1, 1)
+	cons.mu.Lock()
+	if len(cons.clients) != 1 {
+		t.Fatalf("want one shared connection, have %d", len(cons.clients))
+	}
+	cons.mu.Unlock()
+	slowBlocked := make(chan error, 1)
+	go func() {
+		for i := 0; i < 100_000; i++ {
+			if err := slow.writers[0].EmitBytes(0, record(0, i, 100)); err != nil {
+				slowBlocked <- err
+				return
+			}
+		}
+		slowBlocked <- errors.New("slow producer was never backpressured")
+	}()
+	time.Sleep(100 * time.Millisecond)
+	go func() {
+		for i := 0; i < 20_000; i++ {
+			if err := fast.writers[0].EmitBytes(0, record(1, i, 100)); err != nil {
+				t.Errorf("fast emit: %v", err)
+				return
+			}
+		}
+		fast.writers[0].Close()
+	}()
+	got := readAll(t, NewRecordReader(fast.gates[0]), 20*time.Second)
+	if len(got) != 20_000 {
+		t.Fatalf("fast consumer got %d records", len(got))
+	}
+	select {
+	case err := <-slowBlocked:
+		t.Fatalf("slow producer finished: %v", err)
+	default:
+	}
+	// Closing the stalled consumer fails its producer promptly instead of hanging it.
+	slow.gates[0].Close()
+	select {
+	case err := <-slowBlocked:
+		if err == nil {
+			t.Fatal("nil error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("blocked producer not woken after its consumer went away")
+	}
+}
+
+func TestBufferTimeoutLatency(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remote=%v", remote), func(t *testing.T) {
+			cfg := testConfig()
+			cfg.BufferTimeout = 5 * time.Millisecond
+			prod := newTestEnv(t, cfg)
+			cons := prod
+			if remote {
+				cons = newTestEnv(t, cfg)
+			}
+			tp := buildTopology(t, prod, cons, "lat", 1, 1)
+			r := NewRecordReader(tp.gates[0])
+			ctx := context.Background()
+			var worst time.Duration
+			for i := 0; i < 20; i++ {
+				start := time.Now()
+				if err := tp.writers[0].EmitBytes(0, []byte("ping")); err != nil {
+					t.Fatal(err)
+				}
+				c, cancel := context.WithTimeout(ctx, time.Second)
+				_, rec, _, err := r.Next(c)
+				cancel()
+				if err != nil || string(rec) != "ping" {
+					t.Fatalf("Next: %q %v", rec, err)
+				}
+				if d := time.Since(start); d > worst {
+					worst = d
+				}
+			}
+			if worst > 100*time.Millisecond {
+				t.Fatalf("worst latency %v with a 5ms buffer timeout", worst)
+			}
+			t.Logf("worst latency %v", worst)
+		})
+	}
+}
+
+func TestNoTimeoutHoldsUntilFlush(t *testing.T) {
+	cfg := testConfig()
+	cfg.BufferTimeout = -1
+	e := newTestEnv(t, cfg)
+	tp := buildTopology(t, e, e, "hold", 1, 1)
+	w := tp.writers[0]
+	if err := w.EmitBytes(0, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRecordReader(tp.gates[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	_, _, _, err := r.Next(ctx)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("record delivered before a flush: %v", err)
+	}
+	w.Flush()
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, rec, _, err := r.Next(ctx); err != nil || string(rec) != "x" {
+		t.Fatalf("after Flush: %q %v", rec, err)
+	}
+}
+
+func TestFlushEveryRecordWithZeroTimeout(t *testing.T) {
+	cfg := testConfig()
+	cfg.BufferTimeout = 0
+	e := newTestEnv(t, cfg)
+	tp := buildTopology(t, e, e, "zero", 1, 1)
+	r := NewRecordReader(tp.gates[0])
+	for i := 0; i < 100; i++ {
+		tp.writers[0].Emit(0, func(dst []byte) []byte { return append(dst, byte(i)) })
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, rec, _, err := r.Next(ctx)
+		cancel()
+		if err != nil || len(rec) != 1 || rec[0] != byte(i) {
+			t.Fatalf("record %d: %v %v", i, rec, err)
+		}
+	}
+}
+
+func TestReleaseWakesBlockedWriter(t *testing.T) {
+	cfg := Config{SegmentSize: 1024, TotalBuffers: 16, BufferTimeout: -1}
+	e := newTestEnv(t, cfg)
+	rp, err := e.CreatePartition(pid("rel", 0), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewRecordWriter(rp)
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if err := w.EmitBytes(0, make([]byte, 500)); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("writer not blocked: %v", err)
+	default:
+	}
+	rp.Release()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrPartitionReleased) {
+			t.Fatalf("err = %v, want ErrPartitionReleased", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Release did not wake the blocked writer")
+	}
+	if st := e.BufferStats(); st.Available != st.Total {
+		t.Fatalf("buffers not returned after Release: %+v", st)
+	}
+}
+
+func TestPartitionContextCancelWakesWriter(t *testing.T) {
+	cfg := Config{SegmentSize: 1024, TotalBuffers: 16, BufferTimeout: -1}
+	e := newTestEnv(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	rp, err := e.CreatePartitionContext(ctx, pid("ctx", 0), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewRecordWriter(rp)
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if err := w.EmitBytes(0, make([]byte, 500)); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(30 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("cancel did not wake the blocked writer")
+	}
+}
+
+func TestPartitionNotFoundRetryThenSuccess(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remote=%v", remote), func(t *testing.T) {
+			cfg := testConfig()
+			cfg.PartitionRequestTimeout = 2 * time.Second
+			prod := newTestEnv(t, cfg)
+			cons := prod
+			if remote {
+				cons = newTestEnv(t, cfg)
+			}
+			g, err := cons.CreateInputGate(context.Background(), []ChannelSpec{{Partition: pid("late", 0), Addr: prod.Addr()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			time.Sleep(150 * time.Millisecond)
+			rp, err := prod.CreatePartition(pid("late", 0), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := NewRecordWriter(rp)
+			w.EmitBytes(0, []byte("hello"))
+			w.Close()
+			got := readAll(t, NewRecordReader(g), 5*time.Second)
+			if len(got) != 1 || string(got[0].rec) != "hello" {
+				t.Fatalf("got %v", got)
+			}
+		})
+	}
+}
+
+func TestPartitionNotFoundFails(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remote=%v", remote), func(t *testing.T) {
+			cfg := testConfig()
+			cfg.PartitionRequestTimeout = 300 * time.Millisecond
+			prod := newTestEnv(t, cfg)
+			cons := prod
+			if remote {
+				cons = newTestEnv(t, cfg)
+			}
+			g, err := cons.CreateInputGate(context.Background(), []ChannelSpec{{Partition: pid("never", 3), Subpartition: 1, Addr: prod.Addr()}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, _, _, err = NewRecordReader(g).Next(ctx)
+			if !errors.Is(err, ErrPartitionNotFound) {
+				t.Fatalf("err = %v, want ErrPartitionNotFound", err)
+			}
+			mustContain(t, err, "job/never/3/0", prod.Addr(), "subpartition 1")
+			if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
+				t.Fatalf("failed after %v, timeout 300ms", d)
+			}
+		})
+	}
+}
+
+// A failing producer makes its remote consumer fail promptly.
+func TestProducerFailureReachesConsumer(t *testing.T) {
+	for _, how := range []string{"release", "process-exit"} {
+		t.Run(how, func(t *testing.T) {
+			prod, err := NewEnvironment(testConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer prod.Close()
+			cons := newTestEnv(t, testConfig())
+			tp := buildTopology(t, prod, cons, "pf", 1, 1)
+			w := tp.writers[0]
+			w.EmitBytes(0, []byte("a"))
+			w.Flush()
+			r := NewRecordReader(tp.gates[0])
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, rec, _, err := r.Next(ctx); err != nil || string(rec) != "a" {
+				t.Fatalf("first record: %q %v", rec, err)
+			}
+			start := time.Now()
+			if how == "release" {
+				w.Partition().Release()
+			} else {
+				prod.Close()
+			}
+			_, _, _, err = r.Next(ctx)
+			if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("consumer got %v, want a producer failure", err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("failure seen after %v", d)
+			}
+			t.Logf("consumer error: %v", err)
+		})
+	}
+}
+
+// A consumer that goes away (gate closed or process gone) fails its blocked producer.
+func TestConsumerFailureReachesProducer(t *testing.T) {
+	for _, how := range []string{"local-close", "remote-close", "remote-process-exit"} {
+		t.Run(how, func(t *testing.T) {
+			cfg := Config{SegmentSize: 1024, TotalBuffers: 64, BufferTimeout: -1}
+			prod := newTestEnv(t, cfg)
+			cons := prod
+			if how != "local-close" {
+				c, err := NewEnvironment(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				cons = c
+			}
+			tp := buildTopology(t, prod, cons, "cf", 1, 1)
+			done := make(chan error, 1)
+			go func() {
+				for {
+					if err := tp.writers[0].EmitBytes(0, make([]byte, 300)); err != nil {
+						done <- err
+						return
+					}
+				}
+			}()
+			time.Sleep(100 * time.Millisecond)
+			if how == "remote-process-exit" {
+				cons.Close()
+			} else {
+				tp.gates[0].Close()
+			}
+			select {
+			case err := <-done:
+				t.Logf("producer error: %v", err)
+			case <-time.After(3 * time.Second):
+				t.Fatal("producer still blocked after its consumer went away")
+			}
+		})
+	}
+}
+
+func TestNoGoroutineLeaks(t *testing.T) {
+	base := runtimeNumGoroutine()
+	func() {
+		prod, err := NewEnvironment(testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cons, err := NewEnvironment(testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp := buildTopology(t, prod, cons, "leak", 2, 2)
+		local := buildTopology(t, prod, prod, "leak-local", 1, 1)
+		runTopology(t, tp, 50)
+		runTopology(t, local, 50)
+		for _, g := range append(tp.gates, local.gates...) {
+			g.Close()
+		}
+		prod.Close()
+		cons.Close()
+	}()
+	waitGoroutines(t, base)
+}
+
+func TestGateCloseReturnsBuffers(t *testing.T) {
+	prod := newTestEnv(t, testConfig())
+	cons := newTestEnv(t, testConfig())
+	tp := buildTopology(t, prod, cons, "ret", 2, 1)
+	runTopology(t, tp, 50)
+	tp.gates[0].Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for _, e := range []*Environment{prod, cons} {
+		for {
+			st := e.BufferStats()
+			if st.Available == st.Total {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: buffers not returned: %+v", e.Addr(), st)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	if _, err := NewEnvironment(Config{SegmentSize: 3}); err == nil {
+		t.Fatal("tiny segment accepted")
+	}
+	e := newTestEnv(t, Config{TotalBuffers: 8, SegmentSize: 1024})
+	if _, err := e.CreatePartition(pid("x", 0), 0); err == nil {
+		t.Fatal("zero subpartitions accepted")
+	}
+	rp, err := e.CreatePartition(pid("x", 0), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.CreatePartition(pid("x", 0), 2); err == nil {
+		t.Fatal("duplicate partition accepted")
+	}
+	if _, err := e.CreatePartition(pid("big", 0), 100); err == nil {
+		t.Fatal("partition beyond the budget accepted")
+	} else {
+		mustContain(t, err, "insufficient network buffers")
+	}
+	w := NewRecordWriter(rp)
+	if err := w.EmitBytes(5, nil); err == nil {
+		t.Fatal("out-of-range subpartition accepted")
+	}
+	if err := w.Emit(-1, func(d []byte) []byte { return d }); err == nil {
+		t.Fatal("negative subpartition accepted")
+	}
+	if err := w.BroadcastEvent(make([]byte, 2000)); err == nil {
+		t.Fatal("oversized event accepted")
+	}
+	if _, err := e.CreateInputGate(context.Background(), nil); err == nil {
+		t.Fatal("empty gate accepted")
+	}
+	if _, err := e.CreateInputGate(context.Background(), []ChannelSpec{{Partition: pid("y", 0), Addr: "127.0.0.1:1"}}); err == nil {
+		t.Fatal("unreachable producer accepted")
+	}
+	w.Close()
+	if err := w.EmitBytes(0, nil); !errors.Is(err, ErrWriterClosed) {
+		t.Fatalf("emit after close: %v", err)
+	}
+}
+
+// Steady-state Emit and Next allocate nothing.
+func TestHotPathAllocationFree(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentSize = 32 << 10
+	cfg.BufferTimeout = -1
+	e := newTestEnv(t, cfg)
+	tp := buildTopology(t, e, e, "alloc", 1, 1)
+	w := tp.writers[0]
+	r := NewRecordReader(tp.gates[0])
+	ctx := context.Background()
+	payload := []byte("0123456789abcdef0123456789abcdef")
+	enc := func(dst []byte) []byte { return append(dst, payload...) }
+	step := func() {
+		for i := 0; i < 1000; i++ {
+			w.Emit(0, enc)
+		}
+		w.Flush()
+		for i := 0; i < 1000; i++ {
+			if _, rec, _, err := r.Next(ctx); err != nil || len(rec) != len(payload) {
+				t.Fatalf("Next: %v", err)
+			}
+		}
+	}
+	step()
+	if a := testing.AllocsPerRun(20, step); a > 2 {
+		t.Fatalf("%.1f allocations per 1000 records", a)
+	}
+}
