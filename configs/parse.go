@@ -283,6 +283,11 @@ func ParseEnum(text string, allowed []string, aliases map[string]string) (string
 // Unquoted items are trimmed and empty unquoted items are dropped, so "a; b;" is [a b] and a
 // blank value is the empty list.
 func SplitList(text string, sep rune) ([]string, error) {
+	return splitQuoted(text, sep, false)
+}
+
+// splitQuoted is SplitList; keepEmpty keeps empty unquoted items (for "key:" in maps).
+func splitQuoted(text string, sep rune, keepEmpty bool) ([]string, error) {
 	var (
 		items   []string
 		cur     strings.Builder
@@ -294,7 +299,7 @@ func SplitList(text string, sep rune) ([]string, error) {
 	end := func() {
 		if quoted {
 			items = append(items, cur.String())
-		} else if s := strings.TrimSpace(cur.String()); s != "" {
+		} else if s := strings.TrimSpace(cur.String()); s != "" || keepEmpty {
 			items = append(items, s)
 		}
 		cur.Reset()
@@ -381,7 +386,7 @@ func ParseMap(text string) (map[string]string, error) {
 	}
 	m := make(map[string]string, len(entries))
 	for _, e := range entries {
-		kv, err := SplitList(e, ':')
+		kv, err := splitQuoted(e, ':', true)
 		if err != nil {
 			return nil, err
 		}

@@ -23,7 +23,8 @@ var (
 
 	// RestAddress is the address clients use to reach the REST endpoint.
 	RestAddress = String("rest.address", "",
-		"Address clients use to reach the REST endpoint. Unset means jobmanager.rpc.address. On YARN the client reads it from the application report.").WithoutDefault()
+		"Address clients use to reach the REST endpoint. Unset means jobmanager.rpc.address. On YARN the client reads it from the application report.").
+		WithoutDefault().WithFallbackKeys("jobmanager.rpc.address")
 
 	// RestPort is the port clients use to reach the REST endpoint.
 	RestPort = Int("rest.port", 8081,
