@@ -150,6 +150,11 @@ func (r *monitorReader) Poll(ctx context.Context, out op.SourceOutput[string]) (
 			if err := r.lr.open(r.current, start, -1); err != nil {
 				return op.MoreAvailable, err
 			}
+			if r.src.opts.skipFirstLine && start == 0 {
+				if _, err := r.lr.next(1, func(string) {}); err != nil {
+					return op.MoreAvailable, err
+				}
+			}
 			if r.log != nil {
 				r.log.Debug().Str("file", r.current).Int64("offset", start).Msg("file monitoring source: reading file")
 			}

@@ -27,6 +27,8 @@ type options struct {
 	batchSize  int
 	recursive  bool
 	filter     func(path string) bool
+	// skipFirstLine drops the line at offset 0 of every file (CSV headers).
+	skipFirstLine bool
 }
 
 func defaultOptions() options {
@@ -118,17 +120,19 @@ func (s *LineSource) CreateReader(ctx op.SourceContext) (op.SourceReader[string]
 		}
 		log.Info().Str("path", s.path).Int("ranges", len(mine)).Int64("bytes", bytes).Bool("restored", restored != nil).Msg("file source reader assigned")
 	}
-	return &lineSourceReader{ranges: mine, lr: newLineReader(s.opts.bufferSize), batch: s.opts.batchSize, log: log}, nil
+	return &lineSourceReader{ranges: mine, lr: newLineReader(s.opts.bufferSize), skipFirst: s.opts.skipFirstLine, batch: s.opts.batchSize, log: log}, nil
 }
 
 type lineSourceReader struct {
 	ranges []Range // ranges[0] is current when opened
 	opened bool
 	lr     *lineReader
-	batch  int
-	log    *zerolog.Logger
-	out    op.SourceOutput[string]
-	emitFn func(string)
+	// skipFirst drops the first line of ranges that start at offset 0.
+	skipFirst bool
+	batch     int
+	log       *zerolog.Logger
+	out       op.SourceOutput[string]
+	emitFn    func(string)
 }
 
 // Poll implements op.SourceReader.
@@ -148,6 +152,11 @@ func (r *lineSourceReader) Poll(_ context.Context, out op.SourceOutput[string]) 
 				return op.MoreAvailable, err
 			}
 			r.opened = true
+			if r.skipFirst && cur.Start == 0 {
+				if _, err := r.lr.next(1, func(string) {}); err != nil {
+					return op.MoreAvailable, err
+				}
+			}
 		}
 		n, err := r.lr.next(r.batch-emitted, r.emitFn)
 		emitted += n
