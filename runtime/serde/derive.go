@@ -37,8 +37,11 @@ func (b *builder) engineFor(t reflect.Type, path string) (*engine, error) {
 		b.local[t] = e
 		return e, nil
 	}
-	if path == "" && t.Kind() != reflect.Struct {
-		path = typeName(t)
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map, reflect.Pointer:
+		if path == "" {
+			path = typeName(t)
+		}
 	}
 	switch t.Kind() {
 	case reflect.Struct:
