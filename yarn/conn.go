@@ -57,7 +57,7 @@ func WithDialer(d Dialer) Option { return func(o *options) { o.dialer = d } }
 func WithLogger(l zerolog.Logger) Option { return func(o *options) { o.log = l } }
 
 func buildOptions(opts []Option) options {
-	o := options{dialer: defaultDialer, log: zerolog.Nop()}
+	o := options{dialer: DialIPC, log: zerolog.Nop()}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -149,7 +149,7 @@ func (c *NMClient) StartContainers(ctx context.Context, node NodeID, reqs []Star
 		}
 		req.StartContainerRequest = append(req.StartContainerRequest, &pb.StartContainerRequestProto{
 			ContainerLaunchContext: clc,
-			ContainerToken:         r.Container.Token.toProto(),
+			ContainerToken:         tokenToProto(r.Container.Token),
 		})
 	}
 	resp := &pb.StartContainersResponseProto{}

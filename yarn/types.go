@@ -9,6 +9,7 @@ import (
 	"time"
 
 	pb "github.com/flink-go/flink-go/yarn/internal/proto/hadoop"
+	"github.com/flink-go/flink-go/yarn/security"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -29,26 +30,26 @@ func resourceFromProto(p *pb.ResourceProto) Resource {
 	return Resource{MemoryMB: p.GetMemory(), VCores: p.GetVirtualCores()}
 }
 
-// Token is a Hadoop security token (AMRMToken, NMToken, container token, delegation token).
-type Token struct {
-	Identifier []byte
-	Password   []byte
-	Kind       string
-	Service    string
-}
+// Token is a Hadoop security token (AMRMToken, NMToken, container token, delegation token); the
+// same type as security.Token, so tokens read from a container_tokens file can be passed directly.
+type Token = security.Token
 
-func (t *Token) toProto() *pb.TokenProto {
+func tokenToProto(t *Token) *pb.TokenProto {
 	if t == nil {
 		return nil
 	}
-	return &pb.TokenProto{Identifier: t.Identifier, Password: t.Password, Kind: proto.String(t.Kind), Service: proto.String(t.Service)}
+	return t.Proto()
 }
 
 func tokenFromProto(p *pb.TokenProto) *Token {
 	if p == nil {
 		return nil
 	}
-	return &Token{Identifier: p.GetIdentifier(), Password: p.GetPassword(), Kind: p.GetKind(), Service: p.GetService()}
+	t, err := security.TokenFromProto(p)
+	if err != nil {
+		return nil
+	}
+	return &t
 }
 
 // ApplicationState is YARN's YarnApplicationState.
