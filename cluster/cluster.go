@@ -1,0 +1,334 @@
+// Package cluster is what a job binary's Execute runs, depending on the role the binary was
+// started in (ARCHITECTURE.md section 2):
+//
+//	FLINK_GO_ROLE unset or "local"  build the graph, start an embedded cluster (JobManager + N
+//	                                TaskManagers, as goroutines or processes), run the job, exit
+//	FLINK_GO_ROLE=plan              write the job graph to FLINK_GO_PLAN_FILE and exit (the
+//	                                client submits it)
+//	FLINK_GO_ROLE=taskmanager       run a TaskManager for the JobManager at FLINK_GO_JOBMANAGER
+//	                                with this binary's operators
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flink-go/flink-go/configs"
+	"github.com/flink-go/flink-go/jobmanager"
+	"github.com/flink-go/flink-go/runtime/jobgraph"
+	"github.com/flink-go/flink-go/runtime/network"
+	"github.com/flink-go/flink-go/runtime/task"
+	"github.com/flink-go/flink-go/taskmanager"
+)
+
+// Environment variables of the process model.
+const (
+	EnvRole        = "FLINK_GO_ROLE"
+	EnvPlanFile    = "FLINK_GO_PLAN_FILE"
+	EnvJobConfig   = "FLINK_GO_JOB_CONFIG" // JSON object of Flink keys
+	EnvJobManager  = "FLINK_GO_JOBMANAGER"
+	EnvResourceID  = "FLINK_GO_RESOURCE_ID"
+	EnvJobID       = "FLINK_GO_JOB_ID"
+	EnvLogLevel    = "FLINK_GO_LOG_LEVEL"
+	EnvStatusFile  = "FLINK_GO_STATUS_FILE" // local role: write the REST address here once up
+	RolePlan       = "plan"
+	RoleLocal      = "local"
+	RoleTaskManger = "taskmanager"
+)
+
+// LaunchConfig returns the job configuration the binary was started with.
+func LaunchConfig() map[string]string {
+	m := map[string]string{}
+	if s := os.Getenv(EnvJobConfig); s != "" {
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			fmt.Fprintf(os.Stderr, "flink-go: ignoring malformed %s: %v\n", EnvJobConfig, err)
+		}
+	}
+	return m
+}
+
+// Logger returns the process logger (zerolog on stderr; level from FLINK_GO_LOG_LEVEL).
+func Logger() zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(os.Getenv(EnvLogLevel)))
+	if err != nil || os.Getenv(EnvLogLevel) == "" {
+		lvl = zerolog.InfoLevel
+	}
+	return zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(lvl).With().Timestamp().Logger()
+}
+
+// Execute runs the job graph according to the process's role.
+func Execute(g *jobgraph.JobGraph, reg task.Registry) error {
+	if id := os.Getenv(EnvJobID); id != "" {
+		g.JobId = id
+	}
+	switch role := os.Getenv(EnvRole); role {
+	case RolePlan:
+		return writePlan(g)
+	case RoleTaskManger:
+		return runTaskManager(g, reg)
+	case "", RoleLocal:
+		return RunLocal(context.Background(), g, reg, Logger())
+	default:
+		return fmt.Errorf("unknown %s %q", EnvRole, role)
+	}
+}
+
+func writePlan(g *jobgraph.JobGraph) error {
+	path := os.Getenv(EnvPlanFile)
+	if path == "" {
+		return fmt.Errorf("%s=plan needs %s", EnvRole, EnvPlanFile)
+	}
+	b, err := proto.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("serializing the job graph: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("writing the job graph: %w", err)
+	}
+	os.Exit(0)
+	return nil
+}
+
+func settings(g *jobgraph.JobGraph) (*configs.Configuration, error) {
+	c := configs.New()
+	if err := c.SetAll(g.Config, configs.CodeOrigin("job")); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NetworkConfig derives the data plane settings from the job configuration.
+func NetworkConfig(c *configs.Configuration) network.Config {
+	nc := network.Config{SegmentSize: int(configs.Get(c, configs.SegmentSize)), BufferTimeout: configs.Get(c, configs.BufferTimeout)}
+	if !configs.Get(c, configs.BufferTimeoutEnabled) {
+		nc.BufferTimeout = -1
+	}
+	return nc
+}
+
+func runTaskManager(g *jobgraph.JobGraph, reg task.Registry) error {
+	log := Logger()
+	c, err := settings(g)
+	if err != nil {
+		return err
+	}
+	jmAddr := os.Getenv(EnvJobManager)
+	if jmAddr == "" {
+		return fmt.Errorf("%s=taskmanager needs %s (the JobManager's rpc address)", EnvRole, EnvJobManager)
+	}
+	te, err := taskmanager.Start(context.Background(), taskmanager.Config{
+		ResourceID: os.Getenv(EnvResourceID), JobManager: jmAddr, Slots: configs.Get(c, configs.NumberOfTaskSlots),
+		JobID: os.Getenv(EnvJobID), Registry: reg, Network: NetworkConfig(c), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case <-te.Done():
+	case s := <-sig:
+		log.Info().Str("signal", s.String()).Msg("TaskManager stopping")
+	}
+	te.Close()
+	os.Exit(0)
+	return nil
+}
+
+// RunLocal runs g on an embedded cluster: a JobManager and local.taskmanagers TaskManagers, as
+// goroutines of this process or (local.taskmanagers.processes) as child processes of this binary.
+// It returns when the job ended; a failed job returns its failure.
+func RunLocal(ctx context.Context, g *jobgraph.JobGraph, reg task.Registry, log zerolog.Logger) error {
+	c, err := settings(g)
+	if err != nil {
+		return err
+	}
+	if g.JobId == "" {
+		g.JobId = newJobID()
+	}
+	numTM := configs.Get(c, configs.LocalTaskManagers)
+	if numTM < 1 {
+		return fmt.Errorf("local.taskmanagers must be at least 1, got %d", numTM)
+	}
+	needed := jobmanager.SlotsNeeded(g)
+	slots := configs.Get(c, configs.NumberOfTaskSlots)
+	if !configs.IsSet(c, configs.NumberOfTaskSlots) {
+		slots = (needed + numTM - 1) / numTM
+		if slots < 1 {
+			slots = 1
+		}
+		c.Set("taskmanager.numberOfTaskSlots", strconv.Itoa(slots), configs.CodeOrigin("local cluster"))
+		g.Config["taskmanager.numberOfTaskSlots"] = strconv.Itoa(slots)
+	}
+	restAddr := fmt.Sprintf("127.0.0.1:%d", configs.Get(c, configs.RestPort))
+	jm, err := jobmanager.Start(jobmanager.Config{RPCAddress: "127.0.0.1:0", RESTAddress: restAddr, Logger: log, Settings: c.Map(),
+		HeartbeatTimeout: configs.Get(c, configs.HeartbeatTimeout), SlotWaitTimeout: time.Minute})
+	if err != nil && !configs.IsSet(c, configs.RestPort) {
+		log.Warn().Err(err).Msg("REST port busy; using a free port")
+		jm, err = jobmanager.Start(jobmanager.Config{RPCAddress: "127.0.0.1:0", RESTAddress: "127.0.0.1:0", Logger: log, Settings: c.Map(),
+			HeartbeatTimeout: configs.Get(c, configs.HeartbeatTimeout), SlotWaitTimeout: time.Minute})
+	}
+	if err != nil {
+		return err
+	}
+	defer jm.Close()
+	if f := os.Getenv(EnvStatusFile); f != "" {
+		_ = os.WriteFile(f, []byte(jm.RESTAddr()), 0o600)
+	}
+	fmt.Fprintf(os.Stderr, "Local cluster: JobManager REST API at http://%s\n", jm.RESTAddr())
+
+	var stopTMs func()
+	if configs.Get(c, configs.LocalTaskManagerProcesses) {
+		stopTMs, err = startProcessTMs(g, jm, numTM, log)
+	} else {
+		stopTMs, err = startGoroutineTMs(ctx, c, jm, reg, numTM, slots, g.JobId, log)
+	}
+	if err != nil {
+		return err
+	}
+	defer stopTMs()
+
+	j, err := jm.Submit(g, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "Job has been submitted with JobID %s\n", j.ID())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case <-j.Done():
+	case <-ctx.Done():
+		j.Cancel()
+		<-j.Done()
+	case s := <-sig:
+		log.Info().Str("signal", s.String()).Msg("cancelling the job")
+		j.Cancel()
+		<-j.Done()
+	}
+	snap := j.Snapshot()
+	runtime := snap.End.Sub(snap.Start)
+	switch snap.Status {
+	case jobmanager.JobFinished:
+		fmt.Fprintf(os.Stderr, "Job %s (%s) finished. Job Runtime: %d ms\n", snap.ID, snap.Name, runtime.Milliseconds())
+		return nil
+	case jobmanager.JobCanceled:
+		return fmt.Errorf("job %s (%s) was cancelled", snap.ID, snap.Name)
+	default:
+		return &JobFailedError{JobID: snap.ID, Name: snap.Name, Cause: snap.Failure}
+	}
+}
+
+// JobFailedError is returned when the job ended FAILED.
+type JobFailedError struct{ JobID, Name, Cause string }
+
+func (e *JobFailedError) Error() string {
+	return fmt.Sprintf("job %s (%s) failed: %s", e.JobID, e.Name, e.Cause)
+}
+
+func startGoroutineTMs(ctx context.Context, c *configs.Configuration, jm *jobmanager.JobManager, reg task.Registry, n, slots int, jobID string, log zerolog.Logger) (func(), error) {
+	var tms []*taskmanager.TaskExecutor
+	stop := func() {
+		for _, te := range tms {
+			te.Close()
+		}
+	}
+	for i := 0; i < n; i++ {
+		te, err := taskmanager.Start(ctx, taskmanager.Config{ResourceID: fmt.Sprintf("local-tm-%d", i+1), JobManager: jm.RPCAddr(), Slots: slots,
+			Registry: reg, Network: NetworkConfig(c), Logger: log, JobID: jobID})
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("starting TaskManager %d: %w", i+1, err)
+		}
+		tms = append(tms, te)
+	}
+	return stop, nil
+}
+
+// startProcessTMs starts n TaskManager processes of this very binary (same arguments), which
+// register with jm. Each is killed if this process dies (Pdeathsig) and when the job ends.
+func startProcessTMs(g *jobgraph.JobGraph, jm *jobmanager.JobManager, n int, log zerolog.Logger) (func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding this job binary to start TaskManager processes: %w", err)
+	}
+	cfgJSON, err := json.Marshal(g.Config)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	var cmds []*exec.Cmd
+	stopping := false
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("local-tm-%d", i+1)
+		cmd := exec.Command(exe, g.Args...)
+		cmd.Env = append(os.Environ(), EnvRole+"="+RoleTaskManger, EnvJobManager+"="+jm.RPCAddr(), EnvResourceID+"="+id,
+			EnvJobConfig+"="+string(cfgJSON), EnvJobID+"="+g.JobId)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("starting TaskManager process %s: %w", id, err)
+		}
+		log.Info().Str("taskmanager", id).Int("pid", cmd.Process.Pid).Msg("TaskManager process started")
+		cmds = append(cmds, cmd)
+		go func(cmd *exec.Cmd, id string) {
+			err := cmd.Wait()
+			mu.Lock()
+			st := stopping
+			mu.Unlock()
+			if !st {
+				jm.TaskManagerLost(id, fmt.Sprintf("TaskManager process %d exited: %v", cmd.Process.Pid, exitText(err)))
+			}
+		}(cmd, id)
+	}
+	return func() {
+		mu.Lock()
+		stopping = true
+		mu.Unlock()
+		jm.ShutdownTaskManagers("job ended")
+		deadline := time.Now().Add(5 * time.Second)
+		for _, cmd := range cmds {
+			for cmd.ProcessState == nil && time.Now().Before(deadline) {
+				if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			_ = cmd.Process.Kill()
+		}
+	}, nil
+}
+
+func exitText(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.String()
+	}
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+func newJobID() string {
+	b := make([]byte, 16)
+	f, err := os.Open("/dev/urandom")
+	if err == nil {
+		_, _ = f.Read(b)
+		f.Close()
+	}
+	return fmt.Sprintf("%x", b)
+}

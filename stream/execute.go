@@ -1,0 +1,24 @@
+package stream
+
+import (
+	"os"
+
+	"github.com/flink-go/flink-go/cluster"
+)
+
+func launchConfig() map[string]string { return cluster.LaunchConfig() }
+
+// Execute builds the job graph and runs it as the process's role requires: on an embedded local
+// cluster when the binary is run directly or by `flink-go run -t local`, as a plan for the client,
+// or as a TaskManager's code. It returns when the job ended (local), with its failure if any.
+func (e *Environment) Execute(name string) error {
+	if name == "" {
+		name = "flink-go job"
+	}
+	g, reg, err := e.Graph(name)
+	if err != nil {
+		return err
+	}
+	g.Args = os.Args[1:]
+	return cluster.Execute(g, reg)
+}

@@ -1,0 +1,280 @@
+// Package taskmanager is the TaskExecutor: it offers slots to the JobManager, runs the tasks
+// deployed to it (each in its own goroutine), reports their states, heartbeats, and hosts the
+// process's data plane (network.Environment).
+package taskmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/flink-go/flink-go/runtime/jobgraph"
+	"github.com/flink-go/flink-go/runtime/network"
+	"github.com/flink-go/flink-go/runtime/task"
+)
+
+// Config configures a TaskExecutor.
+type Config struct {
+	ResourceID  string
+	JobManager  string // gRPC address of the JobManager
+	RPCAddress  string // bind address of the TaskExecutor gRPC service ("127.0.0.1:0")
+	Host        string // advertised host ("127.0.0.1")
+	Slots       int
+	JobID       string // non-empty: a per-job TaskManager
+	Registry    task.Registry
+	Network     network.Config
+	MemoryBytes int64
+	Logger      zerolog.Logger
+}
+
+// TaskExecutor is a running TaskManager.
+type TaskExecutor struct {
+	cfg   Config
+	log   zerolog.Logger
+	net   *network.Environment
+	srv   *grpc.Server
+	lis   net.Listener
+	conn  *grpc.ClientConn
+	jm    jobgraph.JobManagerGatewayClient
+	mu    sync.Mutex
+	tasks map[string]*task.Task
+	wg    sync.WaitGroup
+	done  chan struct{}
+	once  sync.Once
+	why   string
+	jobgraph.UnimplementedTaskExecutorGatewayServer
+}
+
+// Start starts the TaskExecutor and registers it with the JobManager.
+func Start(ctx context.Context, cfg Config) (*TaskExecutor, error) {
+	if cfg.Slots <= 0 {
+		cfg.Slots = 1
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.RPCAddress == "" {
+		cfg.RPCAddress = cfg.Host + ":0"
+	}
+	if cfg.Network.BindAddress == "" {
+		cfg.Network.BindAddress = cfg.Host + ":0"
+	}
+	if cfg.ResourceID == "" {
+		h, _ := os.Hostname()
+		cfg.ResourceID = fmt.Sprintf("%s-%d-%d", h, os.Getpid(), time.Now().UnixNano()%100000)
+	}
+	te := &TaskExecutor{cfg: cfg, log: cfg.Logger.With().Str("component", "taskmanager").Str("taskmanager", cfg.ResourceID).Logger(),
+		tasks: map[string]*task.Task{}, done: make(chan struct{})}
+	nl := te.log
+	cfg.Network.Logger = &nl
+	env, err := network.NewEnvironment(cfg.Network)
+	if err != nil {
+		return nil, fmt.Errorf("starting the data plane: %w", err)
+	}
+	te.net = env
+	lis, err := net.Listen("tcp", cfg.RPCAddress)
+	if err != nil {
+		_ = env.Close()
+		return nil, fmt.Errorf("taskmanager rpc: listening on %s: %w", cfg.RPCAddress, err)
+	}
+	te.lis = lis
+	te.srv = grpc.NewServer()
+	jobgraph.RegisterTaskExecutorGatewayServer(te.srv, te)
+	go func() { _ = te.srv.Serve(lis) }()
+	conn, err := grpc.NewClient(cfg.JobManager, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		te.Close()
+		return nil, fmt.Errorf("connecting to the JobManager at %s: %w", cfg.JobManager, err)
+	}
+	te.conn = conn
+	te.jm = jobgraph.NewJobManagerGatewayClient(conn)
+	if err := te.register(ctx); err != nil {
+		te.Close()
+		return nil, err
+	}
+	go te.heartbeats()
+	return te, nil
+}
+
+func (te *TaskExecutor) register(ctx context.Context) error {
+	req := &jobgraph.RegisterTaskManagerRequest{ResourceId: te.cfg.ResourceID, RpcAddress: te.lis.Addr().String(), DataAddress: te.net.Addr(),
+		Slots: int32(te.cfg.Slots), MemoryBytes: te.cfg.MemoryBytes, Host: te.cfg.Host, Pid: int64(os.Getpid()), JobId: te.cfg.JobID}
+	var last error
+	for attempt := 0; attempt < 50; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err := te.jm.RegisterTaskManager(rctx, req)
+		cancel()
+		if err == nil {
+			te.log.Info().Str("jobmanager", te.cfg.JobManager).Int("slots", te.cfg.Slots).Str("data", te.net.Addr()).Msg("registered at the JobManager")
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("registering at the JobManager %s: %w (is the JobManager running and jobmanager.rpc.address right?)", te.cfg.JobManager, last)
+}
+
+func (te *TaskExecutor) heartbeats() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	failures := 0
+	for {
+		select {
+		case <-te.done:
+			return
+		case <-t.C:
+		}
+		te.mu.Lock()
+		var running []string
+		for id := range te.tasks {
+			running = append(running, id)
+		}
+		te.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		resp, err := te.jm.Heartbeat(ctx, &jobgraph.HeartbeatRequest{ResourceId: te.cfg.ResourceID, RunningExecutions: running})
+		cancel()
+		if err != nil {
+			failures++
+			if failures >= 10 {
+				te.shutdown("lost the JobManager: " + err.Error())
+				return
+			}
+			continue
+		}
+		failures = 0
+		if resp.Unknown {
+			te.log.Warn().Msg("the JobManager does not know this TaskManager: registering again")
+			_ = te.register(context.Background())
+		}
+	}
+}
+
+// SubmitTask implements the gateway: it starts the task in its own goroutine.
+func (te *TaskExecutor) SubmitTask(_ context.Context, d *jobgraph.TaskDeployment) (*jobgraph.Ack, error) {
+	if d.Vertex == nil {
+		return nil, errors.New("deployment without a vertex")
+	}
+	if te.cfg.Registry == nil {
+		return nil, errors.New("this TaskManager has no job code to run tasks with")
+	}
+	t := task.New(d, te.cfg.Registry, te.net, te.log)
+	te.mu.Lock()
+	te.tasks[d.ExecutionId] = t
+	te.mu.Unlock()
+	te.wg.Add(1)
+	go te.runTask(t, d)
+	return &jobgraph.Ack{}, nil
+}
+
+func (te *TaskExecutor) runTask(t *task.Task, d *jobgraph.TaskDeployment) {
+	defer te.wg.Done()
+	te.report(d, jobgraph.ExecutionState_RUNNING, nil)
+	err := t.Run(context.Background())
+	te.mu.Lock()
+	delete(te.tasks, d.ExecutionId)
+	te.mu.Unlock()
+	switch {
+	case err == nil:
+		te.report(d, jobgraph.ExecutionState_FINISHED, nil)
+	case errors.Is(err, task.ErrCanceled):
+		te.report(d, jobgraph.ExecutionState_CANCELED, nil)
+	default:
+		te.report(d, jobgraph.ExecutionState_FAILED, err)
+	}
+}
+
+func (te *TaskExecutor) report(d *jobgraph.TaskDeployment, st jobgraph.ExecutionState, err error) {
+	msg := &jobgraph.TaskExecutionState{JobId: d.JobId, ExecutionId: d.ExecutionId, State: st, ResourceId: te.cfg.ResourceID}
+	if err != nil {
+		msg.Error = err.Error()
+		var f *task.Failure
+		if errors.As(err, &f) {
+			msg.ErrorDetail = f.Stack
+		}
+		te.log.Error().Str("execution", d.ExecutionId).Str("task", d.Vertex.Name).Err(err).Msg("task failed")
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, rerr := te.jm.UpdateTaskExecutionState(ctx, msg)
+		cancel()
+		if rerr == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// CancelTask implements the gateway.
+func (te *TaskExecutor) CancelTask(_ context.Context, req *jobgraph.CancelTaskRequest) (*jobgraph.Ack, error) {
+	te.mu.Lock()
+	t := te.tasks[req.ExecutionId]
+	te.mu.Unlock()
+	if t != nil {
+		t.Cancel()
+	}
+	return &jobgraph.Ack{}, nil
+}
+
+// Shutdown implements the gateway.
+func (te *TaskExecutor) Shutdown(_ context.Context, req *jobgraph.ShutdownRequest) (*jobgraph.Ack, error) {
+	go te.shutdown(req.Reason)
+	return &jobgraph.Ack{}, nil
+}
+
+func (te *TaskExecutor) shutdown(reason string) {
+	te.once.Do(func() {
+		te.why = reason
+		te.log.Info().Str("reason", reason).Msg("TaskManager shutting down")
+		close(te.done)
+	})
+}
+
+// Done is closed when the TaskManager was asked to shut down or lost its JobManager.
+func (te *TaskExecutor) Done() <-chan struct{} { return te.done }
+
+// Reason tells why the TaskManager shut down.
+func (te *TaskExecutor) Reason() string { return te.why }
+
+// Network returns the process's data plane.
+func (te *TaskExecutor) Network() *network.Environment { return te.net }
+
+// ResourceID returns the TaskManager's id.
+func (te *TaskExecutor) ResourceID() string { return te.cfg.ResourceID }
+
+// Close cancels running tasks and stops the servers.
+func (te *TaskExecutor) Close() {
+	te.shutdown("closed")
+	te.mu.Lock()
+	for _, t := range te.tasks {
+		t.Cancel()
+	}
+	te.mu.Unlock()
+	waited := make(chan struct{})
+	go func() { te.wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(5 * time.Second):
+		te.log.Warn().Msg("tasks did not stop within 5 s")
+	}
+	if te.srv != nil {
+		te.srv.Stop()
+	}
+	if te.conn != nil {
+		_ = te.conn.Close()
+	}
+	if te.net != nil {
+		_ = te.net.Close()
+	}
+}
