@@ -58,7 +58,7 @@ func (s *PrintSink[T]) CreateWriter(ctx op.SinkContext) (op.SinkWriter[T], error
 		if prefix != "" {
 			prefix += ":"
 		}
-		prefix += strconv.Itoa(ctx.Subtask()+1)
+		prefix += strconv.Itoa(ctx.Subtask() + 1)
 	}
 	if prefix != "" {
 		prefix += "> "
