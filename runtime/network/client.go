@@ -131,7 +131,7 @@ func (cc *clientConn) shutdown(cause error) {
 	cc.env.forgetClientConn(cc)
 	if cause != nil {
 		for _, c := range chans {
-			c.fail(cause)
+			c.connectionLost(cause)
 		}
 	}
 }
@@ -278,6 +278,17 @@ type remoteChannel struct {
 func (c *remoteChannel) spec() ChannelSpec { return c.g.specs[c.idx] }
 
 func (c *remoteChannel) fail(err error) { c.g.fail(c.g.channelErr(c.idx, err)) }
+
+// connectionLost fails the channel unless it already received EndOfPartition: a producer
+// process may exit once its consumers have all its data.
+func (c *remoteChannel) connectionLost(err error) {
+	c.mu.Lock()
+	done := c.eop || c.released
+	c.mu.Unlock()
+	if !done {
+		c.fail(err)
+	}
+}
 
 // initialCredit is the credit of a (re)sent PartitionRequest: every free buffer.
 func (c *remoteChannel) initialCredit() (int, bool) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -297,6 +298,9 @@ func TestBackpressureMemoryBounded(t *testing.T) {
 	for _, remote := range []bool{false, true} {
 		t.Run(fmt.Sprintf("remote=%v", remote), func(t *testing.T) {
 			cfg := Config{SegmentSize: 32 << 10, TotalBuffers: 64, BufferTimeout: -1}
+			var base runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&base)
 			prod := newTestEnv(t, cfg)
 			cons := prod
 			if remote {
@@ -339,6 +343,17 @@ func TestBackpressureMemoryBounded(t *testing.T) {
 				if st := e.BufferStats(); st.Created > st.Total {
 					t.Fatalf("created %d segments, budget %d", st.Created, st.Total)
 				}
+			}
+			// The heap holds at most the budgets of both environments plus small constants
+			// (connection buffers, goroutine stacks), although 200 MB are waiting to be written.
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			grown := int64(ms.HeapAlloc) - int64(base.HeapAlloc)
+			limit := int64(2*budget + 2<<20)
+			t.Logf("heap grew %d KiB with a %d KiB budget per environment", grown>>10, budget>>10)
+			if grown > limit {
+				t.Fatalf("heap grew by %d bytes, limit %d", grown, limit)
 			}
 			// Now drain everything and check the producer completes.
 			r := NewRecordReader(tp.gates[0])
@@ -821,5 +836,43 @@ func TestHotPathAllocationFree(t *testing.T) {
 	step()
 	if a := testing.AllocsPerRun(20, step); a > 2 {
 		t.Fatalf("%.1f allocations per 1000 records", a)
+	}
+}
+
+// A producer process may exit once its remote consumers received everything: the consumer still
+// reads all queued data and sees io.EOF, not an error.
+func TestProducerExitAfterEndOfPartition(t *testing.T) {
+	cfg := testConfig()
+	prod, err := NewEnvironment(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons := newTestEnv(t, cfg)
+	tp := buildTopology(t, prod, cons, "exit", 1, 1)
+	for i := 0; i < 3; i++ {
+		tp.writers[0].EmitBytes(0, record(0, i, 100))
+	}
+	tp.writers[0].Close()
+	g := tp.gates[0]
+	// Wait until EndOfPartition arrived at the consumer, unread.
+	rc := g.chans[0].(*remoteChannel)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		rc.mu.Lock()
+		eop := rc.eop
+		rc.mu.Unlock()
+		if eop {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("EndOfPartition never arrived")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	prod.Close()
+	time.Sleep(50 * time.Millisecond)
+	got := readAll(t, NewRecordReader(g), 3*time.Second)
+	if len(got) != 3 {
+		t.Fatalf("got %d records", len(got))
 	}
 }
