@@ -54,7 +54,7 @@ const (
 	EnvKeep = "FLINK_GO_HADOOP_KEEP"
 )
 
-var log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}).
+var log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly, NoColor: true}).
 	With().Timestamp().Str("component", "testbed").Logger()
 
 // Cluster is a running Hadoop cluster as seen through its HADOOP_CONF_DIR.
@@ -192,7 +192,10 @@ func (c *Cluster) stop() error {
 	if _, err := runScript(ctx, c.script, "stop"); err != nil {
 		return fmt.Errorf("testbed: stop the mini-cluster: %w", err)
 	}
-	return os.Remove(marker)
+	if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("testbed: %w", err)
+	}
+	return nil
 }
 
 // ConfDir is the cluster's HADOOP_CONF_DIR (core-site.xml, hdfs-site.xml, yarn-site.xml).

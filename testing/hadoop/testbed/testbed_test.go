@@ -2,10 +2,14 @@ package testbed
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/flink-go/flink-go/fs"
+	"github.com/flink-go/flink-go/hdfs"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -42,6 +46,24 @@ func TestClusterUp(t *testing.T) {
 	if c.Property("yarn.nodemanagers") != "" && c.Property("yarn.nodemanagers") != "2" {
 		t.Errorf("cluster.properties says %s NodeManagers", c.Property("yarn.nodemanagers"))
 	}
+	// HDFS answers: write and read back a file through the conf dir.
+	fsys, err := hdfs.LoadOptions(c.ConfDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hdfs.New(ctx, fsys)
+	if err != nil {
+		t.Fatalf("HDFS at %s: %v", c.NameNodeAddress(), err)
+	}
+	defer h.Close()
+	p := fmt.Sprintf("/tmp/testbed-%d", time.Now().UnixNano())
+	if err := fs.WriteFileAtomic(ctx, h, p, []byte("up")); err != nil {
+		t.Fatalf("HDFS write: %v", err)
+	}
+	if got, err := fs.ReadFile(ctx, h, p); err != nil || string(got) != "up" {
+		t.Fatalf("HDFS read back %q, %v", got, err)
+	}
+	_ = h.Delete(ctx, p, false)
 	for _, f := range []string{"core-site.xml", "hdfs-site.xml", "yarn-site.xml"} {
 		if _, err := os.Stat(filepath.Join(c.ConfDir(), f)); err != nil {
 			t.Errorf("conf dir lacks %s: %v", f, err)

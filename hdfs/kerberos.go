@@ -1,0 +1,102 @@
+package hdfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	krbclient "github.com/jcmturner/gokrb5/v8/client"
+	krbconfig "github.com/jcmturner/gokrb5/v8/config"
+	"github.com/jcmturner/gokrb5/v8/credentials"
+	"github.com/jcmturner/gokrb5/v8/keytab"
+)
+
+// KerberosOptions select how to log in to Kerberos. With Keytab set, the
+// client logs in as Principal from the keytab (and can renew its tickets
+// forever: what long-running jobs need). Otherwise it uses the tickets in a
+// credential cache (kinit), which expire.
+type KerberosOptions struct {
+	// Principal to log in as, "user@REALM" or "user/host@REALM"; required with
+	// Keytab. A missing realm means the krb5.conf default_realm.
+	Principal string
+	// Keytab is the path of a keytab holding Principal's keys.
+	Keytab string
+	// CCache is the credential cache path. Default: KRB5CCNAME (a "FILE:"
+	// prefix is accepted), then /tmp/krb5cc_<uid>.
+	CCache string
+	// Krb5Conf is the krb5.conf path. Default: KRB5_CONFIG, then /etc/krb5.conf.
+	Krb5Conf string
+	// ServicePrincipal is the NameNode's service principal without the realm,
+	// e.g. "nn/_HOST" (dfs.namenode.kerberos.principal); _HOST is replaced by
+	// the NameNode's host name.
+	ServicePrincipal string
+}
+
+// kerberosClient logs in as o describes.
+func kerberosClient(o *KerberosOptions) (*krbclient.Client, error) {
+	if o.ServicePrincipal == "" {
+		return nil, errors.New("hdfs: kerberos: the NameNode service principal is unknown: set dfs.namenode.kerberos.principal in hdfs-site.xml")
+	}
+	cfgPath := firstNonEmpty(o.Krb5Conf, os.Getenv("KRB5_CONFIG"), "/etc/krb5.conf")
+	cfg, err := krbconfig.Load(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("hdfs: kerberos: load %s (set KRB5_CONFIG?): %w", cfgPath, err)
+	}
+	if o.Keytab != "" {
+		user, realm, err := SplitPrincipal(o.Principal, cfg.LibDefaults.DefaultRealm)
+		if err != nil {
+			return nil, err
+		}
+		kt, err := keytab.Load(o.Keytab)
+		if err != nil {
+			return nil, fmt.Errorf("hdfs: kerberos: load keytab %s: %w", o.Keytab, err)
+		}
+		cl := krbclient.NewWithKeytab(user, realm, kt, cfg, krbclient.DisablePAFXFAST(true))
+		if err := cl.Login(); err != nil {
+			return nil, fmt.Errorf("hdfs: kerberos: log in as %s@%s with keytab %s: %w", user, realm, o.Keytab, err)
+		}
+		return cl, nil
+	}
+	ccPath := o.CCache
+	if ccPath == "" {
+		ccPath = strings.TrimPrefix(os.Getenv("KRB5CCNAME"), "FILE:")
+	}
+	if ccPath == "" {
+		ccPath = fmt.Sprintf("/tmp/krb5cc_%d", os.Getuid())
+	}
+	cc, err := credentials.LoadCCache(ccPath)
+	if err != nil {
+		return nil, fmt.Errorf("hdfs: kerberos: no keytab given and the credential cache %s is unusable (run kinit, or configure a keytab): %w", ccPath, err)
+	}
+	cl, err := krbclient.NewFromCCache(cc, cfg, krbclient.DisablePAFXFAST(true))
+	if err != nil {
+		return nil, fmt.Errorf("hdfs: kerberos: use credential cache %s: %w", ccPath, err)
+	}
+	return cl, nil
+}
+
+// SplitPrincipal splits "name[/instance]@REALM" into name (with instance) and
+// realm, using defaultRealm when the principal has none.
+func SplitPrincipal(principal, defaultRealm string) (user, realm string, err error) {
+	if principal == "" {
+		return "", "", errors.New("hdfs: kerberos: a keytab needs a principal to log in as")
+	}
+	user, realm, found := strings.Cut(principal, "@")
+	if !found || realm == "" {
+		realm = defaultRealm
+	}
+	if user == "" || realm == "" {
+		return "", "", fmt.Errorf("hdfs: kerberos: principal %q has no realm and krb5.conf names no default_realm", principal)
+	}
+	return user, realm, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
