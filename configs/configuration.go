@@ -207,7 +207,7 @@ func GetWithOrigin[T any](c *Configuration, o *Option[T]) (T, Origin) {
 		if !ok {
 			continue
 		}
-		v, err := o.parse(text)
+		v, err := o.Parse(text)
 		if err != nil {
 			c.mu.RLock()
 			l := c.log

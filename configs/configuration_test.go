@@ -354,3 +354,38 @@ func TestOriginString(t *testing.T) {
 		}
 	}
 }
+
+func TestConstraints(t *testing.T) {
+	c := New()
+	bad := map[string]string{
+		"parallelism.default":                                "0",
+		"pipeline.max-parallelism":                           "40000",
+		"rest.port":                                          "70000",
+		"taskmanager.memory.segment-size":                    "3000",
+		"restart-strategy.exponential-delay.jitter-factor":   "1.5",
+		"yarn.containers.vcores":                             "0",
+		"execution.checkpointing.timeout":                    "0",
+		"execution.checkpointing.max-concurrent-checkpoints": "0",
+	}
+	for k, v := range bad {
+		err := c.Set(k, v, DynamicOrigin)
+		if !errors.Is(err, ErrInvalidValue) || !strings.Contains(err.Error(), "must be") {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+	good := map[string]string{
+		"parallelism.default":             "1",
+		"pipeline.max-parallelism":        "32768",
+		"rest.port":                       "0",
+		"taskmanager.memory.segment-size": "64kb",
+		"yarn.containers.vcores":          "-1",
+	}
+	for k, v := range good {
+		if err := c.Set(k, v, DynamicOrigin); err != nil {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+	if !strings.Contains(Markdown(), "Must be a power of two of at least 4 kb.") {
+		t.Error("constraint not documented")
+	}
+}

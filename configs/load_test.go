@@ -167,6 +167,31 @@ func TestParseYAMLAliases(t *testing.T) {
 		prev = name
 	}
 	_, _ = ParseYAML([]byte(b.String()), "bomb.yaml") // must return, error or not
+
+	// The same with mappings, which the walker expands: the node limit stops it.
+	b.Reset()
+	b.WriteString("a: &a {k0: 1, k1: 1, k2: 1, k3: 1, k4: 1, k5: 1, k6: 1, k7: 1, k8: 1, k9: 1}\n")
+	prev = "a"
+	for i := 0; i < 8; i++ {
+		name := string(rune('b' + i))
+		b.WriteString(name + ": &" + name + " {")
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("k" + string(rune('0'+j)) + ": *" + prev)
+		}
+		b.WriteString("}\n")
+		prev = name
+	}
+	start := time.Now()
+	_, err = ParseYAML([]byte(b.String()), "bomb.yaml")
+	if err == nil || !strings.Contains(err.Error(), "too many YAML nodes") {
+		t.Errorf("mapping alias bomb: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("mapping alias bomb took %v", d)
+	}
 }
 
 const sampleFlat = `# legacy flink-conf.yaml

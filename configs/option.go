@@ -49,6 +49,8 @@ type Spec struct {
 	Separator rune
 	// Sensitive values (secrets) are masked when printed.
 	Sensitive bool
+	// Constraints describe the rules values must meet beyond their type ("at least 1").
+	Constraints []string
 
 	enumAliases map[string]string
 	validate    func(string) error
@@ -69,6 +71,15 @@ type Option[T any] struct {
 	def    T
 	parse  func(string) (T, error)
 	format func(T) string
+	checks []Constraint[T]
+}
+
+// Constraint is a documented validation of an option's parsed values, e.g. a range.
+type Constraint[T any] struct {
+	// Text describes the rule for docs and errors ("at least 1").
+	Text string
+	// Fn reports a value that breaks the rule.
+	Fn func(T) bool
 }
 
 // Key returns the canonical key.
@@ -80,8 +91,30 @@ func (o *Option[T]) Spec() *Spec { return o.spec }
 // Default returns the default value (the zero value for options without a default).
 func (o *Option[T]) Default() T { return o.def }
 
-// Parse parses text as a value of this option.
-func (o *Option[T]) Parse(text string) (T, error) { return o.parse(text) }
+// Parse parses text as a value of this option and applies its checks.
+func (o *Option[T]) Parse(text string) (T, error) {
+	v, err := o.parse(text)
+	if err != nil {
+		return v, err
+	}
+	for _, c := range o.checks {
+		if !c.Fn(v) {
+			var zero T
+			return zero, fmt.Errorf("%w: %q: must be %s", ErrInvalidValue, strings.TrimSpace(text), c.Text)
+		}
+	}
+	return v, nil
+}
+
+// Check adds constraints on parsed values; a value breaking one is rejected when set. The
+// constraint texts appear in the docs. It returns o for chaining.
+func (o *Option[T]) Check(cs ...Constraint[T]) *Option[T] {
+	for _, c := range cs {
+		o.checks = append(o.checks, c)
+		o.spec.Constraints = append(o.spec.Constraints, c.Text)
+	}
+	return o
+}
 
 // Format renders v in the option's text syntax, so that Parse gives it back.
 func (o *Option[T]) Format(v T) string { return o.format(v) }
@@ -126,6 +159,21 @@ func (o *Option[T]) Secret() *Option[T] {
 	return o
 }
 
+// AtLeast is the constraint v >= lo.
+func AtLeast[T int | int64 | float64](lo T) Constraint[T] {
+	return Constraint[T]{Text: fmt.Sprintf("at least %v", lo), Fn: func(v T) bool { return v >= lo }}
+}
+
+// Between is the constraint lo <= v <= hi.
+func Between[T int | int64 | float64](lo, hi T) Constraint[T] {
+	return Constraint[T]{Text: fmt.Sprintf("between %v and %v", lo, hi), Fn: func(v T) bool { return v >= lo && v <= hi }}
+}
+
+// Positive is the constraint d > 0 for durations.
+func Positive() Constraint[time.Duration] {
+	return Constraint[time.Duration]{Text: "greater than 0", Fn: func(d time.Duration) bool { return d > 0 }}
+}
+
 // registry is the global set of known options. It is written during package initialisation
 // (option declarations) and read afterwards.
 var registry = struct {
@@ -139,8 +187,7 @@ func register[T any](o *Option[T]) *Option[T] {
 		panic(fmt.Sprintf("configs: invalid option key %q", o.spec.Key))
 	}
 	if o.spec.validate == nil {
-		p := o.parse
-		o.spec.validate = func(s string) error { _, err := p(s); return err }
+		o.spec.validate = func(s string) error { _, err := o.Parse(s); return err }
 	}
 	registry.mu.Lock()
 	defer registry.mu.Unlock()

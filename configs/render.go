@@ -149,6 +149,9 @@ func Markdown() string {
 			if s.Kind == KindEnum {
 				desc += " Values: " + codeList(s.EnumValues) + "."
 			}
+			if len(s.Constraints) > 0 {
+				desc += " Must be " + strings.Join(s.Constraints, " and ") + "."
+			}
 			if s.Kind == KindList && s.Separator != ';' {
 				desc += fmt.Sprintf(" Separator: `%c`.", s.Separator)
 			}
@@ -218,6 +221,9 @@ func DefaultConfigYAML() string {
 			}
 			if s.Kind == KindEnum {
 				b.WriteString("# Values: " + strings.Join(s.EnumValues, ", ") + ".\n")
+			}
+			if len(s.Constraints) > 0 {
+				b.WriteString("# Must be " + strings.Join(s.Constraints, " and ") + ".\n")
 			}
 			if s.HasDefault {
 				fmt.Fprintf(&b, "# %s: %s\n", s.Key, yamlScalar(s.Default))
