@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/md5"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -224,4 +225,19 @@ func BenchmarkGenerateExactExtra(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func TestRegisterFlags(t *testing.T) {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	RegisterFlags(fs, &cfg)
+	if err := fs.Parse([]string{"--events", "500", "--rate", "2e6", "--rate-limited"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.NumEvents != 500 || cfg.FirstEventRate != 2e6 || !cfg.RateLimited || cfg.BidProportion != 46 {
+		t.Fatalf("%+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
 }
