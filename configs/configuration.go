@@ -291,6 +291,17 @@ func (c *Configuration) Map() map[string]string {
 	return m
 }
 
+// Redacted is Map with sensitive values replaced by Masked, for REST responses and logs.
+func (c *Configuration) Redacted() map[string]string {
+	m := c.Map()
+	for k, v := range m {
+		if v != "" && IsSensitive(k) {
+			m[k] = Masked
+		}
+	}
+	return m
+}
+
 // Clone returns an independent copy of c.
 func (c *Configuration) Clone() *Configuration {
 	c.mu.RLock()
