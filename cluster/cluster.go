@@ -62,6 +62,7 @@ func LaunchConfig() map[string]string {
 
 // Logger returns the process logger (zerolog on stderr; level from FLINK_GO_LOG_LEVEL).
 func Logger() zerolog.Logger {
+	zerolog.TimeFieldFormat = zerolog.TimeFormatUnixMs
 	lvl, err := zerolog.ParseLevel(strings.ToLower(os.Getenv(EnvLogLevel)))
 	if err != nil || os.Getenv(EnvLogLevel) == "" {
 		lvl = zerolog.InfoLevel
@@ -129,8 +130,12 @@ func runTaskManager(g *jobgraph.JobGraph, reg task.Registry) error {
 	if jmAddr == "" {
 		return fmt.Errorf("%s=taskmanager needs %s (the JobManager's rpc address)", EnvRole, EnvJobManager)
 	}
+	slots := configs.Get(c, configs.NumberOfTaskSlots)
+	if s, err := strconv.Atoi(os.Getenv("FLINK_GO_SLOTS")); err == nil && s > 0 {
+		slots = s
+	}
 	te, err := taskmanager.Start(context.Background(), taskmanager.Config{
-		ResourceID: os.Getenv(EnvResourceID), JobManager: jmAddr, Slots: configs.Get(c, configs.NumberOfTaskSlots),
+		ResourceID: os.Getenv(EnvResourceID), JobManager: jmAddr, Slots: slots,
 		JobID: os.Getenv(EnvJobID), Registry: reg, Network: NetworkConfig(c), Logger: log,
 	})
 	if err != nil {

@@ -1,0 +1,447 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flink-go/flink-go/cluster"
+	"github.com/flink-go/flink-go/configs"
+	"github.com/flink-go/flink-go/yarn/yarncli"
+)
+
+// exitError carries a process exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// ExitCode maps an error to the CLI's exit code.
+func ExitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+var confDirFlag = &cli.StringFlag{Name: "conf-dir", Usage: "configuration directory with config.yaml or flink-conf.yaml (default: $FLINK_CONF_DIR, else ./conf, else <binary dir>/../conf)"}
+var dynFlag = &cli.StringSliceFlag{Name: "D", Usage: "set a configuration option: -D key=value (repeatable)"}
+
+// App returns the CLI application.
+func App() *cli.App {
+	return &cli.App{
+		Name:                      "flink-go",
+		Usage:                     "Apache Flink's stream processing model in Go, on a local cluster, YARN and EMR",
+		DisableSliceFlagSeparator: true,
+		HideHelpCommand:           true,
+		Flags:                     []cli.Flag{&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error", EnvVars: []string{"FLINK_GO_LOG_LEVEL"}}},
+		Before: func(c *cli.Context) error {
+			os.Setenv(cluster.EnvLogLevel, c.String("log-level"))
+			return nil
+		},
+		Commands: append([]*cli.Command{runCommand(), listCommand(), cancelCommand(), infoCommand(), configCommand(), clusterCommand()}, yarncli.Commands()...),
+	}
+}
+
+func defaultConfDir() string {
+	if st, err := os.Stat("conf"); err == nil && st.IsDir() {
+		return "conf"
+	}
+	if exe, err := os.Executable(); err == nil {
+		d := filepath.Join(filepath.Dir(exe), "..", "conf")
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			return d
+		}
+	}
+	return ""
+}
+
+// loadConfig builds the effective configuration: defaults < config file < -D < flags.
+func loadConfig(c *cli.Context, flagValues map[string]string) (*configs.Configuration, error) {
+	dir := c.String("conf-dir")
+	explicit := dir != ""
+	if !explicit {
+		dir = defaultConfDir()
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel)
+	cfg, err := configs.Load(configs.LoadOptions{ConfDir: dir, ConfDirOverridesEnv: explicit, Dynamic: c.StringSlice("D"), Logger: &log})
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("configuration: %w", err)}
+	}
+	for k, v := range flagValues {
+		if err := cfg.Set(k, v, configs.CodeOrigin("flag")); err != nil {
+			return nil, &exitError{code: 2, err: err}
+		}
+	}
+	return cfg, nil
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a job binary (local embedded cluster, or a running session)",
+		ArgsUsage: "<job-binary> [job arguments...]",
+		Description: `Runs a flink-go job: a Go program built against the flink-go library (see examples/).
+   Targets (-t): local (an embedded cluster in the job's own process, TaskManagers as goroutines or,
+   with -D local.taskmanagers.processes=true, as processes), remote (the local session started by
+   'flink-go cluster start', or -m host:port). Without -t a recorded session is used if one runs,
+   else local. YARN targets (yarn-session, yarn-per-job, yarn-application) come with the YARN issue.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Usage: "deployment target: local, remote"},
+			&cli.IntFlag{Name: "parallelism", Aliases: []string{"p"}, Usage: "default parallelism of the job (parallelism.default)"},
+			&cli.BoolFlag{Name: "detached", Aliases: []string{"d"}, Usage: "return after submission (remote target)"},
+			&cli.StringFlag{Name: "jobmanager", Aliases: []string{"m"}, Usage: "REST address host:port of the JobManager to submit to (remote target)"},
+			&cli.StringFlag{Name: "fromSavepoint", Aliases: []string{"s"}, Usage: "restore from this savepoint (execution.state-recovery.path)"},
+			dynFlag, confDirFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return &exitError{code: 2, err: errors.New("run needs a job binary: flink-go run [options] <job-binary> [args...]")}
+			}
+			flags := map[string]string{}
+			if c.IsSet("parallelism") {
+				if c.Int("parallelism") <= 0 {
+					return &exitError{code: 2, err: fmt.Errorf("-p must be positive, got %d", c.Int("parallelism"))}
+				}
+				flags["parallelism.default"] = strconv.Itoa(c.Int("parallelism"))
+			}
+			if s := c.String("fromSavepoint"); s != "" {
+				flags["execution.state-recovery.path"] = s
+			}
+			cfg, err := loadConfig(c, flags)
+			if err != nil {
+				return err
+			}
+			binary, err := CheckBinary(c.Args().First())
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			args := c.Args().Slice()[1:]
+			target := c.String("target")
+			session, haveSession := cluster.ReadSession()
+			if target == "" {
+				target = "local"
+				if haveSession || c.IsSet("jobmanager") {
+					target = "remote"
+				}
+			}
+			switch target {
+			case "local":
+				// Plan first: a binary that is not a flink-go job fails here with a clear error.
+				if _, err := Plan(c.Context, binary, args, cfg.Map()); err != nil {
+					return err
+				}
+				if err := RunLocal(c.Context, binary, args, cfg.Map()); err != nil {
+					var ee *exec.ExitError
+					if errors.As(err, &ee) {
+						return &exitError{code: ee.ExitCode(), err: fmt.Errorf("the job failed (exit status %d)", ee.ExitCode())}
+					}
+					return err
+				}
+				return nil
+			case "remote":
+				addr := c.String("jobmanager")
+				if addr == "" {
+					if !haveSession {
+						return &exitError{code: 2, err: errors.New("no running session: start one with 'flink-go cluster start' or pass -m host:port")}
+					}
+					addr = session.REST
+				}
+				return submitRemote(c.Context, addr, binary, args, cfg, c.Bool("detached"))
+			case "yarn-session", "yarn-per-job", "yarn-application":
+				return &exitError{code: 2, err: fmt.Errorf("target %s is not available yet in this build (YARN deployment is the next milestone)", target)}
+			default:
+				return &exitError{code: 2, err: fmt.Errorf("unknown target %q: use local or remote", target)}
+			}
+		},
+	}
+}
+
+func submitRemote(ctx context.Context, addr, binary string, args []string, cfg *configs.Configuration, detached bool) error {
+	g, err := Plan(ctx, binary, args, cfg.Map())
+	if err != nil {
+		return err
+	}
+	data, err := proto.Marshal(g)
+	if err != nil {
+		return err
+	}
+	r := NewREST(addr)
+	id, err := r.Submit(ctx, data, binary)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Job has been submitted with JobID %s\n", id)
+	if detached {
+		return nil
+	}
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+		j, err := r.Job(ctx, id)
+		if err != nil {
+			return err
+		}
+		state, _ := j["state"].(string)
+		if state != last {
+			fmt.Fprintf(os.Stderr, "Job %s is %s\n", id, state)
+			last = state
+		}
+		switch state {
+		case "FINISHED":
+			fmt.Printf("Job %s finished\n", id)
+			return nil
+		case "FAILED", "CANCELED":
+			cause, _ := j["failure-cause"].(string)
+			if root, err := r.Exceptions(ctx, id); err == nil && root != "" {
+				cause = root
+			}
+			return fmt.Errorf("job %s %s: %s", id, strings.ToLower(state), cause)
+		}
+	}
+}
+
+func restAddress(c *cli.Context) (string, error) {
+	if a := c.String("jobmanager"); a != "" {
+		return a, nil
+	}
+	if s, ok := cluster.ReadSession(); ok {
+		return s.REST, nil
+	}
+	cfg, err := loadConfig(c, nil)
+	if err != nil {
+		return "", err
+	}
+	host := configs.Get(cfg, configs.RestAddress)
+	if host == "" {
+		host = "localhost"
+	}
+	return fmt.Sprintf("%s:%d", host, configs.Get(cfg, configs.RestPort)), nil
+}
+
+var jmFlag = &cli.StringFlag{Name: "jobmanager", Aliases: []string{"m"}, Usage: "REST address host:port of the JobManager (default: the local session, else rest.address:rest.port)"}
+
+func listCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list jobs (running and scheduled by default)",
+		Flags: []cli.Flag{jmFlag, confDirFlag, dynFlag,
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all jobs, finished ones included"},
+			&cli.BoolFlag{Name: "running", Aliases: []string{"r"}, Usage: "show only running jobs"}},
+		Action: func(c *cli.Context) error {
+			addr, err := restAddress(c)
+			if err != nil {
+				return err
+			}
+			jobs, err := NewREST(addr).Jobs(c.Context)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "JOB ID\tNAME\tSTATE\tSTART\tDURATION")
+			n := 0
+			for _, j := range jobs {
+				terminal := j.State == "FINISHED" || j.State == "FAILED" || j.State == "CANCELED"
+				if (!c.Bool("all") && terminal) || (c.Bool("running") && j.State != "RUNNING") {
+					continue
+				}
+				n++
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Name, j.State, time.UnixMilli(j.StartTime).Format("2006-01-02 15:04:05"),
+					(time.Duration(j.Duration) * time.Millisecond).Round(time.Millisecond))
+			}
+			tw.Flush()
+			if n == 0 {
+				fmt.Println("No jobs.")
+			}
+			return nil
+		},
+	}
+}
+
+func cancelCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "cancel",
+		Usage:     "cancel a running job",
+		ArgsUsage: "<job-id>",
+		Flags:     []cli.Flag{jmFlag, confDirFlag, dynFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return &exitError{code: 2, err: errors.New("cancel needs exactly one job id")}
+			}
+			addr, err := restAddress(c)
+			if err != nil {
+				return err
+			}
+			if err := NewREST(addr).Cancel(c.Context, c.Args().First()); err != nil {
+				return err
+			}
+			fmt.Printf("Cancelled job %s.\n", c.Args().First())
+			return nil
+		},
+	}
+}
+
+func infoCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "info",
+		Usage:     "print the job graph (JSON) a job binary builds, without running it",
+		ArgsUsage: "<job-binary> [job arguments...]",
+		Flags:     []cli.Flag{&cli.IntFlag{Name: "parallelism", Aliases: []string{"p"}}, dynFlag, confDirFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return &exitError{code: 2, err: errors.New("info needs a job binary")}
+			}
+			flags := map[string]string{}
+			if c.IsSet("parallelism") {
+				flags["parallelism.default"] = strconv.Itoa(c.Int("parallelism"))
+			}
+			cfg, err := loadConfig(c, flags)
+			if err != nil {
+				return err
+			}
+			binary, err := CheckBinary(c.Args().First())
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			g, err := Plan(c.Context, binary, c.Args().Slice()[1:], cfg.Map())
+			if err != nil {
+				return err
+			}
+			fmt.Println(protojson.MarshalOptions{Multiline: true, Indent: "  "}.Format(g))
+			return nil
+		},
+	}
+}
+
+func configCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "print the effective configuration with the origin of every value",
+		Flags: []cli.Flag{confDirFlag, dynFlag,
+			&cli.BoolFlag{Name: "all", Usage: "list every known option, defaults included"},
+			&cli.BoolFlag{Name: "show-secrets", Usage: "print sensitive values instead of masking them"}},
+		Action: func(c *cli.Context) error {
+			cfg, err := loadConfig(c, nil)
+			if err != nil {
+				return err
+			}
+			return configs.Render(os.Stdout, cfg, configs.RenderOptions{All: c.Bool("all"), ShowSecrets: c.Bool("show-secrets")})
+		},
+	}
+}
+
+func clusterCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "cluster",
+		Usage: "start or stop a local session cluster on this machine",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "start",
+				Usage: "start a local session cluster in the background",
+				Flags: []cli.Flag{confDirFlag, dynFlag},
+				Action: func(c *cli.Context) error {
+					if s, ok := cluster.ReadSession(); ok {
+						return fmt.Errorf("a local session is already running (pid %d, REST http://%s): stop it with 'flink-go cluster stop'", s.PID, s.REST)
+					}
+					if _, err := loadConfig(c, nil); err != nil {
+						return err
+					}
+					exe, err := os.Executable()
+					if err != nil {
+						return err
+					}
+					args := []string{"cluster", "run"}
+					if d := c.String("conf-dir"); d != "" {
+						args = append(args, "--conf-dir", d)
+					}
+					for _, d := range c.StringSlice("D") {
+						args = append(args, "-D", d)
+					}
+					logPath := filepath.Join(filepath.Dir(cluster.SessionFile()), "local-session.log")
+					if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
+						return err
+					}
+					logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+					if err != nil {
+						return err
+					}
+					defer logf.Close()
+					cmd := exec.Command(exe, args...)
+					cmd.Stdout, cmd.Stderr = logf, logf
+					cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+					if err := cmd.Start(); err != nil {
+						return fmt.Errorf("starting the session process: %w", err)
+					}
+					fmt.Fprint(os.Stderr, "Starting the local session cluster")
+					deadline := time.Now().Add(20 * time.Second)
+					for time.Now().Before(deadline) {
+						if s, ok := cluster.ReadSession(); ok && s.PID == cmd.Process.Pid {
+							fmt.Fprintln(os.Stderr)
+							fmt.Printf("Local session cluster started (pid %d). REST API / web endpoints: http://%s (log: %s)\n", s.PID, s.REST, logPath)
+							return nil
+						}
+						fmt.Fprint(os.Stderr, ".")
+						time.Sleep(200 * time.Millisecond)
+					}
+					_ = cmd.Process.Kill()
+					return fmt.Errorf("the session did not come up within 20 s; see %s", logPath)
+				},
+			},
+			{
+				Name:  "stop",
+				Usage: "stop the local session cluster (cancels its jobs)",
+				Action: func(c *cli.Context) error {
+					s, ok := cluster.ReadSession()
+					if !ok {
+						return errors.New("no local session is running")
+					}
+					if err := syscall.Kill(s.PID, syscall.SIGTERM); err != nil {
+						return fmt.Errorf("stopping pid %d: %w", s.PID, err)
+					}
+					for i := 0; i < 100; i++ {
+						if syscall.Kill(s.PID, 0) != nil {
+							fmt.Println("Local session cluster stopped.")
+							return nil
+						}
+						time.Sleep(100 * time.Millisecond)
+					}
+					return fmt.Errorf("session process %d did not stop within 10 s", s.PID)
+				},
+			},
+			{
+				Name:   "run",
+				Hidden: true,
+				Usage:  "run the local session cluster in the foreground",
+				Flags:  []cli.Flag{confDirFlag, dynFlag},
+				Action: func(c *cli.Context) error {
+					cfg, err := loadConfig(c, nil)
+					if err != nil {
+						return err
+					}
+					return cluster.RunSession(c.Context, cfg, cluster.Logger())
+				},
+			},
+		},
+	}
+}

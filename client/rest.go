@@ -1,0 +1,120 @@
+// Package client holds the CLI's actions: planning a job binary, running it on the embedded
+// local cluster or submitting it to a session, and talking to a JobManager's REST API.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// REST is a client of a JobManager's REST API (Flink's v1 endpoints).
+type REST struct {
+	Base string // e.g. "http://127.0.0.1:8081"
+	HTTP *http.Client
+}
+
+// NewREST returns a client for address ("host:port" or a URL).
+func NewREST(address string) *REST {
+	if !strings.Contains(address, "://") {
+		address = "http://" + address
+	}
+	return &REST{Base: strings.TrimRight(address, "/"), HTTP: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// ErrUnreachable wraps connection failures to the JobManager.
+var ErrUnreachable = errors.New("JobManager unreachable")
+
+func (r *REST) do(ctx context.Context, method, path string, body io.Reader, ctype string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, r.Base+path, body)
+	if err != nil {
+		return err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := r.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w at %s: %v (is a cluster running? start one with 'flink-go cluster start', or pass -m host:port)", ErrUnreachable, r.Base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return fmt.Errorf("reading the response of %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct{ Errors []string }
+		if json.Unmarshal(data, &e) == nil && len(e.Errors) > 0 {
+			return fmt.Errorf("%s %s: %s", method, path, strings.Join(e.Errors, "; "))
+		}
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("decoding the response of %s %s: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// JobOverview is one entry of /jobs/overview.
+type JobOverview struct {
+	ID        string         `json:"jid"`
+	Name      string         `json:"name"`
+	State     string         `json:"state"`
+	StartTime int64          `json:"start-time"`
+	EndTime   int64          `json:"end-time"`
+	Duration  int64          `json:"duration"`
+	Tasks     map[string]int `json:"tasks"`
+}
+
+// Jobs lists the cluster's jobs.
+func (r *REST) Jobs(ctx context.Context) ([]JobOverview, error) {
+	var out struct{ Jobs []JobOverview }
+	err := r.do(ctx, "GET", "/jobs/overview", nil, "", &out)
+	return out.Jobs, err
+}
+
+// Job returns one job's details as the raw JSON map plus its state.
+func (r *REST) Job(ctx context.Context, id string) (map[string]any, error) {
+	var out map[string]any
+	err := r.do(ctx, "GET", "/jobs/"+url.PathEscape(id), nil, "", &out)
+	return out, err
+}
+
+// Cancel cancels a job.
+func (r *REST) Cancel(ctx context.Context, id string) error {
+	return r.do(ctx, "PATCH", "/jobs/"+url.PathEscape(id)+"?mode=cancel", nil, "", nil)
+}
+
+// Submit submits a serialized job graph; artifact is the job binary's path on the cluster host.
+func (r *REST) Submit(ctx context.Context, graph []byte, artifact string) (string, error) {
+	var out struct {
+		JobID string `json:"jobid"`
+	}
+	err := r.do(ctx, "POST", "/jobs?artifact="+url.QueryEscape(artifact), bytes.NewReader(graph), "application/x-protobuf", &out)
+	return out.JobID, err
+}
+
+// Overview returns /overview.
+func (r *REST) Overview(ctx context.Context) (map[string]any, error) {
+	var out map[string]any
+	err := r.do(ctx, "GET", "/overview", nil, "", &out)
+	return out, err
+}
+
+// Exceptions returns the root exception of a job ("" if none).
+func (r *REST) Exceptions(ctx context.Context, id string) (string, error) {
+	var out struct {
+		Root string `json:"root-exception"`
+	}
+	err := r.do(ctx, "GET", "/jobs/"+url.PathEscape(id)+"/exceptions", nil, "", &out)
+	return out.Root, err
+}
