@@ -92,7 +92,9 @@ func TestRateLimitAcrossSubtasks(t *testing.T) {
 	}
 	wg.Wait()
 	want := rate * time.Since(start).Seconds()
-	if float64(total) < want*0.85 || float64(total) > want*1.1 {
+	// Never faster than the rate (+ the initial burst); the lower bound is loose because a
+	// starved process loses its tokens (TestRateLimitWithFakeClock checks exact accounting).
+	if float64(total) < want*0.5 || float64(total) > want*1.1+10 {
 		t.Fatalf("emitted %d in %v, want ≈%.0f (rate %v/s)", total, time.Since(start), want, rate)
 	}
 }

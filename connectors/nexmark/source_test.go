@@ -168,9 +168,11 @@ func TestSourceRateLimit(t *testing.T) {
 	if total != 6000 {
 		t.Fatalf("emitted %d events", total)
 	}
-	if el < 280*time.Millisecond || el > 700*time.Millisecond {
+	// Never faster than the rate; the upper bound is loose because CI machines are shared.
+	if el < 280*time.Millisecond || el > 3*time.Second {
 		t.Fatalf("6000 events at 20000/s took %v, want ≈300ms", el)
 	}
+	t.Logf("6000 events at 20000/s took %v", el)
 }
 
 func TestSourceDelayedEventsAreEmittedOnceAndLater(t *testing.T) {
