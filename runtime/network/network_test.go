@@ -876,3 +876,34 @@ func TestProducerExitAfterEndOfPartition(t *testing.T) {
 		t.Fatalf("got %d records", len(got))
 	}
 }
+
+func TestBadChannelSpecs(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remote=%v", remote), func(t *testing.T) {
+			prod := newTestEnv(t, testConfig())
+			cons := prod
+			if remote {
+				cons = newTestEnv(t, testConfig())
+			}
+			if _, err := prod.CreatePartition(pid("spec", 0), 2); err != nil {
+				t.Fatal(err)
+			}
+			read := func(specs ...ChannelSpec) error {
+				g, err := cons.CreateInputGate(context.Background(), specs)
+				if err != nil {
+					return err
+				}
+				defer g.Close()
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				_, _, _, err = NewRecordReader(g).Next(ctx)
+				return err
+			}
+			err := read(ChannelSpec{Partition: pid("spec", 0), Subpartition: 7, Addr: prod.Addr()})
+			mustContain(t, err, "out of range")
+			err = read(ChannelSpec{Partition: pid("spec", 0), Subpartition: 1, Addr: prod.Addr()},
+				ChannelSpec{Partition: pid("spec", 0), Subpartition: 1, Addr: prod.Addr()})
+			mustContain(t, err, "already has a consumer")
+		})
+	}
+}

@@ -141,3 +141,77 @@ func TestRecordReaderRoundRobinsChannels(t *testing.T) {
 		}
 	}
 }
+
+// Blocking a channel in the middle of a buffer holds the rest of that buffer, in order.
+func TestBlockMidBuffer(t *testing.T) {
+	buf := func(recs ...byte) *Buffer {
+		var seg []byte
+		for _, r := range recs {
+			seg = append(seg, 1, r)
+		}
+		return &Buffer{seg: seg, kind: kindData}
+	}
+	a := &fakeChannel{bufs: []*Buffer{buf('a', 'b', 'c'), buf('d'), {kind: kindEOP}}}
+	b := &fakeChannel{bufs: []*Buffer{buf('x'), buf('y'), {kind: kindEOP}}}
+	r := NewRecordReader(fakeGate(a, b))
+	ctx := context.Background()
+	next := func() (int, string) {
+		t.Helper()
+		ch, rec, _, err := r.Next(ctx)
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		return ch, string(rec)
+	}
+	if ch, rec := next(); ch != 0 || rec != "a" {
+		t.Fatalf("first: %d %q", ch, rec)
+	}
+	r.Block(0)
+	for _, want := range []string{"x", "y"} {
+		if ch, rec := next(); ch != 1 || rec != want {
+			t.Fatalf("while blocked: %d %q, want 1 %q", ch, rec, want)
+		}
+	}
+	// Channel 1 ended; channel 0 is blocked: Next must wait, not return EOF.
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	_, _, _, err := r.Next(short)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next with only a blocked channel left: %v", err)
+	}
+	r.UnblockAll()
+	for _, want := range []string{"b", "c", "d"} {
+		if ch, rec := next(); ch != 0 || rec != want {
+			t.Fatalf("after unblock: %d %q, want 0 %q", ch, rec, want)
+		}
+	}
+	if _, _, _, err := r.Next(ctx); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+	if !r.Finished(0) || !r.Finished(1) {
+		t.Fatal("channels not finished")
+	}
+}
+
+func TestEndOfPartitionHandlerAndEvents(t *testing.T) {
+	a := &fakeChannel{bufs: []*Buffer{{seg: []byte{2, 'h', 'i'}, kind: kindData}, {seg: []byte("wm"), kind: kindEvent}, {kind: kindEOP}}}
+	r := NewRecordReader(fakeGate(a))
+	var ended []int
+	r.SetEndOfPartitionHandler(func(ch int) { ended = append(ended, ch) })
+	ctx := context.Background()
+	if _, rec, ev, err := r.Next(ctx); err != nil || string(rec) != "hi" || ev != nil {
+		t.Fatalf("record: %q %q %v", rec, ev, err)
+	}
+	if _, rec, ev, err := r.Next(ctx); err != nil || rec != nil || string(ev) != "wm" {
+		t.Fatalf("event: %q %q %v", rec, ev, err)
+	}
+	if _, _, _, err := r.Next(ctx); err != io.EOF || len(ended) != 1 || ended[0] != 0 {
+		t.Fatalf("end: %v %v", err, ended)
+	}
+}
+
+func TestTruncatedRecordIsAnError(t *testing.T) {
+	a := &fakeChannel{bufs: []*Buffer{{seg: []byte{5, 'a', 'b'}, kind: kindData}, {kind: kindEOP}}}
+	_, _, _, err := NewRecordReader(fakeGate(a)).Next(context.Background())
+	mustContain(t, err, "truncated")
+}
