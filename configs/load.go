@@ -174,7 +174,7 @@ func ParseDynamic(args []string) ([]RawEntry, error) {
 		s := strings.TrimPrefix(a, "-D")
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || strings.TrimSpace(k) == "" {
-			errs = append(errs, fmt.Errorf("%w: -D %q: expected key=value", ErrSyntax, a))
+			errs = append(errs, fmt.Errorf("-D %q: %w: expected key=value", a, ErrSyntax))
 			continue
 		}
 		out = append(out, RawEntry{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v), Origin: DynamicOrigin})
