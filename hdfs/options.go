@@ -108,8 +108,14 @@ func OptionsFromConf(conf hadoopconf.HadoopConf) (Options, error) {
 	if authority != "" {
 		o.Addresses = ResolveAuthority(conf, authority)
 		o.Authority = authority
+	} else if a := conf["dfs.namenode.rpc-address"]; a != "" {
+		o.Addresses = []string{a}
 	} else {
-		o.Addresses = conf.Namenodes()
+		for _, a := range conf.Namenodes() { // every dfs.namenode.rpc-address.*
+			if a != "" {
+				o.Addresses = append(o.Addresses, a)
+			}
+		}
 	}
 	if len(o.Addresses) == 0 {
 		return o, fmt.Errorf("hdfs: the configuration names no NameNode (fs.defaultFS=%q, no dfs.namenode.rpc-address): %w", defaultFS, ErrNoConfig)
