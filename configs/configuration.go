@@ -302,6 +302,21 @@ func (c *Configuration) Redacted() map[string]string {
 	return m
 }
 
+// PrefixMap returns the set keys that start with prefix, with the prefix stripped: e.g.
+// PrefixMap("flink.hadoop.") gives the Hadoop configuration overrides and
+// PrefixMap("containerized.master.env.") the ApplicationMaster's extra environment.
+func (c *Configuration) PrefixMap(prefix string) map[string]string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	m := map[string]string{}
+	for k, e := range c.entries {
+		if rest, ok := strings.CutPrefix(k, prefix); ok && rest != "" {
+			m[rest] = e.value
+		}
+	}
+	return m
+}
+
 // Clone returns an independent copy of c.
 func (c *Configuration) Clone() *Configuration {
 	c.mu.RLock()

@@ -389,3 +389,29 @@ func TestConstraints(t *testing.T) {
 		t.Error("constraint not documented")
 	}
 }
+
+func TestPrefixMapAndOverlayFromMap(t *testing.T) {
+	c := New()
+	_ = c.Set("flink.hadoop.dfs.replication", "2", DynamicOrigin)
+	_ = c.Set("flink.hadoop.fs.defaultFS", "hdfs://nn", DynamicOrigin)
+	_ = c.Set("containerized.master.env.JAVA_HOME", "/usr/lib/jvm", DynamicOrigin)
+	got := c.PrefixMap("flink.hadoop.")
+	if !reflect.DeepEqual(got, map[string]string{"dfs.replication": "2", "fs.defaultFS": "hdfs://nn"}) {
+		t.Errorf("PrefixMap = %v", got)
+	}
+	if got := c.PrefixMap("containerized.master.env."); got["JAVA_HOME"] != "/usr/lib/jvm" || len(got) != 1 {
+		t.Errorf("env PrefixMap = %v", got)
+	}
+
+	ov := OverlayFromMap("flink-conf", map[string]string{"taskmanager.numberOfTaskSlots": "4", "parallelism.default": "2"})
+	if len(ov.Entries) != 2 || ov.Entries[0].Key != "parallelism.default" || ov.Entries[0].Origin != ClassificationOrigin("flink-conf") {
+		t.Errorf("OverlayFromMap = %+v", ov)
+	}
+	loaded, err := Load(LoadOptions{LookupEnv: noEnv, Overlays: []Overlay{ov}, Dynamic: []string{"parallelism.default=3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Get(loaded, NumberOfTaskSlots) != 4 || Get(loaded, Parallelism) != 3 {
+		t.Errorf("overlay/-D precedence wrong: %v", loaded.Map())
+	}
+}

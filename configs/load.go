@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -45,6 +46,22 @@ type Overlay struct {
 	// Name describes the layer in logs.
 	Name    string
 	Entries []RawEntry
+}
+
+// OverlayFromMap builds an overlay from flat properties (e.g. the Properties of an EMR
+// "flink-conf" classification), each entry with the origin ClassificationOrigin(name), in key
+// order.
+func OverlayFromMap(name string, props map[string]string) Overlay {
+	keys := make([]string, 0, len(props))
+	for k := range props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	ov := Overlay{Name: name, Entries: make([]RawEntry, 0, len(keys))}
+	for _, k := range keys {
+		ov.Entries = append(ov.Entries, RawEntry{Key: k, Value: props[k], Origin: ClassificationOrigin(name)})
+	}
+	return ov
 }
 
 // LoadOptions says where Load finds configuration.
@@ -111,6 +128,7 @@ func Load(o LoadOptions) (*Configuration, error) {
 	}
 
 	for _, ov := range o.Overlays {
+		logger.Debug().Str("overlay", ov.Name).Int("entries", len(ov.Entries)).Msg("applying configuration overlay")
 		apply(ov.Entries)
 	}
 
