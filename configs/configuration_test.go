@@ -415,3 +415,25 @@ func TestPrefixMapAndOverlayFromMap(t *testing.T) {
 		t.Errorf("overlay/-D precedence wrong: %v", loaded.Map())
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	c := New()
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 200; i++ {
+				_ = SetValue(c, Parallelism, 1+(g*200+i)%100, DynamicOrigin)
+				_ = Get(c, Parallelism)
+				_ = c.Entries()
+				_ = c.Clone().Map()
+			}
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+	if p := Get(c, Parallelism); p < 1 || p > 100 {
+		t.Errorf("parallelism = %d", p)
+	}
+}

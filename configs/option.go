@@ -331,7 +331,8 @@ func LookupSpec(key string) (spec *Spec, deprecated bool, ok bool) {
 	return nil, false, false
 }
 
-// All returns every registered option, sorted by key.
+// All returns every registered option, sorted by key. The specs are shared: treat them as
+// read-only.
 func All() []*Spec {
 	registry.mu.RLock()
 	defer registry.mu.RUnlock()
