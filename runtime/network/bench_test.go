@@ -169,3 +169,76 @@ func BenchmarkLatency(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkShuffle: 4 producers × 4 consumers in another process, records spread over every
+// consumer (an all-to-all keyed exchange, 16 channels on one connection).
+func BenchmarkShuffle(b *testing.B) {
+	const par = 4
+	cfg := Config{SegmentSize: 32 << 10, TotalBuffers: 1024, BufferTimeout: 100 * time.Millisecond}
+	prod := newTestEnv(b, cfg)
+	cons := newTestEnv(b, cfg)
+	vertex := fmt.Sprintf("shuffle-%d", b.N)
+	var writers []*RecordWriter
+	for p := 0; p < par; p++ {
+		rp, err := prod.CreatePartition(pid(vertex, p), par)
+		if err != nil {
+			b.Fatal(err)
+		}
+		writers = append(writers, NewRecordWriter(rp))
+	}
+	var readers []*RecordReader
+	for c := 0; c < par; c++ {
+		specs := make([]ChannelSpec, par)
+		for p := range specs {
+			specs[p] = ChannelSpec{Partition: pid(vertex, p), Subpartition: c, Addr: prod.Addr()}
+		}
+		g, err := cons.CreateInputGate(context.Background(), specs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer g.Close()
+		readers = append(readers, NewRecordReader(g))
+	}
+	payload := make([]byte, 32)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	per := b.N / par
+	for p, w := range writers {
+		go func() {
+			enc := func(dst []byte) []byte { return append(dst, payload...) }
+			n := per
+			if p == 0 {
+				n += b.N % par
+			}
+			for i := 0; i < n; i++ {
+				w.Emit(i%par, enc)
+			}
+			w.Close()
+		}()
+	}
+	counts := make(chan int, par)
+	for _, r := range readers {
+		go func() {
+			n := 0
+			for {
+				_, _, _, err := r.Next(context.Background())
+				if err != nil {
+					break
+				}
+				n++
+			}
+			counts <- n
+		}()
+	}
+	total := 0
+	for range readers {
+		total += <-counts
+	}
+	el := time.Since(start)
+	if total != b.N {
+		b.Fatalf("received %d of %d", total, b.N)
+	}
+	b.ReportMetric(float64(b.N)/el.Seconds(), "records/s")
+}

@@ -42,9 +42,25 @@ type InputGate struct {
 	closed bool
 	notify chan struct{} // capacity 1: "something changed"
 
+	inBuffers int64 // guarded by mu
+	inBytes   int64
+
 	floating *floatingPool
 	conns    []*clientConn // connections holding a reference for this gate
 	reader   *RecordReader
+}
+
+// GateStats counts a gate's input.
+type GateStats struct {
+	Buffers int64 // data buffers taken from the channels
+	Bytes   int64 // bytes in them
+}
+
+// Stats returns the gate's counters.
+func (g *InputGate) Stats() GateStats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return GateStats{Buffers: g.inBuffers, Bytes: g.inBytes}
 }
 
 // NumChannels returns the number of input channels.
@@ -113,6 +129,10 @@ func (g *InputGate) pollNext(blocked []bool) (ch int, b *Buffer, err error) {
 			g.queued[c] = false
 		}
 		if b != nil {
+			if b.kind == kindData {
+				g.inBuffers++
+				g.inBytes += int64(len(b.seg))
+			}
 			return c, b, nil
 		}
 		i--

@@ -376,6 +376,13 @@ func TestBackpressureMemoryBounded(t *testing.T) {
 			if err := <-done; err != nil || n != total {
 				t.Fatalf("producer err %v, consumer read %d of %d", err, n, total)
 			}
+			st := w.Partition().Stats()
+			if st.Backpressured < 50*time.Millisecond || st.Bytes < total*1000 {
+				t.Fatalf("stats %+v: expected backpressure and all bytes counted", st)
+			}
+			if gs := tp.gates[0].Stats(); gs.Bytes != st.Bytes || gs.Buffers != st.Buffers {
+				t.Fatalf("gate stats %+v, partition stats %+v", gs, st)
+			}
 			for _, e := range []*Environment{prod, cons} {
 				if st := e.BufferStats(); st.Created > st.Total {
 					t.Fatalf("created %d segments, budget %d", st.Created, st.Total)
@@ -905,5 +912,38 @@ func TestBadChannelSpecs(t *testing.T) {
 				ChannelSpec{Partition: pid("spec", 0), Subpartition: 1, Addr: prod.Addr()})
 			mustContain(t, err, "already has a consumer")
 		})
+	}
+}
+
+// Encoders that return something other than dst with appended bytes still work.
+func TestEmitOddEncoders(t *testing.T) {
+	e := newTestEnv(t, testConfig())
+	tp := buildTopology(t, e, e, "odd", 1, 1)
+	w := tp.writers[0]
+	fixed := []byte("constant")
+	encs := []func([]byte) []byte{
+		func(dst []byte) []byte { return nil },
+		func(dst []byte) []byte { return fixed },
+		func(dst []byte) []byte { return append(dst, "xxhello"...)[2:] },
+		func(dst []byte) []byte { return append(dst, make([]byte, 9000)...) },
+	}
+	wantLens := []int{0, 8, 5, 9000}
+	go func() {
+		for i := 0; i < 40; i++ {
+			w.Emit(0, encs[i%len(encs)])
+		}
+		w.Close()
+	}()
+	got := readAll(t, NewRecordReader(tp.gates[0]), 5*time.Second)
+	if len(got) != 40 {
+		t.Fatalf("got %d records", len(got))
+	}
+	for i, it := range got {
+		if len(it.rec) != wantLens[i%4] {
+			t.Fatalf("record %d has %d bytes, want %d", i, len(it.rec), wantLens[i%4])
+		}
+		if i%4 == 2 && string(it.rec) != "hello" {
+			t.Fatalf("record %d = %q", i, it.rec)
+		}
 	}
 }

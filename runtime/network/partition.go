@@ -174,6 +174,9 @@ type ResultPartition struct {
 
 	released     atomic.Bool
 	consumedSubs atomic.Int32
+	outBuffers   atomic.Int64
+	outBytes     atomic.Int64
+	bpNanos      atomic.Int64
 	stopCtx      func() bool
 }
 
@@ -262,7 +265,22 @@ func (p *ResultPartition) finishLocked(sub int) error {
 		b.Recycle()
 		return nil
 	}
+	p.outBuffers.Add(1)
+	p.outBytes.Add(int64(len(b.seg)))
 	return p.subs[sub].add(b)
+}
+
+// PartitionStats counts a partition's output.
+type PartitionStats struct {
+	Buffers int64 // data buffers handed on
+	Bytes   int64 // bytes in them (length prefixes included)
+	// Backpressured is the total time the writer waited for a free buffer.
+	Backpressured time.Duration
+}
+
+// Stats returns the partition's counters.
+func (p *ResultPartition) Stats() PartitionStats {
+	return PartitionStats{Buffers: p.outBuffers.Load(), Bytes: p.outBytes.Load(), Backpressured: time.Duration(p.bpNanos.Load())}
 }
 
 // subpartitionConsumed is called when a consumer took EndOfPartition from a subpartition; once

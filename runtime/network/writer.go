@@ -3,6 +3,7 @@ package network
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 )
 
 // RecordWriter writes length-prefixed records into the subpartitions of a ResultPartition.
@@ -78,6 +79,12 @@ func (w *RecordWriter) Emit(sub int, encode func(dst []byte) []byte) error {
 			// encode outgrew the buffer and reallocated: out holds the record.
 			if n > p.maxRec {
 				p.maxRec = n
+			}
+			if cap(out) <= cap(dst) {
+				// out may alias the buffer's free tail (encode returned a sub-slice): copy it
+				// out of the way before the length prefix is written there.
+				p.scratch = append(p.scratch[:0], out...)
+				out = p.scratch
 			}
 			err := p.appendRecordLocked(sub, out)
 			p.wmu.Unlock()
@@ -203,7 +210,9 @@ func (p *ResultPartition) newBufferLocked() (*Buffer, error) {
 		return b, nil
 	}
 	p.wmu.Unlock()
+	start := time.Now()
 	b, err = p.pool.request()
+	p.bpNanos.Add(int64(time.Since(start)))
 	p.wmu.Lock()
 	if err == nil && p.werr != nil {
 		b.Recycle()
