@@ -3,7 +3,9 @@ package ipc
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	hadoopproto "github.com/flink-go/flink-go/yarn/internal/proto/hadoop"
@@ -227,8 +229,8 @@ type ConnectError struct {
 
 func (e *ConnectError) Error() string {
 	var parts []string
-	for addr, err := range e.Attempts {
-		parts = append(parts, fmt.Sprintf("%s: %v", addr, err))
+	for _, addr := range slices.Sorted(maps.Keys(e.Attempts)) {
+		parts = append(parts, fmt.Sprintf("%s: %v", addr, e.Attempts[addr]))
 	}
 	msg := fmt.Sprintf("cannot connect to %s: %s", shortClass(e.Protocol), strings.Join(parts, "; "))
 	if e.Hint != "" {

@@ -1,0 +1,154 @@
+package ipc
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/jcmturner/gokrb5/v8/gssapi"
+	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
+	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
+	"github.com/jcmturner/gokrb5/v8/types"
+	"google.golang.org/protobuf/proto"
+
+	hadoopproto "github.com/flink-go/flink-go/yarn/internal/proto/hadoop"
+)
+
+func testKey() types.EncryptionKey {
+	return types.EncryptionKey{KeyType: etypeID.AES256_CTS_HMAC_SHA1_96, KeyValue: bytes.Repeat([]byte{0x42}, 32)}
+}
+
+// acceptorWrap builds the wrap token a Java GSSAPI acceptor sends (acceptor flag set, not sealed).
+func acceptorWrap(t *testing.T, key types.EncryptionKey, payload []byte) []byte {
+	t.Helper()
+	wt := gssapi.WrapToken{Flags: 0x01, EC: 12, Payload: payload}
+	if err := wt.SetCheckSum(key, keyusage.GSSAPI_ACCEPTOR_SEAL); err != nil {
+		t.Fatal(err)
+	}
+	b, err := wt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func verifyInitiatorWrap(t *testing.T, key types.EncryptionKey, tok []byte) []byte {
+	t.Helper()
+	var wt gssapi.WrapToken
+	if err := wt.Unmarshal(tok, false); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := wt.Verify(key, keyusage.GSSAPI_INITIATOR_SEAL); !ok || err != nil {
+		t.Fatalf("client wrap token does not verify: %v", err)
+	}
+	return wt.Payload
+}
+
+func TestGSSAPISecurityLayerNegotiation(t *testing.T) {
+	key := testKey()
+	// Server offers none|integrity|privacy with a 64 KiB buffer.
+	offer := acceptorWrap(t, key, []byte{0x07, 0x01, 0x00, 0x00})
+
+	m := &kerberosMechanism{cfg: &Config{Protection: []Protection{ProtectionAuthentication}}, key: key}
+	if err := m.finish(nil); !errors.Is(err, ErrSASL) {
+		t.Fatalf("finish before the layer: %v", err)
+	}
+	// A non-wrap token (AP-REP of mutual authentication) gets an empty response.
+	if resp, err := m.step([]byte{0x6f, 0x81, 0x90, 0x30}); err != nil || resp != nil {
+		t.Fatalf("%x %v", resp, err)
+	}
+	reply, err := m.step(offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := verifyInitiatorWrap(t, key, reply); !bytes.Equal(got, []byte{0x01, 0, 0, 0}) {
+		t.Fatalf("reply payload % x", got)
+	}
+	if err := m.finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := m.layer(); l != nil || err != nil {
+		t.Fatalf("auth must not wrap: %v %v", l, err)
+	}
+	if _, err := m.step(offer); !errors.Is(err, ErrSASL) {
+		t.Fatalf("second offer: %v", err)
+	}
+
+	// Integrity: the client echoes the buffer size and wraps later packets.
+	m = &kerberosMechanism{cfg: &Config{Protection: []Protection{ProtectionIntegrity}}, key: key}
+	reply, err = m.step(offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := verifyInitiatorWrap(t, key, reply); !bytes.Equal(got, []byte{0x02, 0x01, 0, 0}) {
+		t.Fatalf("reply payload % x", got)
+	}
+	l, err := m.layer()
+	if err != nil || l == nil {
+		t.Fatal(l, err)
+	}
+	w, err := l.Wrap([]byte("packet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := verifyInitiatorWrap(t, key, w); string(got) != "packet" {
+		t.Fatalf("%q", got)
+	}
+	got, err := l.Unwrap(acceptorWrap(t, key, []byte("response")))
+	if err != nil || string(got) != "response" {
+		t.Fatalf("%q %v", got, err)
+	}
+
+	// A tampered offer fails verification.
+	bad := append([]byte{}, offer...)
+	bad[len(bad)-1] ^= 1
+	m = &kerberosMechanism{cfg: &Config{}, key: key}
+	if _, err := m.step(bad); !errors.Is(err, ErrPermission) {
+		t.Fatalf("tampered: %v", err)
+	}
+}
+
+func TestChooseGSSLayer(t *testing.T) {
+	if _, _, err := ChooseGSSLayer([]byte{4, 0, 0, 0}, []string{"auth-conf", "auth-int", "auth"}); err == nil || !errors.Is(err, ErrSASL) {
+		t.Fatalf("privacy-only: %v", err)
+	}
+	if _, _, err := ChooseGSSLayer([]byte{1, 0, 0}, []string{"auth"}); !errors.Is(err, ErrSASL) {
+		t.Fatalf("short offer: %v", err)
+	}
+	if _, _, err := ChooseGSSLayer([]byte{2, 0, 0, 0}, []string{"auth"}); !errors.Is(err, ErrSASL) {
+		t.Fatalf("no common layer: %v", err)
+	}
+	reply, bit, err := ChooseGSSLayer([]byte{7, 0, 0x10, 0}, []string{"auth-conf", "auth-int", "auth"})
+	if err != nil || bit != 2 || !bytes.Equal(reply, []byte{2, 0, 0x10, 0}) {
+		t.Fatalf("% x %d %v", reply, bit, err)
+	}
+}
+
+func TestServicePrincipal(t *testing.T) {
+	svc, inst, spn, err := ServicePrincipal("rm/_HOST@EXAMPLE.COM", "RM1.Example.com")
+	if err != nil || svc != "rm" || inst != "rm1.example.com" || spn != "rm/rm1.example.com" {
+		t.Fatal(svc, inst, spn, err)
+	}
+	_, _, spn, _ = ServicePrincipal("nm/fixed.host@R", "other")
+	if spn != "nm/fixed.host" {
+		t.Fatal(spn)
+	}
+	for _, bad := range []string{"", "rm", "rm/", "/h@R", "a/b/c@R"} {
+		if _, _, _, err := ServicePrincipal(bad, "h"); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestKerberosChecksAdvertisedPrincipal(t *testing.T) {
+	m := &kerberosMechanism{cfg: &Config{ServerPrincipal: "rm/_HOST@EXAMPLE.COM", Kerberos: &KerberosConfig{}}, host: "10.0.0.1"}
+	auth := &hadoopproto.RpcSaslProto_SaslAuth{Method: proto.String("KERBEROS"), Mechanism: proto.String("GSSAPI"),
+		Protocol: proto.String("nn"), ServerId: proto.String("rm1.example.com")}
+	if got := m.selectAuth([]*hadoopproto.RpcSaslProto_SaslAuth{
+		{Method: proto.String("TOKEN"), Mechanism: proto.String("DIGEST-MD5")}, auth}); got != auth {
+		t.Fatal("KERBEROS auth not selected")
+	}
+	if _, err := m.start(auth); !errors.Is(err, ErrSASL) {
+		t.Fatalf("service mismatch: %v", err)
+	}
+}
