@@ -96,7 +96,11 @@ func (s *MonitoringSource) CreateReader(ctx op.SourceContext) (op.SourceReader[s
 			r.processed[f] = true
 		}
 		for _, fp := range st.InProgress {
-			r.resume[fp.Path] = fp.Offset
+			// Only the new owner resumes a file; keeping other subtasks' entries would let a
+			// stale offset win at a later restore and re-read lines.
+			if owner(fp.Path, p) == k && fp.Offset >= r.resume[fp.Path] {
+				r.resume[fp.Path] = fp.Offset
+			}
 		}
 	}
 	return r, nil

@@ -131,3 +131,41 @@ func TestMonitoringSourceRestoreAtOtherParallelism(t *testing.T) {
 	}
 	sameMultiset(t, got, want, "monitor restore")
 }
+
+// TestMonitoringSourceChainedRestores snapshots after a few polls and restores at a new
+// parallelism several times in a row; every line must be read exactly once overall.
+func TestMonitoringSourceChainedRestores(t *testing.T) {
+	dir := t.TempDir()
+	var want []string
+	for i := 0; i < 9; i++ {
+		want = append(want, writeLines(t, filepath.Join(dir, fmt.Sprintf("g%d.txt", i)), fmt.Sprintf("g%d", i), 25)...)
+	}
+	src, _ := NewMonitoringSource(dir, time.Millisecond, WithBatchSize(4))
+	var got []string
+	var states [][]byte
+	for round, p := range []int{2, 3, 1, 4, 2} {
+		var next [][]byte
+		for k := 0; k < p; k++ {
+			r, err := src.CreateReader(connectortest.NewContext(k, p).WithRestored(states))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := &connectortest.Output[string]{}
+			polls := 3 + k
+			if round == 4 {
+				polls = 200
+			}
+			for i := 0; i < polls; i++ {
+				if _, err := r.Poll(context.Background(), out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, _ := r.Snapshot(int64(round))
+			next = append(next, st)
+			got = append(got, out.Values()...)
+			r.Close()
+		}
+		states = next
+	}
+	sameMultiset(t, got, want, "chained restores")
+}
