@@ -35,26 +35,50 @@ func (e *Error) Unwrap() error { return e.Err }
 // PassThrough describes a key namespace whose keys are accepted without validation and handed
 // on to another component.
 type PassThrough struct {
-	// Prefix is the key prefix, ending in '.'.
+	// Prefix is the key prefix, ending in '.' (or a whole key).
 	Prefix string
 	// Purpose says who reads these keys.
 	Purpose string
+	// Ignored marks JVM-only Flink settings that flink-go accepts, so that existing Flink
+	// configurations load, but does not use; setting one logs a warning.
+	Ignored bool
 }
 
 // passThroughs are the namespaces flink-go accepts unchecked. Known options inside them (e.g.
 // s3.endpoint) are still validated.
 var passThroughs = []PassThrough{
-	{"flink.hadoop.", "Hadoop configuration overrides: the prefix is stripped and the rest is set in the Hadoop configuration (core-site/hdfs-site keys)."},
-	{"flink.yarn.", "YARN configuration overrides: \"flink.yarn.x\" is set as \"yarn.x\" in the YARN client configuration."},
-	{"env.", "Process environment settings of Flink's scripts (env.java.opts, env.log.dir, ...); accepted for compatibility with existing Flink configuration files."},
-	{"containerized.master.env.", "Environment variables set in the ApplicationMaster (JobManager) container: containerized.master.env.NAME=value."},
-	{"containerized.taskmanager.env.", "Environment variables set in TaskManager containers: containerized.taskmanager.env.NAME=value."},
-	{"metrics.reporter.", "Metric reporter settings, read by the reporter named in the key."},
-	{"external-resource.", "External resource (GPU, ...) settings passed to the resource manager driver."},
-	{"s3.", "Further S3 settings for the S3 file system (Flink mirrors s3.* to fs.s3a.*)."},
-	{"security.kerberos.token.provider.", "Per-service delegation token provider settings."},
-	{"$internal.", "Flink's internal keys, set by the system itself."},
-	{"user.", "Keys of the job program itself (flink-go extension): free for user code to define and read."},
+	{"flink.hadoop.", "Hadoop configuration overrides: the prefix is stripped and the rest is set in the Hadoop configuration (core-site/hdfs-site keys).", false},
+	{"flink.yarn.", "YARN configuration overrides: \"flink.yarn.x\" is set as \"yarn.x\" in the YARN client configuration.", false},
+	{"env.", "Process environment settings of Flink's scripts (env.java.opts, env.log.dir, ...); accepted for compatibility with existing Flink configuration files.", false},
+	{"containerized.master.env.", "Environment variables set in the ApplicationMaster (JobManager) container: containerized.master.env.NAME=value.", false},
+	{"containerized.taskmanager.env.", "Environment variables set in TaskManager containers: containerized.taskmanager.env.NAME=value.", false},
+	{"metrics.reporter.", "Metric reporter settings, read by the reporter named in the key.", false},
+	{"external-resource.", "External resource (GPU, ...) settings passed to the resource manager driver.", false},
+	{"s3.", "Further S3 settings for the S3 file system (Flink mirrors s3.* to fs.s3a.*).", false},
+	{"security.kerberos.token.provider.", "Per-service delegation token provider settings.", false},
+	{"$internal.", "Flink's internal keys, set by the system itself.", false},
+	{"user.", "Keys of the job program itself (flink-go extension): free for user code to define and read.", false},
+
+	// JVM-only settings of Flink: accepted so that existing flink-conf.yaml files and EMR
+	// classifications load, but without effect.
+	{"classloader.", "JVM class loading (no class loading in Go).", true},
+	{"akka.", "Akka RPC (flink-go has its own RPC).", true},
+	{"pekko.", "Pekko RPC (flink-go has its own RPC).", true},
+	{"blob.", "The BLOB server (flink-go ships job binaries through the artifact store).", true},
+	{"historyserver.", "Flink's history server.", true},
+	{"jobmanager.archive.fs.dir", "History server archive directory.", true},
+	{"web.tmpdir", "Web UI upload directory of the JVM.", true},
+	{"taskmanager.memory.jvm-", "JVM metaspace and overhead sizes.", true},
+	{"jobmanager.memory.jvm-", "JVM metaspace and overhead sizes.", true},
+	{"taskmanager.memory.framework.", "Flink framework heap/off-heap split of the JVM.", true},
+	{"taskmanager.memory.task.", "Task heap/off-heap split of the JVM.", true},
+	{"taskmanager.memory.managed.", "Flink managed memory (RocksDB, batch operators) of the JVM.", true},
+	{"taskmanager.memory.flink.size", "JVM memory model component; use taskmanager.memory.process.size.", true},
+	{"jobmanager.memory.flink.size", "JVM memory model component; use jobmanager.memory.process.size.", true},
+	{"jobmanager.memory.heap.size", "JVM heap size; use jobmanager.memory.process.size.", true},
+	{"jobmanager.memory.off-heap.size", "JVM off-heap size; use jobmanager.memory.process.size.", true},
+	{"state.backend.rocksdb.", "RocksDB tuning (flink-go's disk backend is pebble: state.backend.pebble.*).", true},
+	{"metrics.", "Flink metric system settings other than reporters.", true},
 }
 
 // PassThroughs lists the namespaces whose keys are accepted without validation.
@@ -64,7 +88,8 @@ func PassThroughs() []PassThrough {
 
 func passThroughFor(key string) (PassThrough, bool) {
 	for _, p := range passThroughs {
-		if strings.HasPrefix(key, p.Prefix) && len(key) > len(p.Prefix) {
+		whole := !strings.HasSuffix(p.Prefix, ".") && !strings.HasSuffix(p.Prefix, "-")
+		if (whole && key == p.Prefix) || (!whole && strings.HasPrefix(key, p.Prefix) && len(key) > len(p.Prefix)) {
 			return p, true
 		}
 	}
@@ -138,6 +163,12 @@ func (c *Configuration) Set(key, value string, origin Origin) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if spec == nil {
+		if p, _ := passThroughFor(canon); p.Ignored {
+			c.log.Warn().Str("key", key).Str("origin", origin.String()).Str("reason", p.Purpose).
+				Msg("configuration key has no effect in flink-go (JVM-only Flink setting); accepted for compatibility")
+		}
+	}
 	if deprecated {
 		if prev, ok := c.entries[canon]; ok && prev.setAs == canon && prev.origin.Kind == origin.Kind {
 			c.log.Warn().Str("key", key).Str("origin", origin.String()).Str("current_key", canon).

@@ -208,6 +208,20 @@ func TestPassThrough(t *testing.T) {
 			t.Errorf("pass-through key %q rejected: %v", k, err)
 		}
 	}
+	// JVM-only Flink keys load, with a warning.
+	var logs bytes.Buffer
+	c.WithLogger(zerolog.New(&logs))
+	for _, k := range []string{"taskmanager.memory.jvm-metaspace.size", "classloader.check-leaked-classloader", "jobmanager.archive.fs.dir", "metrics.latency.interval"} {
+		if err := c.Set(k, "1", FileOrigin("flink-conf.yaml", 1)); err != nil {
+			t.Errorf("JVM-only key %q rejected: %v", k, err)
+		}
+	}
+	if n := strings.Count(logs.String(), "has no effect in flink-go"); n != 4 {
+		t.Errorf("%d warnings about ignored keys: %s", n, logs.String())
+	}
+	if err := c.Set("jobmanager.archive.fs.dirx", "1", DynamicOrigin); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("whole-key pass-through matched a longer key: %v", err)
+	}
 	// A known option inside a pass-through namespace is still validated.
 	if err := c.Set("s3.path.style.access", "maybe", DynamicOrigin); !errors.Is(err, ErrInvalidValue) {
 		t.Errorf("s3.path.style.access=maybe: %v", err)

@@ -103,7 +103,11 @@ func Render(w io.Writer, c *Configuration, o RenderOptions) error {
 			origin += " (as deprecated " + e.SetAs + ")"
 		}
 		if e.Spec == nil && !e.IsDefault() {
-			origin += " (pass-through)"
+			if p, _ := passThroughFor(e.Key); p.Ignored {
+				origin += " (ignored: JVM-only)"
+			} else {
+				origin += " (pass-through)"
+			}
 		}
 		if _, err := fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Key, oneLine(val), origin); err != nil {
 			return fmt.Errorf("writing configuration table: %w", err)
@@ -168,13 +172,27 @@ func Markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("### Pass-through namespaces\n\nKeys under these prefixes are accepted without validation (known options inside them are still checked).\n\n| Prefix | Purpose |\n|---|---|\n")
+	b.WriteString("### Pass-through namespaces\n\nKeys under these prefixes are accepted without validation (known options inside them are still checked). " +
+		"\"passed on\" keys are handed to the component named; \"ignored\" keys are JVM-only Flink settings, accepted so that existing Flink configurations load, with a warning that they have no effect.\n\n" +
+		"| Prefix | Effect | Purpose |\n|---|---|---|\n")
 	pts := PassThroughs()
 	sort.SliceStable(pts, func(i, j int) bool { return pts[i].Prefix < pts[j].Prefix })
 	for _, p := range pts {
-		fmt.Fprintf(&b, "| `%s*` | %s |\n", p.Prefix, mdEscape(p.Purpose))
+		effect := "passed on"
+		if p.Ignored {
+			effect = "ignored"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", patternOf(p), effect, mdEscape(p.Purpose))
 	}
 	return b.String()
+}
+
+// patternOf renders a pass-through as "prefix*" or, for a single key, the key.
+func patternOf(p PassThrough) string {
+	if strings.HasSuffix(p.Prefix, ".") || strings.HasSuffix(p.Prefix, "-") {
+		return p.Prefix + "*"
+	}
+	return p.Prefix
 }
 
 func codeList(items []string) string {
@@ -234,7 +252,16 @@ func DefaultConfigYAML() string {
 	}
 	b.WriteString("\n#==============================================================================\n# Pass-through namespaces (not validated)\n#==============================================================================\n")
 	for _, p := range PassThroughs() {
-		fmt.Fprintf(&b, "# %s*  %s\n", p.Prefix, p.Purpose)
+		if p.Ignored {
+			continue
+		}
+		fmt.Fprintf(&b, "# %s  %s\n", patternOf(p), p.Purpose)
+	}
+	b.WriteString("#\n# Accepted but ignored (JVM-only Flink settings, a warning is logged):\n")
+	for _, p := range PassThroughs() {
+		if p.Ignored {
+			fmt.Fprintf(&b, "# %s\n", patternOf(p))
+		}
 	}
 	return b.String()
 }

@@ -78,7 +78,7 @@ func TestMarkdownCoversEveryOption(t *testing.T) {
 		}
 	}
 	for _, p := range PassThroughs() {
-		if !strings.Contains(md, "`"+p.Prefix+"*`") {
+		if !strings.Contains(md, "`"+patternOf(p)+"`") {
 			t.Errorf("Markdown lacks pass-through %s", p.Prefix)
 		}
 	}
