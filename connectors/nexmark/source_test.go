@@ -264,3 +264,48 @@ func BenchmarkSourcePoll(b *testing.B) {
 	}
 	b.ReportMetric(float64(out.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+func TestSourceHeldBackEventsSurviveRestore(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.NumEvents = 3000
+	cfg.FirstEventRate = 200_000
+	cfg.RateLimited = true
+	cfg.OccasionalDelaySec = 2
+	cfg.ProbDelayedEvent = 0.2
+	want, _ := Generate(cfg, 0)
+	src, _ := NewSource(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var got []Event
+	var states [][]byte
+	held := 0
+	for k := 0; k < 3; k++ {
+		r, _ := src.CreateReader(connectortest.NewContext(k, 3))
+		out := &connectortest.Output[Event]{}
+		deadline := time.Now().Add(30 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			if _, err := r.Poll(ctx, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		held += len(r.(*reader).held)
+		st, _ := r.Snapshot(1)
+		states = append(states, st)
+		got = append(got, out.Values()...)
+	}
+	if held == 0 {
+		t.Fatal("test setup: no held-back events at the snapshot")
+	}
+	for k := 0; k < 2; k++ {
+		r, err := src.CreateReader(connectortest.NewContext(k, 2).WithRestored(states))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := &connectortest.Output[Event]{}
+		if _, err := connectortest.Drain[Event](ctx, r, out, 0); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, out.Values()...)
+	}
+	checkSameEvents(t, got, want)
+}
