@@ -27,6 +27,9 @@ type Config struct {
 	// BindAddress is the TCP address of the data server, e.g. "127.0.0.1:0". Empty means
 	// "127.0.0.1:0".
 	BindAddress string
+	// ExternalHost is the host name or IP other processes use to reach this one. Empty means the
+	// bound IP, or the machine's host name when bound to a wildcard address (0.0.0.0, ::).
+	ExternalHost string
 	// SegmentSize is the size in bytes of one network buffer (default 32 KiB). All processes of a
 	// job must use the same value.
 	SegmentSize int

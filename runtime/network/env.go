@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,12 +47,17 @@ func NewEnvironment(cfg Config) (*Environment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("network: listening for data connections on %q (address in use or not local?): %w", cfg.BindAddress, err)
 	}
+	addr, err := advertisedAddr(ln.Addr(), cfg.ExternalHost)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	e := &Environment{
 		cfg:        cfg,
 		log:        cfg.Logger.With().Str("component", "network").Str("addr", ln.Addr().String()).Logger(),
 		global:     newGlobalPool(cfg.SegmentSize, cfg.TotalBuffers),
 		ln:         ln,
-		addr:       ln.Addr().String(),
+		addr:       addr,
 		partitions: make(map[PartitionID]*ResultPartition),
 		clients:    make(map[string]*clientConn),
 		servers:    make(map[*serverConn]struct{}),
@@ -177,7 +183,28 @@ func (e *Environment) CreateInputGate(ctx context.Context, specs []ChannelSpec) 
 	return g, nil
 }
 
-func (e *Environment) isLocal(addr string) bool { return addr == "" || addr == e.addr }
+func (e *Environment) isLocal(addr string) bool {
+	return addr == "" || addr == e.addr || addr == e.ln.Addr().String()
+}
+
+// advertisedAddr is the address other processes dial to reach listener address la.
+func advertisedAddr(la net.Addr, externalHost string) (string, error) {
+	host, port, err := net.SplitHostPort(la.String())
+	if err != nil {
+		return "", fmt.Errorf("network: listener address %q: %w", la, err)
+	}
+	switch {
+	case externalHost != "":
+		host = externalHost
+	case net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified():
+		h, err := os.Hostname()
+		if err != nil {
+			return "", fmt.Errorf("network: bound to wildcard %s and no ExternalHost set; host name unknown: %w", la, err)
+		}
+		host = h
+	}
+	return net.JoinHostPort(host, port), nil
+}
 
 // Close releases every partition, closes all connections and the data server, and waits for
 // the environment's goroutines.

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -945,5 +947,19 @@ func TestEmitOddEncoders(t *testing.T) {
 		if i%4 == 2 && string(it.rec) != "hello" {
 			t.Fatalf("record %d = %q", i, it.rec)
 		}
+	}
+}
+
+func TestAdvertisedAddress(t *testing.T) {
+	e := newTestEnv(t, Config{BindAddress: "0.0.0.0:0", ExternalHost: "127.0.0.1"})
+	if !strings.HasPrefix(e.Addr(), "127.0.0.1:") {
+		t.Fatalf("Addr() = %q", e.Addr())
+	}
+	cons := newTestEnv(t, testConfig())
+	tp := buildTopology(t, e, cons, "adv", 1, 1)
+	runTopology(t, tp, 5)
+	w := newTestEnv(t, Config{BindAddress: "0.0.0.0:0"})
+	if h, _, _ := net.SplitHostPort(w.Addr()); h == "0.0.0.0" || h == "::" || h == "" {
+		t.Fatalf("wildcard advertised: %q", w.Addr())
 	}
 }
