@@ -98,7 +98,7 @@ func (c *AMRMClient) callLocked(ctx context.Context, method string, req, resp pr
 	if err != nil {
 		return err
 	}
-	return call(ctx, conn, c.addrs, method, req, resp)
+	return call(ctx, conn, ProtocolAMRM, c.addrs, method, req, resp)
 }
 
 // Registration is the RM's answer to RegisterApplicationMaster.

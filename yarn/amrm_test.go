@@ -143,7 +143,9 @@ func TestAMRMClientProtocolBookkeeping(t *testing.T) {
 		t.Fatalf("roll: %+v %v", resp, err)
 	}
 	// Heartbeat 3 must use a new connection authenticated with the new token.
-	rm.onAllocate = func(*pb.AllocateRequestProto) (*pb.AllocateResponseProto, error) { return &pb.AllocateResponseProto{}, nil }
+	rm.onAllocate = func(*pb.AllocateRequestProto) (*pb.AllocateResponseProto, error) {
+		return &pb.AllocateResponseProto{}, nil
+	}
 	if _, err := c.Allocate(ctx, AllocateRequest{}); err != nil {
 		t.Fatal(err)
 	}

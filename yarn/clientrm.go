@@ -45,7 +45,7 @@ func NewClientRM(ctx context.Context, cfg Config, opts ...Option) (*ClientRM, er
 func (c *ClientRM) Close() error { return c.conn.Close() }
 
 func (c *ClientRM) call(ctx context.Context, method string, req, resp proto.Message) error {
-	return call(ctx, c.conn, c.addrs, method, req, resp)
+	return call(ctx, c.conn, ProtocolClientRM, c.addrs, method, req, resp)
 }
 
 // NewApplication is the result of GetNewApplication.

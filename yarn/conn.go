@@ -2,8 +2,10 @@ package yarn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/flink-go/flink-go/yarn/ipc"
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
 )
@@ -37,6 +39,9 @@ type DialSpec struct {
 	// Kerberos selects SASL GSSAPI with ServerPrincipal (yarn.resourcemanager.principal).
 	Kerberos        bool
 	ServerPrincipal string
+	// KerberosConfig overrides how Kerberos credentials are found (default: the credential cache
+	// named by $KRB5CCNAME, /etc/krb5.conf).
+	KerberosConfig *ipc.KerberosConfig
 }
 
 // Dialer opens a Conn. The default uses the yarn/ipc package; tests inject fakes.
@@ -64,10 +69,28 @@ func buildOptions(opts []Option) options {
 	return o
 }
 
-// call runs one RPC and wraps a failure with the method and address.
-func call(ctx context.Context, c Conn, addrs []string, method string, req, resp proto.Message) error {
-	if err := c.Call(ctx, method, req, resp); err != nil {
-		return fmt.Errorf("yarn: %s at %v: %w", method, addrs, classify(err))
+// serverHints name the configuration to check when a server does not answer properly.
+var serverHints = map[string]string{
+	ProtocolClientRM: "is it the ResourceManager's client port (" + KeyRMAddress + ") and is the RM up?",
+	ProtocolAMRM:     "is it the ResourceManager's scheduler port (" + KeySchedulerAddress + ") and is the RM up?",
+	ProtocolNM:       "is the NodeManager up?",
+}
+
+// call runs one RPC and wraps a failure with the method and address, plus a hint when the server
+// never answered or dropped the connection (a wrong port, a non-Hadoop server, a hung server).
+func call(ctx context.Context, c Conn, protocol string, addrs []string, method string, req, resp proto.Message) error {
+	err := c.Call(ctx, method, req, resp)
+	if err == nil {
+		return nil
 	}
-	return nil
+	err = classify(err)
+	if ExceptionClassOf(err) == "" {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			return fmt.Errorf("yarn: %s at %v: no answer before the deadline (%s): %w", method, addrs, serverHints[protocol], err)
+		case errors.Is(err, ipc.ErrConnectionLost):
+			return fmt.Errorf("yarn: %s at %v: the server dropped the connection (%s): %w", method, addrs, serverHints[protocol], err)
+		}
+	}
+	return fmt.Errorf("yarn: %s at %v: %w", method, addrs, err)
 }

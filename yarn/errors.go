@@ -3,6 +3,8 @@ package yarn
 import (
 	"errors"
 	"strings"
+
+	"github.com/flink-go/flink-go/yarn/ipc"
 )
 
 // Sentinel errors for the YARN exceptions callers act on. Errors returned by the clients match them
@@ -41,10 +43,23 @@ var exceptionSentinels = map[string]error{
 	"AuthorizationException":                   ErrAccessDenied,
 }
 
-// javaClassError is implemented by IPC errors that carry the server's Java exception class.
+// javaClassError is implemented by errors that carry a Java exception class (test fakes).
 type javaClassError interface {
 	error
 	JavaClass() string
+}
+
+// javaClass returns the server's Java exception class carried by err, if any.
+func javaClass(err error) string {
+	var re *ipc.RemoteError
+	if errors.As(err, &re) {
+		return re.Class
+	}
+	var jc javaClassError
+	if errors.As(err, &jc) {
+		return jc.JavaClass()
+	}
+	return ""
 }
 
 type classified struct {
@@ -61,12 +76,7 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	var class string
-	var jc javaClassError
-	if errors.As(err, &jc) {
-		class = jc.JavaClass()
-	}
-	if s := sentinelForClass(class); s != nil {
+	if s := sentinelForClass(javaClass(err)); s != nil {
 		return &classified{sentinel: s, err: err}
 	}
 	// Some exceptions arrive wrapped (e.g. a RemoteException text naming the cause).
@@ -80,13 +90,7 @@ func classify(err error) error {
 }
 
 // ExceptionClassOf returns the Java exception class carried by err, if any.
-func ExceptionClassOf(err error) string {
-	var jc javaClassError
-	if errors.As(err, &jc) {
-		return jc.JavaClass()
-	}
-	return ""
-}
+func ExceptionClassOf(err error) string { return javaClass(err) }
 
 func sentinelForClass(class string) error {
 	if class == "" {

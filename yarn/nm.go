@@ -93,7 +93,7 @@ func (c *NMClient) call(ctx context.Context, node NodeID, method string, req, re
 	if err != nil {
 		return err
 	}
-	if err := call(ctx, conn, []string{node.String()}, method, req, resp); err != nil {
+	if err := call(ctx, conn, ProtocolNM, []string{node.String()}, method, req, resp); err != nil {
 		if ExceptionClassOf(err) == "" {
 			c.drop(node, conn) // transport failure, not a remote exception
 		}

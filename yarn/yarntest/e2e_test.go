@@ -107,8 +107,16 @@ func (e *env) upload(t *testing.T, local string, app yarn.ApplicationID) yarn.Lo
 	if _, err := io.Copy(w, src); err != nil {
 		t.Fatalf("write %s: %v", dst, err)
 	}
-	if err := w.Close(); err != nil {
-		t.Fatalf("close %s: %v", dst, err)
+	// Close may report that the NameNode has not yet seen all blocks replicated; retry it.
+	for i := 0; ; i++ {
+		err := w.Close()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, gohdfs.ErrReplicating) || i == 50 {
+			t.Fatalf("close %s: %v", dst, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	st, err := client.Stat(dst)
 	if err != nil {
@@ -297,13 +305,13 @@ func TestBadAddresses(t *testing.T) {
 	hung := silentServer(t, false)
 	start = time.Now()
 	err = clientCall(yarn.Config{RMAddresses: []string{hung}, User: e.cfg.User}, 5*time.Second)
-	checkErr(t, "silent server", err, start, hung, "")
+	checkErr(t, "silent server", err, start, hung, "yarn.resourcemanager.address")
 
 	// Something accepts and hangs up at once.
 	rude := silentServer(t, true)
 	start = time.Now()
 	err = clientCall(yarn.Config{RMAddresses: []string{rude}, User: e.cfg.User}, 20*time.Second)
-	checkErr(t, "server closing connections", err, start, rude, "")
+	checkErr(t, "server closing connections", err, start, rude, "yarn.resourcemanager.address")
 
 	// The scheduler port configured as the RM client address: SIMPLE auth is refused there.
 	sched := e.cfg.SchedulerAddresses[0]
