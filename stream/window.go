@@ -257,7 +257,9 @@ func (w *windowOp[K, T, A, O]) isLate(win TimeWindow) bool {
 func (w *windowOp[K, T, A, O]) registerTimers(win TimeWindow) {
 	w.ns = win.appendNS(w.ns[:0])
 	if w.assigner.eventTime {
-		w.registerEventTimer(win.MaxTimestamp(), w.ns)
+		if win.MaxTimestamp() > w.watermark { // else it fired at once (EventTimeTrigger.onElement)
+			w.registerEventTimer(win.MaxTimestamp(), w.ns)
+		}
 		if c := w.cleanupTime(win); c != win.MaxTimestamp() {
 			w.registerEventTimer(c, w.ns)
 		}
