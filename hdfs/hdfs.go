@@ -168,7 +168,7 @@ func (f *FileSystem) Open(ctx context.Context, p string) (fs.File, error) {
 	p = fs.Clean(p)
 	r, err := call(ctx, func() (*gohdfs.FileReader, error) { return f.client.Open(p) })
 	if err != nil {
-		return nil, err
+		return nil, f.wrap("open", p, err)
 	}
 	if r.Stat().IsDir() {
 		r.Close()
@@ -227,7 +227,7 @@ func (f *FileSystem) Create(ctx context.Context, p string, opts fs.CreateOptions
 		return f.client.CreateFile(p, repl, block, perm)
 	})
 	if err != nil {
-		return nil, err
+		return nil, f.wrap("create", p, err)
 	}
 	return &writer{fs: f, w: w, path: p}, nil
 }
@@ -302,7 +302,7 @@ func (w *writer) Abort() error {
 func (f *FileSystem) Rename(ctx context.Context, from, to string) error {
 	from, to = fs.Clean(from), fs.Clean(to)
 	_, err := call(ctx, func() (struct{}, error) { return struct{}{}, f.client.Rename(from, to) })
-	return err
+	return f.wrap("rename", from+" to "+to, err)
 }
 
 // Delete removes a file or directory; the root cannot be deleted.
@@ -321,7 +321,7 @@ func (f *FileSystem) Delete(ctx context.Context, p string, recursive bool) error
 		}
 		return struct{}{}, f.client.Remove(p)
 	})
-	return err
+	return f.wrap("delete", p, err)
 }
 
 // List lists a directory, sorted by name.
@@ -339,7 +339,7 @@ func (f *FileSystem) List(ctx context.Context, dir string) ([]fs.FileInfo, error
 		return r.Readdir(0)
 	})
 	if err != nil {
-		return nil, err
+		return nil, f.wrap("list", dir, err)
 	}
 	out := make([]fs.FileInfo, 0, len(infos))
 	for _, info := range infos {
@@ -353,7 +353,7 @@ func (f *FileSystem) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
 	p = fs.Clean(p)
 	info, err := call(ctx, func() (os.FileInfo, error) { return f.client.Stat(p) })
 	if err != nil {
-		return fs.FileInfo{}, err
+		return fs.FileInfo{}, f.wrap("stat", p, err)
 	}
 	return toFileInfo(p, info), nil
 }
@@ -365,7 +365,7 @@ func (f *FileSystem) MkdirAll(ctx context.Context, p string, perm os.FileMode) e
 		perm = 0o755
 	}
 	_, err := call(ctx, func() (struct{}, error) { return struct{}{}, f.client.MkdirAll(p, perm) })
-	return err
+	return f.wrap("mkdir", p, err)
 }
 
 // Resource is what a YARN LocalResource needs about a file: its size and its
@@ -413,6 +413,16 @@ func (f *FileSystem) Upload(ctx context.Context, localPath, p string, replicatio
 		return Resource{}, fmt.Errorf("hdfs: upload %s: %w", localPath, err)
 	}
 	return f.StatResource(ctx, p)
+}
+
+// wrap names the operation, the path and the NameNode in an error; nil stays
+// nil, and context errors pass unchanged. errors.Is against fs.ErrNotExist
+// and friends keeps working through the wrapping.
+func (f *FileSystem) wrap(op, p string, err error) error {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("hdfs: %s %s on %s: %w", op, p, f.authority, err)
 }
 
 func toFileInfo(p string, info os.FileInfo) fs.FileInfo {

@@ -251,3 +251,42 @@ func TestCanceledContext(t *testing.T) {
 		t.Error("file created despite the canceled context")
 	}
 }
+
+// TestNameNodeDiesAfterConnect: a "NameNode" that accepts the handshake and
+// then drops every connection. Operations must fail with an error naming the
+// NameNode, not hang or panic.
+func TestNameNodeDiesAfterConnect(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 4096)
+				_ = conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+				_, _ = conn.Read(buf) // the preamble and connection context
+				conn.Close()
+			}()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	fsys, err := hdfs.New(ctx, hdfs.Options{Addresses: []string{l.Addr().String()}, User: "bob", DialTimeout: time.Second})
+	if err != nil {
+		t.Skipf("handshake already failed (fine, covered by TestNameNodeDown): %v", err)
+	}
+	defer fsys.Close()
+	_, err = fsys.Stat(ctx, "/x")
+	if err == nil {
+		t.Fatal("Stat against a dead NameNode succeeded")
+	}
+	if errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), l.Addr().String()) {
+		t.Errorf("error %q should name the NameNode and not claim the file is missing", err)
+	}
+}

@@ -7,7 +7,7 @@
 //	func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
 //
 //	func TestSubmit(t *testing.T) {
-//		c := testbed.Require(t) // skips only when java is absent (or under -short)
+//		c := testbed.Require(t) // starts or joins the cluster; skips only when java is absent (or under -short)
 //		os.Setenv("HADOOP_CONF_DIR", c.ConfDir()) // or pass c.RMAddress() etc.
 //		...
 //	}
@@ -26,7 +26,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -321,51 +320,36 @@ func (c *Cluster) WaitForNodes(ctx context.Context, n int) ([]Node, error) {
 
 var (
 	mainMu      sync.Mutex
+	mainRan     bool
+	mainStarted bool
 	mainCluster *Cluster
 	mainErr     error
-	mainRan     bool
 )
 
-// Main runs a test package with a cluster: it starts (or joins) one before
-// the tests, unless java is absent or -short is set, runs them, and releases
-// the cluster afterwards. Use it as os.Exit(testbed.Main(m)); tests get the
-// cluster with Require.
+// Main runs a test package with a shared cluster: the first test that calls
+// Require starts (or joins) it, and Main releases it after the tests. A
+// package whose selected tests never call Require starts nothing. Use it as
+// os.Exit(testbed.Main(m)).
 func Main(m *testing.M) int {
-	if !flag.Parsed() {
-		flag.Parse()
-	}
 	mainMu.Lock()
 	mainRan = true
-	switch {
-	case testing.Short():
-		log.Info().Msg("-short: not starting the Hadoop mini-cluster; Hadoop tests skip")
-	case !Available():
-		log.Warn().Msg("java not found: Hadoop tests skip (install a JDK 17: scripts/install-test-deps.sh)")
-	default:
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		start := time.Now()
-		mainCluster, mainErr = Start(ctx)
-		cancel()
-		if mainErr != nil {
-			log.Error().Err(mainErr).Msg("Hadoop mini-cluster did not start: Hadoop tests will fail")
-		} else {
-			log.Info().Dur("took", time.Since(start)).Str("conf", mainCluster.ConfDir()).Msg("Hadoop cluster ready")
-		}
-	}
 	mainMu.Unlock()
 	code := m.Run()
-	if mainCluster != nil {
-		if err := mainCluster.Stop(); err != nil {
+	mainMu.Lock()
+	c := mainCluster
+	mainMu.Unlock()
+	if c != nil {
+		if err := c.Stop(); err != nil {
 			log.Error().Err(err).Msg("release the Hadoop cluster")
 		}
 	}
 	return code
 }
 
-// Require returns the cluster Main started for this package. It skips the
-// test when java is absent or -short is set, and fails it when the cluster
-// could not be started. Without Main in TestMain it starts (or joins) a
-// cluster itself and releases it in t.Cleanup.
+// Require returns the package's cluster, starting or joining it on first use.
+// It skips the test when java is absent or -short is set, and fails it when
+// the cluster cannot be started. Without Main in TestMain, each call starts
+// (or joins) a cluster and releases it in t.Cleanup.
 func Require(t testing.TB) *Cluster {
 	t.Helper()
 	if testing.Short() {
@@ -373,24 +357,38 @@ func Require(t testing.TB) *Cluster {
 	}
 	Skip(t)
 	mainMu.Lock()
-	ran, c, err := mainRan, mainCluster, mainErr
-	mainMu.Unlock()
-	if !ran {
+	if !mainRan {
+		mainMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		c, err = Start(ctx)
-		if err == nil {
-			t.Cleanup(func() {
-				if err := c.Stop(); err != nil {
-					t.Errorf("testbed: release the cluster: %v", err)
-				}
-			})
+		c, err := Start(ctx)
+		if err != nil {
+			t.Fatalf("testbed: no Hadoop cluster: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := c.Stop(); err != nil {
+				t.Errorf("testbed: release the cluster: %v", err)
+			}
+		})
+		return c
+	}
+	defer mainMu.Unlock()
+	if !mainStarted {
+		mainStarted = true
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		start := time.Now()
+		mainCluster, mainErr = Start(ctx)
+		cancel()
+		if mainErr != nil {
+			log.Error().Err(mainErr).Msg("Hadoop cluster did not start: Hadoop tests fail")
+		} else {
+			log.Info().Dur("took", time.Since(start)).Str("conf", mainCluster.ConfDir()).Msg("Hadoop cluster ready")
 		}
 	}
-	if err != nil {
-		t.Fatalf("testbed: no Hadoop cluster: %v", err)
+	if mainErr != nil {
+		t.Fatalf("testbed: no Hadoop cluster: %v", mainErr)
 	}
-	return c
+	return mainCluster
 }
 
 // ---- helpers ----
