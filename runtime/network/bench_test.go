@@ -7,9 +7,19 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 )
+
+// cpuTime returns the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // benchThroughput moves b.N records of size n from one producer to one consumer.
 func benchThroughput(b *testing.B, remote bool, n int) {
@@ -37,7 +47,7 @@ func benchThroughput(b *testing.B, remote bool, n int) {
 	b.SetBytes(int64(n))
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	go func() {
 		enc := func(dst []byte) []byte { return append(dst, payload...) }
 		for i := 0; i < b.N; i++ {
@@ -63,11 +73,12 @@ func benchThroughput(b *testing.B, remote bool, n int) {
 		}
 		got++
 	}
-	el := time.Since(start)
+	el, cpu := time.Since(start), cpuTime()-cpu0
 	if got != b.N {
 		b.Fatalf("got %d of %d", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/el.Seconds(), "records/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/record")
 }
 
 func BenchmarkThroughput(b *testing.B) {
@@ -203,7 +214,7 @@ func BenchmarkShuffle(b *testing.B) {
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	per := b.N / par
 	for p, w := range writers {
 		go func() {
@@ -236,9 +247,10 @@ func BenchmarkShuffle(b *testing.B) {
 	for range readers {
 		total += <-counts
 	}
-	el := time.Since(start)
+	el, cpu := time.Since(start), cpuTime()-cpu0
 	if total != b.N {
 		b.Fatalf("received %d of %d", total, b.N)
 	}
 	b.ReportMetric(float64(b.N)/el.Seconds(), "records/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/record")
 }
