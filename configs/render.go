@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
@@ -73,6 +74,25 @@ type RenderOptions struct {
 	All bool
 	// ShowSecrets prints sensitive values instead of masking them.
 	ShowSecrets bool
+	// JSON writes a JSON array of {key, value, origin, ...} objects instead of a table.
+	JSON bool
+}
+
+// RenderedEntry is one row of Render's JSON output.
+type RenderedEntry struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Origin string `json:"origin"`
+	// Default is true for unset options listed with their default.
+	Default bool `json:"default,omitempty"`
+	// SetAs is the deprecated key the value was set under.
+	SetAs string `json:"set-as,omitempty"`
+	// Type is the option's type; empty for pass-through keys.
+	Type string `json:"type,omitempty"`
+	// NoDefault is true for unset options without a default (value is empty).
+	NoDefault bool `json:"no-default,omitempty"`
+	// Ignored is true for JVM-only Flink keys that flink-go accepts without effect.
+	Ignored bool `json:"ignored,omitempty"`
 }
 
 // Render writes the effective configuration as a table with each value's origin (used by
@@ -85,6 +105,28 @@ func Render(w io.Writer, c *Configuration, o RenderOptions) error {
 	entries := c.Entries()
 	if o.All {
 		entries = c.EffectiveEntries()
+	}
+	if o.JSON {
+		rows := make([]RenderedEntry, 0, len(entries))
+		for _, e := range entries {
+			r := RenderedEntry{Key: e.Key, Value: e.Value, Origin: e.Origin.String(), Default: e.IsDefault(), SetAs: e.SetAs}
+			if e.Spec != nil {
+				r.Type = string(e.Spec.Kind)
+				r.NoDefault = e.IsDefault() && !e.Spec.HasDefault
+			} else if p, _ := passThroughFor(e.Key); p.Ignored {
+				r.Ignored = true
+			}
+			if !o.ShowSecrets && IsSensitive(e.Key) && r.Value != "" {
+				r.Value = Masked
+			}
+			rows = append(rows, r)
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rows); err != nil {
+			return fmt.Errorf("writing configuration as JSON: %w", err)
+		}
+		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if _, err := fmt.Fprintln(tw, "KEY\tVALUE\tORIGIN"); err != nil {

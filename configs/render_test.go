@@ -2,6 +2,7 @@ package configs
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -67,6 +68,40 @@ func TestRender(t *testing.T) {
 		if !regexp.MustCompile(re).MatchString(out) {
 			t.Errorf("--all output does not match %s", re)
 		}
+	}
+}
+
+func TestRenderJSON(t *testing.T) {
+	c := New()
+	_ = c.Set("parallelism.default", "4", FileOrigin("conf/config.yaml", 12))
+	_ = c.Set("s3.secret-key", "hunter2", DynamicOrigin)
+	_ = c.Set("classloader.resolve-order", "parent-first", DynamicOrigin)
+	var b bytes.Buffer
+	if err := Render(&b, c, RenderOptions{JSON: true, All: true}); err != nil {
+		t.Fatal(err)
+	}
+	var rows []RenderedEntry
+	if err := json.Unmarshal(b.Bytes(), &rows); err != nil {
+		t.Fatalf("invalid JSON: %v\n%s", err, b.String())
+	}
+	byKey := map[string]RenderedEntry{}
+	for _, r := range rows {
+		byKey[r.Key] = r
+	}
+	if r := byKey["parallelism.default"]; r.Value != "4" || r.Origin != "conf/config.yaml:12" || r.Default || r.Type != "Integer" {
+		t.Errorf("parallelism row = %+v", r)
+	}
+	if r := byKey["s3.secret-key"]; r.Value != Masked {
+		t.Errorf("secret row = %+v", r)
+	}
+	if r := byKey["classloader.resolve-order"]; !r.Ignored {
+		t.Errorf("ignored row = %+v", r)
+	}
+	if r := byKey["rest.address"]; !r.Default || !r.NoDefault || r.Value != "" {
+		t.Errorf("unset row = %+v", r)
+	}
+	if len(rows) != len(All())+1 { // every option, plus the one ignored key
+		t.Errorf("%d rows, want %d", len(rows), len(All())+1)
 	}
 }
 
