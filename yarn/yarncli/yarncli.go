@@ -24,31 +24,34 @@ func Commands() []*cli.Command {
 
 // commands builds the command tree; opts are passed to the RM client (tests inject dialers).
 func commands(opts []yarn.Option) []*cli.Command {
-	common := []cli.Flag{
-		&cli.StringFlag{Name: "conf-dir", Usage: "Hadoop configuration directory with yarn-site.xml/core-site.xml (default: $YARN_CONF_DIR, $HADOOP_CONF_DIR, $HADOOP_HOME/etc/hadoop)", EnvVars: []string{"FLINK_GO_HADOOP_CONF_DIR"}},
-		&cli.StringFlag{Name: "rm", Usage: "ResourceManager client address host:port (overrides yarn.resourcemanager.address)"},
-		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up after this long"},
+	// The common flags are accepted before and after the subcommand name.
+	common := func(extra ...cli.Flag) []cli.Flag {
+		return append([]cli.Flag{
+			&cli.StringFlag{Name: "conf-dir", Usage: "Hadoop configuration directory with yarn-site.xml/core-site.xml (default: $YARN_CONF_DIR, $HADOOP_CONF_DIR, $HADOOP_HOME/etc/hadoop)", EnvVars: []string{"FLINK_GO_HADOOP_CONF_DIR"}},
+			&cli.StringFlag{Name: "rm", Usage: "ResourceManager client address host:port (overrides yarn.resourcemanager.address)"},
+			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "give up after this long"},
+		}, extra...)
 	}
 	return []*cli.Command{{
 		Name:  "yarn",
 		Usage: "inspect and manage the YARN cluster (applications, nodes, metrics)",
-		Flags: common,
+		Flags: common(),
 		Subcommands: []*cli.Command{
 			{
 				Name:  "apps",
 				Usage: "list applications (default: SUBMITTED, ACCEPTED and RUNNING ones)",
-				Flags: []cli.Flag{
+				Flags: common(
 					&cli.StringSliceFlag{Name: "state", Usage: "application state to list (repeatable): NEW, NEW_SAVING, SUBMITTED, ACCEPTED, RUNNING, FINISHED, FAILED, KILLED or ALL"},
 					&cli.StringSliceFlag{Name: "type", Usage: "application type to list (repeatable)"},
 					&cli.StringSliceFlag{Name: "tag", Usage: "application tag to list (repeatable)"},
 					&cli.StringFlag{Name: "queue", Usage: "only applications in this queue"},
-				},
+				),
 				Action: func(c *cli.Context) error { return withRM(c, opts, appsAction) },
 			},
 			{
 				Name:  "nodes",
 				Usage: "list NodeManagers (default: RUNNING ones)",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Usage: "list nodes in every state"}},
+				Flags: common(&cli.BoolFlag{Name: "all", Usage: "list nodes in every state"}),
 				Action: func(c *cli.Context) error {
 					return withRM(c, opts, nodesAction)
 				},
@@ -57,6 +60,7 @@ func commands(opts []yarn.Option) []*cli.Command {
 				Name:      "kill",
 				Usage:     "kill an application",
 				ArgsUsage: "<applicationId>",
+				Flags:     common(),
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 1 {
 						return errors.New("usage: flink-go yarn kill <applicationId>")
@@ -70,6 +74,7 @@ func commands(opts []yarn.Option) []*cli.Command {
 			{
 				Name:   "metrics",
 				Usage:  "show cluster metrics (NodeManager counts)",
+				Flags:  common(),
 				Action: func(c *cli.Context) error { return withRM(c, opts, metricsAction) },
 			},
 		},

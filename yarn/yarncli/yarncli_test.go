@@ -106,7 +106,7 @@ func TestNodesMetricsKill(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Total Nodes:1") || !strings.Contains(out, "nm1:4545") || !strings.Contains(out, "RUNNING") {
 		t.Fatalf("nodes: %v\n%s", err, out)
 	}
-	out, err = runCLI(t, f, "yarn", "--rm", "rmhost:8032", "metrics")
+	out, err = runCLI(t, f, "yarn", "metrics", "--rm", "rmhost:8032")
 	if err != nil || !strings.Contains(out, "NodeManagers") {
 		t.Fatalf("metrics: %v\n%s", err, out)
 	}
