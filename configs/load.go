@@ -210,7 +210,8 @@ func ParseFlat(data []byte, origin Origin) ([]RawEntry, error) {
 		out  []RawEntry
 		errs []error
 	)
-	for i, line := range strings.Split(string(data), "\n") {
+	text := strings.TrimPrefix(string(data), "\ufeff") // a UTF-8 byte order mark
+	for i, line := range strings.Split(text, "\n") {
 		if c := strings.IndexByte(line, '#'); c >= 0 {
 			line = line[:c]
 		}

@@ -217,6 +217,11 @@ func TestParseFlat(t *testing.T) {
 		t.Errorf("ParseFlat = %v\nwant %v", es, want)
 	}
 
+	es, err = ParseFlat([]byte("\ufeffrest.port: 1\r\nparallelism.default: 2\r\n"), FileOrigin("win.yaml", 0))
+	if err != nil || len(es) != 2 || es[0].Key != "rest.port" || es[1].Value != "2" {
+		t.Errorf("BOM/CRLF file: %v, %v", es, err)
+	}
+
 	_, err = ParseFlat([]byte("a.b: 1\nnot a pair\nkey:value\nempty:\n"), FileOrigin("f.yaml", 0))
 	if err == nil {
 		t.Fatal("malformed flat file accepted")
