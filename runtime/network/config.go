@@ -40,7 +40,7 @@ type Config struct {
 	// channel (Flink default 2). It also sizes a partition's share: n*BuffersPerChannel+floating.
 	BuffersPerChannel int
 	// FloatingBuffersPerGate is the number of floating receive buffers an input gate may borrow
-	// for channels with a backlog (Flink default 8).
+	// for channels with a backlog (Flink default 8; 0 means the default, negative means none).
 	FloatingBuffersPerGate int
 	// BufferTimeout is the longest time a record waits in a partially filled buffer: 0 flushes
 	// after every record, a negative value flushes only when a buffer is full (or on events,
@@ -83,7 +83,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.FloatingBuffersPerGate = DefaultFloatingBuffersPerGate
 	}
 	if c.FloatingBuffersPerGate < 0 {
-		return c, fmt.Errorf("network: FloatingBuffersPerGate %d must not be negative", c.FloatingBuffersPerGate)
+		c.FloatingBuffersPerGate = 0
 	}
 	if c.PartitionRequestTimeout == 0 {
 		c.PartitionRequestTimeout = DefaultPartitionRequestTimeout

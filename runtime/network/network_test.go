@@ -963,3 +963,48 @@ func TestAdvertisedAddress(t *testing.T) {
 		t.Fatalf("wildcard advertised: %q", w.Addr())
 	}
 }
+
+// With a backlog the remote channel borrows floating buffers beyond its exclusive ones; without
+// floating buffers it still works on exclusive credit alone.
+func TestFloatingBuffers(t *testing.T) {
+	for _, floating := range []int{4, -1} {
+		t.Run(fmt.Sprintf("floating=%d", floating), func(t *testing.T) {
+			cfg := Config{SegmentSize: 1024, TotalBuffers: 128, BufferTimeout: -1, FloatingBuffersPerGate: floating}
+			prod := newTestEnv(t, cfg)
+			cons := newTestEnv(t, cfg)
+			tp := buildTopology(t, prod, cons, "float", 1, 1)
+			go func() {
+				for i := 0; i < 5000; i++ {
+					tp.writers[0].EmitBytes(0, record(0, i, 200))
+				}
+				tp.writers[0].Close()
+			}()
+			g := tp.gates[0]
+			deadline := time.Now().Add(3 * time.Second)
+			for {
+				g.floating.mu.Lock()
+				owned := g.floating.owned
+				g.floating.mu.Unlock()
+				rc := g.chans[0].(*remoteChannel)
+				rc.mu.Lock()
+				queued := len(rc.recv) - rc.head
+				rc.mu.Unlock()
+				want := cfg.BuffersPerChannel + 2
+				if floating < 0 {
+					want = 2
+				}
+				if owned == max(floating, 0) && queued >= want {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("floating owned %d, queued %d", owned, queued)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			got := readAll(t, NewRecordReader(g), 10*time.Second)
+			if len(got) != 5000 {
+				t.Fatalf("got %d", len(got))
+			}
+		})
+	}
+}
