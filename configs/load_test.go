@@ -134,6 +134,10 @@ func TestParseYAMLErrors(t *testing.T) {
 			}
 		})
 	}
+	if es, err := ParseYAML([]byte("\ufeffparallelism:\r\n  default: 4\r\n"), "win.yaml"); err != nil || len(es) != 1 ||
+		es[0].Key != "parallelism.default" || es[0].Value != "4" || es[0].Origin.Line != 2 {
+		t.Errorf("BOM/CRLF YAML: %v, %v", es, err)
+	}
 	for _, empty := range []string{"", "# only a comment\n", "~\n", "---\n"} {
 		if es, err := ParseYAML([]byte(empty), "e.yaml"); err != nil || len(es) != 0 {
 			t.Errorf("ParseYAML(%q) = %v, %v", empty, es, err)
