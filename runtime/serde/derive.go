@@ -133,6 +133,7 @@ func (b *builder) structEngine(t reflect.Type, path string) (*engine, error) {
 	}
 	e.ops = ops
 	e.empty = len(ops) == 0
+	e.finishOps()
 	e.ready = true
 	return e, nil
 }
@@ -168,6 +169,7 @@ func (b *builder) inlineArray(t reflect.Type, elem *engine) *engine {
 		ops = appendOps(ops, elem, uintptr(i)*size, "["+itoa(i)+"]")
 	}
 	e.ops = ops
+	e.finishOps()
 	e.enc, e.dec = e.encode, e.decode
 	return e
 }

@@ -70,7 +70,26 @@ type engine struct {
 	empty bool
 	// ready: ops is final and may be copied into a parent's op list.
 	ready bool
+	// batchStrings: the op list has several kString ops (listed in strOps); decode gives them
+	// one shared allocation instead of one each.
+	batchStrings bool
+	strOps       []int
 }
+
+// finishOps sets the derived fields that depend on the final op list.
+func (e *engine) finishOps() {
+	e.strOps = e.strOps[:0]
+	for j, o := range e.ops {
+		if o.k == kString {
+			e.strOps = append(e.strOps, j)
+		}
+	}
+	e.batchStrings = len(e.strOps) >= 2 && len(e.strOps) <= maxBatchStrings
+}
+
+// maxBatchStrings is the most string fields a struct may have for them to share one
+// allocation on decode (their positions are kept in a fixed-size array on the stack).
+const maxBatchStrings = 16
 
 type sliceHeader struct {
 	data unsafe.Pointer
@@ -154,7 +173,18 @@ func (e *engine) encode(dst []byte, p unsafe.Pointer) []byte {
 // decode runs the op list, filling the value at p from src; it returns the bytes consumed.
 // Every op overwrites its destination completely, so p need not point at a zero value.
 func (e *engine) decode(src []byte, p unsafe.Pointer, depth int) (int, error) {
+	if e.batchStrings {
+		var spans [maxBatchStrings]strSpan
+		return e.decodeOps(src, p, depth, &spans)
+	}
+	return e.decodeOps(src, p, depth, nil)
+}
+
+// decodeOps is the op interpreter behind decode; spans is scratch space for batched strings
+// (nil unless e.batchStrings).
+func (e *engine) decodeOps(src []byte, p unsafe.Pointer, depth int, spans *[maxBatchStrings]strSpan) (int, error) {
 	i := 0
+	nspans, strBytes := 0, 0
 	for j := range e.ops {
 		o := &e.ops[j]
 		fp := unsafe.Add(p, o.off)
@@ -181,23 +211,31 @@ func (e *engine) decode(src []byte, p unsafe.Pointer, depth int) (int, error) {
 			}
 			*(*uint8)(fp) = src[i]
 			i++
-		case kInt, kInt16, kInt32, kInt64:
+		case kInt64:
 			var u uint64
 			if i < len(src) && src[i] < 0x80 {
 				u = uint64(src[i])
 				i++
 			} else {
-				v, n, err := uvarintSlow(src[i:])
-				if err != nil {
+				var err error
+				if u, i, err = readUvSlow(src, i); err != nil {
 					return 0, fieldError(o.path, err)
 				}
-				u = v
-				i += n
+			}
+			*(*int64)(fp) = unzigzag(u)
+		case kInt, kInt16, kInt32:
+			var u uint64
+			if i < len(src) && src[i] < 0x80 {
+				u = uint64(src[i])
+				i++
+			} else {
+				var err error
+				if u, i, err = readUvSlow(src, i); err != nil {
+					return 0, fieldError(o.path, err)
+				}
 			}
 			v := unzigzag(u)
 			switch o.k {
-			case kInt64:
-				*(*int64)(fp) = v
 			case kInt:
 				if int64(int(v)) != v {
 					return 0, fieldError(o.path, rangeError(v, "int"))
@@ -214,22 +252,30 @@ func (e *engine) decode(src []byte, p unsafe.Pointer, depth int) (int, error) {
 				}
 				*(*int16)(fp) = int16(v)
 			}
-		case kUint, kUint16, kUint32, kUint64, kUintptr:
+		case kUint64:
 			var u uint64
 			if i < len(src) && src[i] < 0x80 {
 				u = uint64(src[i])
 				i++
 			} else {
-				v, n, err := uvarintSlow(src[i:])
-				if err != nil {
+				var err error
+				if u, i, err = readUvSlow(src, i); err != nil {
 					return 0, fieldError(o.path, err)
 				}
-				u = v
-				i += n
+			}
+			*(*uint64)(fp) = u
+		case kUint, kUint16, kUint32, kUintptr:
+			var u uint64
+			if i < len(src) && src[i] < 0x80 {
+				u = uint64(src[i])
+				i++
+			} else {
+				var err error
+				if u, i, err = readUvSlow(src, i); err != nil {
+					return 0, fieldError(o.path, err)
+				}
 			}
 			switch o.k {
-			case kUint64:
-				*(*uint64)(fp) = u
 			case kUint:
 				if uint64(uint(u)) != u {
 					return 0, fieldError(o.path, rangeError(u, "uint"))
@@ -281,18 +327,23 @@ func (e *engine) decode(src []byte, p unsafe.Pointer, depth int) (int, error) {
 				u = uint64(src[i])
 				i++
 			} else {
-				v, n, err := uvarintSlow(src[i:])
-				if err != nil {
+				var err error
+				if u, i, err = readUvSlow(src, i); err != nil {
 					return 0, fieldError(o.path, err)
 				}
-				u = v
-				i += n
 			}
 			if u > uint64(len(src)-i) {
 				return 0, fieldError(o.path, lengthError("string", u, len(src)-i))
 			}
 			end := i + int(u)
-			*(*string)(fp) = string(src[i:end])
+			if spans != nil {
+				// Remember where the bytes are; all strings get one allocation at the end.
+				spans[nspans] = strSpan{start: i, n: int(u)}
+				nspans++
+				strBytes += int(u)
+			} else {
+				*(*string)(fp) = string(src[i:end])
+			}
 			i = end
 		case kBytes:
 			var u uint64
@@ -300,12 +351,10 @@ func (e *engine) decode(src []byte, p unsafe.Pointer, depth int) (int, error) {
 				u = uint64(src[i])
 				i++
 			} else {
-				v, n, err := uvarintSlow(src[i:])
-				if err != nil {
+				var err error
+				if u, i, err = readUvSlow(src, i); err != nil {
 					return 0, fieldError(o.path, err)
 				}
-				u = v
-				i += n
 			}
 			if u == 0 {
 				*(*[]byte)(fp) = nil
@@ -322,7 +371,46 @@ func (e *engine) decode(src []byte, p unsafe.Pointer, depth int) (int, error) {
 			i = end
 		}
 	}
+	if spans != nil {
+		e.setStrings(p, src, spans[:nspans], strBytes)
+	}
 	return i, nil
+}
+
+// strSpan locates one string's bytes in the input during a batched decode.
+type strSpan struct{ start, n int }
+
+// setStrings copies the strings found at spans into one fresh allocation of total bytes and
+// stores them in the struct's string fields, so a record with several strings costs one
+// allocation, not one per string. The strings then share a backing array: keeping any one of
+// them alive keeps all of them (a few hundred bytes for typical records).
+func (e *engine) setStrings(p unsafe.Pointer, src []byte, spans []strSpan, total int) {
+	var buf []byte
+	if total > 0 {
+		buf = make([]byte, total)
+	}
+	at := 0
+	for k, j := range e.strOps {
+		sp := (*string)(unsafe.Add(p, e.ops[j].off))
+		sn := spans[k]
+		if sn.n == 0 {
+			*sp = ""
+			continue
+		}
+		copy(buf[at:], src[sn.start:sn.start+sn.n])
+		*sp = unsafe.String(&buf[at], sn.n)
+		at += sn.n
+	}
+}
+
+// readUvSlow decodes the uvarint at src[i:] (the multi-byte path; callers inline the one-byte
+// case) and returns it with the index just past it.
+func readUvSlow(src []byte, i int) (uint64, int, error) {
+	if i+1 < len(src) && src[i+1] < 0x80 && src[i+1] != 0 {
+		return uint64(src[i]&0x7f) | uint64(src[i+1])<<7, i + 2, nil
+	}
+	v, n, err := uvarintSlow(src[i:])
+	return v, i + n, err
 }
 
 // readLen decodes a uvarint length prefix.
