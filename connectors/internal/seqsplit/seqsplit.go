@@ -138,40 +138,75 @@ func (c *Cursor) Next() (int64, bool) {
 		if i >= c.limit || i < 0 { // i < 0: overflow of an unbounded sequence
 			return 0, false
 		}
+		if len(c.layers) > 0 {
+			if j, done := c.skip(i); done {
+				c.next = j
+				continue
+			}
+		}
 		c.next += c.p
-		if len(c.layers) == 0 {
-			return i, true
-		}
-		if !c.doneByLayers(i) {
-			return i, true
-		}
+		return i, true
 	}
 }
 
 // Peek returns the index Next would return without consuming it.
 func (c *Cursor) Peek() (int64, bool) {
-	save := c.next
 	i, ok := c.Next()
-	c.next = save
+	if ok {
+		c.next = i
+	}
 	return i, ok
 }
 
-func (c *Cursor) doneByLayers(i int64) bool {
-	done, drop := false, false
+// skip reports whether candidate i (== c.next) was already emitted and, if so, the next
+// candidate worth checking: the first one a done-marking layer does not mark done, so a long
+// run of emitted indexes (an old subtask far ahead of the others) is jumped at once.
+func (c *Cursor) skip(i int64) (int64, bool) {
+	drop := false
+	next, done := i, false
 	for idx := range c.layers {
 		l := &c.layers[idx]
 		if l.max <= i {
 			drop = true
 			continue
 		}
-		if l.done(i) {
-			done = true
+		if !l.done(i) {
+			continue
 		}
+		done = true
+		next = max(next, c.firstNotDone(l, i))
 	}
 	if drop {
 		c.trim()
 	}
-	return done
+	return next, done
+}
+
+// firstNotDone returns the first candidate >= i (i ≡ k mod p) that layer l does not mark
+// done. The candidates visit the layer's residues with period cnt = l.p/gcd(p, l.p); within
+// one residue they form a progression with step p*cnt, whose first element at or above the
+// layer's next for that residue is computed directly.
+func (c *Cursor) firstNotDone(l *layer, i int64) int64 {
+	cnt := l.p / gcd(c.p, l.p)
+	step := c.p * cnt
+	best := int64(math.MaxInt64)
+	for m := int64(0); m < cnt; m++ {
+		i0 := i + m*c.p
+		t := l.next[i0%l.p]
+		cand := i0
+		if i0 < t {
+			cand = i0 + (t-i0+step-1)/step*step
+		}
+		best = min(best, cand)
+	}
+	return best
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // Remaining reports whether the cursor may still yield indexes.

@@ -118,3 +118,51 @@ func BenchmarkNext(b *testing.B) {
 		c.Next()
 	}
 }
+
+// TestLaggingSubtaskRestoreIsFast: one old subtask far ahead of another must not make the
+// restored cursor step through every emitted index.
+func TestLaggingSubtaskRestoreIsFast(t *testing.T) {
+	a, _ := New(0, 2, Unbounded)
+	b, _ := New(1, 2, Unbounded)
+	a.next = 2_000_000_000 // subtask 0 emitted a billion indexes, subtask 1 none
+	states := [][]byte{a.Snapshot(), b.Snapshot()}
+	c, err := Restore(0, 2, Unbounded, states)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := c.Next(); i != 2_000_000_000 {
+		t.Fatalf("first index %d", i)
+	}
+	c4, _ := Restore(2, 4, Unbounded, states) // scale-up by a multiple: also jumps
+	if i, _ := c4.Next(); i != 2_000_000_002 {
+		t.Fatalf("first index at p=4: %d", i)
+	}
+	c1, _ := Restore(0, 1, Unbounded, states) // p=1: 1, 3, 5, ... interleaved with done evens
+	for _, want := range []int64{1, 3, 5} {
+		if i, _ := c1.Next(); i != want {
+			t.Fatalf("p=1: got %d want %d", i, want)
+		}
+	}
+}
+
+func TestLaggingSubtaskRestoreIsFastNonMultiple(t *testing.T) {
+	var states [][]byte
+	for k := 0; k < 4; k++ {
+		c, _ := New(k, 4, Unbounded)
+		if k != 3 {
+			c.next = int64(4_000_000_000 + k) // subtasks 0..2 far ahead, 3 lagging
+		}
+		states = append(states, c.Snapshot())
+	}
+	c, err := Restore(0, 2, Unbounded, states) // candidates 0,2,4,... hit residues 0 and 2 only
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := c.Next(); i != 4_000_000_000 {
+		t.Fatalf("first index %d", i)
+	}
+	c3, _ := Restore(1, 3, Unbounded, states) // 1,4,7,10,...: residue 3 candidates (7, 19, ...) are not done
+	if i, _ := c3.Next(); i != 7 {
+		t.Fatalf("first index at p=3: %d", i)
+	}
+}
