@@ -1008,3 +1008,68 @@ func TestFloatingBuffers(t *testing.T) {
 		})
 	}
 }
+
+// Broadcast and EmitEvent, read with the buffer-level InputGate.Next.
+func TestBroadcastEmitEventGateNext(t *testing.T) {
+	e := newTestEnv(t, testConfig())
+	rp, err := e.CreatePartition(pid("bc", 0), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rp.NumSubpartitions() != 3 || rp.ID() != pid("bc", 0) {
+		t.Fatal("partition accessors")
+	}
+	w := NewRecordWriter(rp)
+	var gates []*InputGate
+	for c := 0; c < 3; c++ {
+		g, err := e.CreateInputGate(context.Background(), []ChannelSpec{{Partition: pid("bc", 0), Subpartition: c, Addr: e.Addr()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		if g.NumChannels() != 1 || g.Spec(0).Subpartition != c {
+			t.Fatal("gate accessors")
+		}
+		gates = append(gates, g)
+	}
+	if err := w.Broadcast(func(dst []byte) []byte { return append(dst, "all"...) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.EmitEvent(1, []byte("only-1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.EmitEvent(3, nil); err == nil {
+		t.Fatal("EmitEvent out of range accepted")
+	}
+	w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for c, g := range gates {
+		var got []string
+		for {
+			be, err := g.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case be.EndOfPartition:
+				got = append(got, "EOP")
+			case be.Event != nil:
+				got = append(got, "ev:"+string(be.Event))
+			default:
+				got = append(got, fmt.Sprintf("data:%q", be.Data))
+			}
+			be.Recycle()
+			if be.EndOfPartition {
+				break
+			}
+		}
+		want := `data:"\x03all" EOP`
+		if c == 1 {
+			want = `data:"\x03all" ev:only-1 EOP`
+		}
+		if s := strings.Join(got, " "); s != want {
+			t.Fatalf("consumer %d: %s, want %s", c, s, want)
+		}
+	}
+}

@@ -325,10 +325,3 @@ func (p *ResultPartition) release(cause error) {
 		s.fail(cause)
 	}
 }
-
-// err returns the writer error (nil while writable).
-func (p *ResultPartition) writerErr() error {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	return p.werr
-}
