@@ -82,26 +82,45 @@ func ParseDuration(text string) (time.Duration, error) {
 
 // parseDurationPlainUnit is ParseDuration with plain numbers in plain instead of ms.
 func parseDurationPlainUnit(text string, plain time.Duration) (time.Duration, error) {
+	n, err := parseScaled(text, scale[time.Duration]{
+		what: "duration", examples: `"100 ms", "10 s", "5 min"`, units: durationUnits, plain: plain,
+		help: durationUnitHelp, tooBig: "is too long (maximum is about 292 years)",
+	})
+	return time.Duration(n), err
+}
+
+// scale describes a number-with-unit syntax for parseScaled.
+type scale[U ~int64] struct {
+	what, examples string
+	units          map[string]U
+	plain          U // the unit of a number without a label
+	help, tooBig   string
+}
+
+// parseScaled parses "<digits> [unit]" into digits × unit, rejecting unknown units and
+// results beyond int64.
+func parseScaled[U ~int64](text string, sc scale[U]) (U, error) {
 	num, unit, err := splitNumberUnit(text)
 	if err != nil {
-		return 0, fmt.Errorf("%w: duration: %v (expected e.g. \"100 ms\", \"10 s\", \"5 min\")", ErrInvalidValue, err)
+		return 0, fmt.Errorf("%w: %s: %v (expected e.g. %s)", ErrInvalidValue, sc.what, err, sc.examples)
 	}
+	t := strings.TrimSpace(text)
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: duration %q: number out of range", ErrInvalidValue, text)
+		return 0, fmt.Errorf("%w: %s %q: number out of range", ErrInvalidValue, sc.what, t)
 	}
-	mult := plain
+	mult := sc.plain
 	if unit != "" {
-		u, ok := durationUnits[unit]
+		u, ok := sc.units[unit]
 		if !ok {
-			return 0, fmt.Errorf("%w: duration %q: unknown unit %q (accepted: %s)", ErrInvalidValue, strings.TrimSpace(text), unit, durationUnitHelp)
+			return 0, fmt.Errorf("%w: %s %q: unknown unit %q (accepted: %s)", ErrInvalidValue, sc.what, t, unit, sc.help)
 		}
 		mult = u
 	}
-	if n > int64(math.MaxInt64/mult) {
-		return 0, fmt.Errorf("%w: duration %q is too long (maximum is about 292 years)", ErrInvalidValue, strings.TrimSpace(text))
+	if n > math.MaxInt64/int64(mult) {
+		return 0, fmt.Errorf("%w: %s %q %s", ErrInvalidValue, sc.what, t, sc.tooBig)
 	}
-	return time.Duration(n) * mult, nil
+	return U(n) * mult, nil
 }
 
 // FormatDuration renders d in the largest unit that represents it exactly, as Flink's
@@ -157,38 +176,27 @@ var memoryUnits = []struct {
 	{[]string{"t", "tb", "tebibytes"}, TebiByte},
 }
 
+// memoryUnitsByLabel maps every memory unit label to its size.
+var memoryUnitsByLabel = func() map[string]MemorySize {
+	m := map[string]MemorySize{}
+	for _, u := range memoryUnits {
+		for _, l := range u.labels {
+			m[l] = u.mult
+		}
+	}
+	return m
+}()
+
 const memoryUnitHelp = "b|bytes, k|kb|kibibytes, m|mb|mebibytes, g|gb|gibibytes, t|tb|tebibytes (powers of 1024); no unit = bytes"
 
 // ParseMemorySize parses a memory size the way Flink does: a non-negative integer followed by an
 // optional unit ("1024m", "1g", "512 mb", "1gb", "64kb"). A plain number is bytes. Units are
 // case-insensitive and binary (1k = 1024 bytes).
 func ParseMemorySize(text string) (MemorySize, error) {
-	num, unit, err := splitNumberUnit(text)
-	if err != nil {
-		return 0, fmt.Errorf("%w: memory size: %v (expected e.g. \"512 mb\", \"1g\", \"64kb\")", ErrInvalidValue, err)
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: memory size %q: number out of range", ErrInvalidValue, text)
-	}
-	mult := Byte
-	if unit != "" {
-		found := false
-		for _, u := range memoryUnits {
-			for _, l := range u.labels {
-				if l == unit {
-					mult, found = u.mult, true
-				}
-			}
-		}
-		if !found {
-			return 0, fmt.Errorf("%w: memory size %q: unknown unit %q (accepted: %s)", ErrInvalidValue, strings.TrimSpace(text), unit, memoryUnitHelp)
-		}
-	}
-	if n > math.MaxInt64/int64(mult) {
-		return 0, fmt.Errorf("%w: memory size %q does not fit in 64 bits", ErrInvalidValue, strings.TrimSpace(text))
-	}
-	return MemorySize(n) * mult, nil
+	return parseScaled(text, scale[MemorySize]{
+		what: "memory size", examples: `"512 mb", "1g", "64kb"`, units: memoryUnitsByLabel, plain: Byte,
+		help: memoryUnitHelp, tooBig: "does not fit in 64 bits",
+	})
 }
 
 // FormatMemorySize renders m like Flink's MemorySize.toString: the largest exact unit.
