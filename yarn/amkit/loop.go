@@ -210,7 +210,8 @@ func (l *Loop) launch(ctx context.Context, a Accepted) {
 }
 
 // Run heartbeats until ctx ends (it then waits for running launches and returns nil), the RM orders
-// a shutdown (yarn.ErrAMShutdown), or MaxConsecutiveFailures allocate calls in a row failed.
+// a shutdown (yarn.ErrAMShutdown) or no longer knows the attempt (yarn.ErrApplicationNotFound), or
+// MaxConsecutiveFailures allocate calls in a row failed.
 func (l *Loop) Run(ctx context.Context) error {
 	defer l.wg.Wait()
 	failures := 0
@@ -219,7 +220,9 @@ func (l *Loop) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
-		case errors.Is(err, yarn.ErrAMShutdown):
+		case errors.Is(err, yarn.ErrAMShutdown), errors.Is(err, yarn.ErrApplicationNotFound):
+			// The RM ordered a shutdown, or no longer knows the attempt (finished, killed, or
+			// superseded by a newer attempt): heartbeating on cannot succeed.
 			return err
 		case err != nil:
 			failures++

@@ -200,6 +200,14 @@ func TestLoopGivesUp(t *testing.T) {
 	if err := shut.Run(context.Background()); !errors.Is(err, yarn.ErrAMShutdown) {
 		t.Fatalf("shutdown: %v", err)
 	}
+	calls := 0
+	gone, _ := NewLoop(LoopConfig{
+		Client: allocFunc(func() error { calls++; return fmt.Errorf("x: %w", yarn.ErrApplicationNotFound) }),
+		Launch: func(context.Context, Accepted) error { return nil },
+	})
+	if err := gone.Run(context.Background()); !errors.Is(err, yarn.ErrApplicationNotFound) || calls != 1 {
+		t.Fatalf("attempt gone: %v after %d calls", err, calls)
+	}
 }
 
 type allocFunc func() error
