@@ -79,7 +79,7 @@ var crossRules = []crossRule{
 // availability needs a storage directory, the heartbeat timeout must not be shorter than the
 // interval. Every broken rule is reported as an *Error wrapping ErrInconsistent, naming the
 // values and their origins. Load does not call it, so that a configuration can always be
-// loaded and printed; clients and cluster entry points call it before they act.
+// loaded and printed; clients and cluster entry points should call it before they act.
 func Validate(c *Configuration) error {
 	var errs []error
 	for _, r := range crossRules {
