@@ -27,6 +27,8 @@ func init() {
 	HeartbeatTimeout.Check(Positive())
 	StartWorkerMaxFailureRate.Check(AtLeast(0.0))
 	RedundantTaskManagers.Check(AtLeast(0))
+	SlotRequestTimeout.Check(Positive())
+	ClientTimeout.Check(Positive())
 
 	NumberOfTaskSlots.Check(AtLeast(1))
 	TaskManagerDataPort.Check(validPort)

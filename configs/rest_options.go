@@ -74,6 +74,18 @@ var (
 	PreviousWorkerRecoveryTimeout = Duration("resourcemanager.previous-worker.recovery.timeout", 0,
 		"After a JobManager failover, how long to wait for TaskManagers of the previous attempt to re-register before requesting new ones.")
 
+	// SlotRequestTimeout fails a job whose slot requests stay unfulfilled this long.
+	SlotRequestTimeout = Duration("slot.request.timeout", 5*time.Minute,
+		"A job whose slot requests cannot be fulfilled within this time fails (and may restart). Long enough for YARN to start TaskManager containers.")
+
+	// ClientTimeout bounds client operations against a cluster.
+	ClientTimeout = Duration("client.timeout", time.Minute,
+		"Timeout of client operations against a running cluster (submission, cancel, savepoint trigger responses).")
+
+	// ClientRetryPeriod is the pause between client retries.
+	ClientRetryPeriod = Duration("client.retry-period", 2*time.Second,
+		"Pause between retries of failed client requests, e.g. while a cluster's REST endpoint comes up.")
+
 	// RedundantTaskManagers keeps spare TaskManagers.
 	RedundantTaskManagers = Int("slotmanager.redundant-taskmanager-num", 0,
 		"Number of spare TaskManagers kept beyond the slots needed, to speed up failover.")
