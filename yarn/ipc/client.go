@@ -213,7 +213,12 @@ func (c *Client) connection(ctx context.Context) (*conn, error) {
 			c.cfg.Logger.Warn().Err(err).Str("addr", addr).Int("round", round).Msg("hadoop ipc connect failed")
 			attempts[addr], last = err, err
 			if permanent(err) {
-				return nil, &ConnectError{Protocol: c.cfg.Protocol, Attempts: attempts, Hint: authHint(c.cfg.Auth), last: err}
+				hint := authHint(c.cfg.Auth)
+				var re *RemoteError
+				if errors.As(err, &re) && re.hint() != "" {
+					hint = "" // the remote error carries its own hint
+				}
+				return nil, &ConnectError{Protocol: c.cfg.Protocol, Attempts: attempts, Hint: hint, last: err}
 			}
 			if ctx.Err() != nil {
 				break

@@ -146,9 +146,30 @@ func (c *conn) handshake(mech saslMechanism) error {
 		return err
 	}
 	if _, err := c.writePacket(pkt); err != nil {
+		if re := c.serverReason(); re != nil {
+			return re
+		}
 		return fmt.Errorf("writing connection context: %w", err)
 	}
 	return nil
+}
+
+// fatalReplyGrace is how long a failed write waits for the server's FATAL reply.
+const fatalReplyGrace = 500 * time.Millisecond
+
+// serverReason reads a FATAL reply the server may have sent before closing the connection during
+// the handshake; it returns nil when there is none.
+func (c *conn) serverReason() error {
+	_ = c.nc.SetReadDeadline(time.Now().Add(fatalReplyGrace))
+	frame, err := wire.ReadFrame(c.br, c.cfg.MaxResponseSize)
+	if err != nil {
+		return nil
+	}
+	resp, err := wire.ParseResponse(frame)
+	if err != nil || resp.Header.GetStatus() == hadoopproto.RpcResponseHeaderProto_SUCCESS {
+		return nil
+	}
+	return newRemoteError(resp.Header, "", c.cfg.Protocol, c.addr)
 }
 
 // userInfo returns the connection context's user (ProtoUtil.makeIpcConnectionContext): the user
@@ -265,6 +286,20 @@ func (c *conn) call(ctx context.Context, method string, req, resp proto.Message)
 	}
 	if n, err := c.writePacket(pkt); err != nil {
 		c.forget(id)
+		// The server may have sent a FATAL reply (e.g. "SIMPLE authentication is not enabled")
+		// and closed the socket; give the reader a moment to deliver it so the caller sees the
+		// server's reason rather than a broken pipe.
+		select {
+		case <-c.readerDone:
+		case <-time.After(fatalReplyGrace):
+		}
+		c.mu.Lock()
+		cerr := c.err
+		c.mu.Unlock()
+		var re *RemoteError
+		if errors.As(cerr, &re) {
+			return cerr
+		}
 		werr := fmt.Errorf("hadoop rpc %s to %s: writing request: %w", method, c.addr, err)
 		c.closeWithError(fmt.Errorf("%w: %w", ErrConnectionLost, werr))
 		if n == 0 {

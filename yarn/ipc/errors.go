@@ -164,10 +164,10 @@ func (e *RemoteError) hint() string {
 	switch {
 	case e.code == hadoopproto.RpcResponseHeaderProto_FATAL_UNAUTHORIZED && strings.Contains(e.Message, "SIMPLE authentication is not enabled"):
 		return "this port needs token or Kerberos authentication; the YARN scheduler and NodeManager ports always require a token"
+	case e.Class == "org.apache.hadoop.security.token.SecretManager$InvalidToken":
+		return "the token is expired, cancelled, for another server, or from a finished application attempt"
 	case e.code == hadoopproto.RpcResponseHeaderProto_FATAL_UNAUTHORIZED:
 		return "check the token or Kerberos credentials and that they belong to this server"
-	case errors.Is(e, ErrInvalidToken):
-		return "the token is expired, cancelled, or from another application attempt"
 	case errors.Is(e, ErrNoSuchProtocol):
 		return "is this the right port for " + e.Protocol + "?"
 	case e.code == hadoopproto.RpcResponseHeaderProto_FATAL_VERSION_MISMATCH:

@@ -1,0 +1,220 @@
+// Package itest checks yarn/ipc against a real Hadoop ResourceManager (the testing/hadoop
+// mini-cluster): SIMPLE calls on the client port, the TOKEN-only scheduler port, and a full
+// DIGEST-MD5 login with a real AMRMToken obtained by submitting an unmanaged AM.
+package itest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flink-go/flink-go/testing/hadoop/testbed"
+	hadoopproto "github.com/flink-go/flink-go/yarn/internal/proto/hadoop"
+	"github.com/flink-go/flink-go/yarn/ipc"
+	"github.com/flink-go/flink-go/yarn/security"
+)
+
+func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
+
+func user() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "flinkgo"
+}
+
+func rmClient(t *testing.T, c *testbed.Cluster) *ipc.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := ipc.Dial(ctx, ipc.Config{Addresses: []string{c.RMAddress()}, Protocol: ipc.ProtocolApplicationClient, User: user()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+func TestClusterMetricsSimple(t *testing.T) {
+	c := testbed.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := c.WaitForNodes(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cl := rmClient(t, c)
+	resp := &hadoopproto.GetClusterMetricsResponseProto{}
+	if err := cl.Call(ctx, "getClusterMetrics", &hadoopproto.GetClusterMetricsRequestProto{}, resp); err != nil {
+		t.Fatal(err)
+	}
+	if n := resp.GetClusterMetrics().GetNumNodeManagers(); n < 1 {
+		t.Fatalf("num_node_managers = %d", n)
+	}
+	// Many concurrent calls on the one connection.
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		go func() {
+			errs <- cl.Call(ctx, "getClusterMetrics", &hadoopproto.GetClusterMetricsRequestProto{}, &hadoopproto.GetClusterMetricsResponseProto{})
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A real remote error maps to a typed error.
+	err := cl.Call(ctx, "getApplicationReport", &hadoopproto.GetApplicationReportRequestProto{
+		ApplicationId: &hadoopproto.ApplicationIdProto{Id: proto.Int32(9999), ClusterTimestamp: proto.Int64(1)}}, &hadoopproto.GetApplicationReportResponseProto{})
+	if !errors.Is(err, ipc.ErrApplicationNotFound) {
+		t.Fatalf("err = %v", err)
+	}
+	if err := cl.Call(ctx, "noSuchMethod", &hadoopproto.GetClusterMetricsRequestProto{}, nil); !errors.Is(err, ipc.ErrNoSuchMethod) {
+		t.Fatalf("unknown method: %v", err)
+	}
+}
+
+func TestWrongProtocolOnRealRM(t *testing.T) {
+	c := testbed.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := ipc.Dial(ctx, ipc.Config{Addresses: []string{c.RMAddress()}, Protocol: "org.example.NoSuchProtocolPB", User: user()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	err = cl.Call(ctx, "getClusterMetrics", &hadoopproto.GetClusterMetricsRequestProto{}, nil)
+	if !errors.Is(err, ipc.ErrNoSuchProtocol) {
+		t.Fatalf("unknown protocol: %v", err)
+	}
+	t.Logf("unknown protocol: %v", err)
+}
+
+func TestSchedulerRejectsSimple(t *testing.T) {
+	c := testbed.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := ipc.Dial(ctx, ipc.Config{Addresses: []string{c.SchedulerAddress()}, Protocol: ipc.ProtocolApplicationMaster, User: user(), ConnectRounds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	err = cl.Call(ctx, "registerApplicationMaster", &hadoopproto.RegisterApplicationMasterRequestProto{}, nil)
+	if !errors.Is(err, ipc.ErrPermission) {
+		t.Fatalf("err = %v", err)
+	}
+	t.Logf("SIMPLE on the scheduler port: %v", err)
+}
+
+// TestUnmanagedAMTokenLogin submits an unmanaged AM, takes its AMRMToken from the application
+// report and registers/unregisters over a TOKEN (DIGEST-MD5) connection to the scheduler port.
+func TestUnmanagedAMTokenLogin(t *testing.T) {
+	c := testbed.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := c.WaitForNodes(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	rm := rmClient(t, c)
+	newApp := &hadoopproto.GetNewApplicationResponseProto{}
+	if err := rm.Call(ctx, "getNewApplication", &hadoopproto.GetNewApplicationRequestProto{}, newApp); err != nil {
+		t.Fatal(err)
+	}
+	appID := newApp.GetApplicationId()
+	asc := &hadoopproto.ApplicationSubmissionContextProto{
+		ApplicationId:   appID,
+		ApplicationName: proto.String("flink-go-ipc-itest"),
+		UnmanagedAm:     proto.Bool(true),
+		AmContainerSpec: &hadoopproto.ContainerLaunchContextProto{},
+		Resource:        &hadoopproto.ResourceProto{Memory: proto.Int64(128), VirtualCores: proto.Int32(1)},
+		ApplicationType: proto.String("flink-go-test"),
+		MaxAppAttempts:  proto.Int32(1),
+	}
+	if err := rm.Call(ctx, "submitApplication", &hadoopproto.SubmitApplicationRequestProto{ApplicationSubmissionContext: asc}, &hadoopproto.SubmitApplicationResponseProto{}); err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Call(context.Background(), "forceKillApplication", &hadoopproto.KillApplicationRequestProto{ApplicationId: appID}, &hadoopproto.KillApplicationResponseProto{})
+
+	var tokProto *hadoopproto.TokenProto
+	for tokProto == nil {
+		rep := &hadoopproto.GetApplicationReportResponseProto{}
+		if err := rm.Call(ctx, "getApplicationReport", &hadoopproto.GetApplicationReportRequestProto{ApplicationId: appID}, rep); err != nil {
+			t.Fatal(err)
+		}
+		if r := rep.GetApplicationReport(); r.GetAmRmToken() != nil && r.GetYarnApplicationState() == hadoopproto.YarnApplicationStateProto_ACCEPTED {
+			tokProto = r.GetAmRmToken()
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no AMRMToken in the application report")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	tok, err := security.TokenFromProto(tokProto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ident, err := security.DecodeAMRMTokenIdentifier(tok.Identifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ident.Attempt.AppID != appID.GetId() || ident.Attempt.ClusterTimestamp != appID.GetClusterTimestamp() {
+		t.Fatalf("identifier %v does not match %v", ident, appID)
+	}
+	t.Logf("AMRMToken kind=%s attempt=%s", tok.Kind, ident.Attempt)
+
+	am, err := ipc.Dial(ctx, ipc.Config{Addresses: []string{c.SchedulerAddress()}, Protocol: ipc.ProtocolApplicationMaster, Auth: ipc.AuthToken, Token: &tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer am.Close()
+	reg := &hadoopproto.RegisterApplicationMasterResponseProto{}
+	// The attempt may need a moment to reach LAUNCHED after the app is ACCEPTED.
+	for {
+		err = am.Call(ctx, "registerApplicationMaster", &hadoopproto.RegisterApplicationMasterRequestProto{
+			Host: proto.String("localhost"), RpcPort: proto.Int32(0), TrackingUrl: proto.String("")}, reg)
+		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "attempt") {
+			break
+		}
+		t.Logf("register: %v (retrying)", err)
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.GetMaximumCapability().GetMemory() <= 0 {
+		t.Fatalf("register response %v", reg)
+	}
+	// A second register on the same attempt is an InvalidApplicationMasterRequestException.
+	err = am.Call(ctx, "registerApplicationMaster", &hadoopproto.RegisterApplicationMasterRequestProto{Host: proto.String("localhost")}, reg)
+	if err != nil && !errors.Is(err, ipc.ErrInvalidApplicationMasterRequest) {
+		t.Logf("second register: %v", err)
+	}
+	// A token with a wrong password is refused by the real server.
+	bad := tok
+	bad.Password = append([]byte{}, tok.Password...)
+	bad.Password[0] ^= 0xff
+	_, err = ipc.Dial(ctx, ipc.Config{Addresses: []string{c.SchedulerAddress()}, Protocol: ipc.ProtocolApplicationMaster, Auth: ipc.AuthToken, Token: &bad, ConnectRounds: 1})
+	if !errors.Is(err, ipc.ErrPermission) || errors.Is(err, ipc.ErrInvalidToken) {
+		t.Fatalf("bad password: %v", err)
+	}
+	t.Logf("bad password: %v", err)
+
+	for {
+		fin := &hadoopproto.FinishApplicationMasterResponseProto{}
+		if err := am.Call(ctx, "finishApplicationMaster", &hadoopproto.FinishApplicationMasterRequestProto{
+			FinalApplicationStatus: hadoopproto.FinalApplicationStatusProto_APP_SUCCEEDED.Enum(), Diagnostics: proto.String("ipc itest")}, fin); err != nil {
+			t.Fatal(err)
+		}
+		if fin.GetIsUnregistered() {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+}
