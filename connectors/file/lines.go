@@ -2,10 +2,12 @@ package file
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
+
+	"github.com/flink-go/flink-go/fs"
 )
 
 // lineReader reads the lines that start inside a byte range [start, end) of one file: the
@@ -14,7 +16,7 @@ import (
 // line that starts before end is read to its end even if that lies beyond end. end < 0 means
 // "to the end of the file". Lines exclude the '\n' and a trailing '\r'.
 type lineReader struct {
-	f    *os.File
+	f    fs.File
 	path string
 	end  int64
 	buf  []byte
@@ -30,9 +32,13 @@ func newLineReader(bufSize int) *lineReader {
 }
 
 // open positions the reader at the first line starting at or after start.
-func (lr *lineReader) open(path string, start, end int64) error {
+func (lr *lineReader) open(ctx context.Context, path string, start, end int64) error {
 	lr.closeFile()
-	f, err := os.Open(path)
+	fsys, p, err := openID(ctx, path)
+	if err != nil {
+		return fmt.Errorf("file source: %w", err)
+	}
+	f, err := fsys.Open(ctx, p)
 	if err != nil {
 		return fmt.Errorf("file source: open %s (was it deleted or moved while the job ran?): %w", path, err)
 	}

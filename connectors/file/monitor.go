@@ -120,7 +120,7 @@ type monitorReader struct {
 }
 
 func (r *monitorReader) scan() error {
-	files, err := listFiles(r.src.path, r.src.opts.recursive, r.src.opts.filter)
+	files, err := listFiles(context.Background(), r.src.path, r.src.opts.recursive, r.src.opts.filter)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (r *monitorReader) Poll(ctx context.Context, out op.SourceOutput[string]) (
 			r.pending = r.pending[1:]
 			start := r.resume[r.current]
 			delete(r.resume, r.current)
-			if err := r.lr.open(r.current, start, -1); err != nil {
+			if err := r.lr.open(ctx, r.current, start, -1); err != nil {
 				return op.MoreAvailable, err
 			}
 			if r.src.opts.skipFirstLine && start == 0 {

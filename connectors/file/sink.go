@@ -2,12 +2,10 @@ package file
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flink-go/flink-go/fs"
 	"github.com/flink-go/flink-go/runtime/op"
 )
 
@@ -62,7 +61,8 @@ func RecordDelimiter(d string) SinkOption { return func(o *sinkOptions) { o.deli
 // withClock replaces the wall clock (tests).
 func withClock(now func() time.Time) SinkOption { return func(o *sinkOptions) { o.now = now } }
 
-// FileSink writes records as bytes to rolling part files under a directory: subtask k writes
+// FileSink writes records as bytes to rolling part files under a directory (any file system of
+// package fs: local paths, file://, hdfs://, ...): subtask k writes
 // part-<k>-<n> (n = 0, 1, ... continuing after the highest existing number), each first as the
 // hidden in-progress file .part-<k>-<n>.inprogress, renamed when rolled (size, time) or
 // finished, or — with ExactlyOnce — when the checkpoint that pre-committed it completes.
@@ -126,23 +126,28 @@ func defaultEncoder[T any]() (func([]byte, T) []byte, error) {
 
 // CreateWriter implements op.Sink.
 func (s *FileSink[T]) CreateWriter(ctx op.SinkContext) (op.SinkWriter[T], error) {
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+	bg := context.Background()
+	loc, err := resolve(bg, s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("file sink: output directory %q: %w", s.dir, err)
+	}
+	if err := loc.fsys.MkdirAll(bg, loc.path, 0o755); err != nil {
 		return nil, fmt.Errorf("file sink: create output directory %s (permissions?): %w", s.dir, err)
 	}
 	k := ctx.Subtask()
-	next, err := nextPartNumber(s.dir, s.opts.prefix, k)
+	next, err := nextPartNumber(bg, loc, s.opts.prefix, k)
 	if err != nil {
 		return nil, err
 	}
-	return &fileWriter[T]{sink: s, subtask: k, next: next, log: ctx.Logger()}, nil
+	return &fileWriter[T]{sink: s, loc: loc, subtask: k, next: next, log: ctx.Logger()}, nil
 }
 
-// nextPartNumber returns 1 + the highest part number of subtask k found in dir (final or
-// in-progress), so a restarted writer never reuses a name.
-func nextPartNumber(dir, prefix string, k int) (int64, error) {
-	entries, err := os.ReadDir(dir)
+// nextPartNumber returns 1 + the highest part number of subtask k found in the directory
+// (final or in-progress), so a restarted writer never reuses a name.
+func nextPartNumber(ctx context.Context, loc location, prefix string, k int) (int64, error) {
+	entries, err := loc.fsys.List(ctx, loc.path)
 	if err != nil {
-		return 0, fmt.Errorf("file sink: list output directory %s: %w", dir, err)
+		return 0, fmt.Errorf("file sink: list output directory %s: %w", loc.id(loc.path), err)
 	}
 	head := fmt.Sprintf("%s-%d-", prefix, k)
 	next := int64(0)
@@ -177,11 +182,12 @@ type committable struct {
 
 type fileWriter[T any] struct {
 	sink    *FileSink[T]
+	loc     location
 	subtask int
 	next    int64
 	log     *zerolog.Logger
 
-	f        *os.File
+	f        fs.Writer
 	bw       *bufio.Writer
 	cur      partFile
 	openedAt time.Time
@@ -196,11 +202,9 @@ func (w *fileWriter[T]) open() error {
 	o := &w.sink.opts
 	base := fmt.Sprintf("%s-%d-%d%s", o.prefix, w.subtask, w.next, o.suffix)
 	w.next++
-	w.cur = partFile{
-		From: filepath.Join(w.sink.dir, "."+base+".inprogress"),
-		To:   filepath.Join(w.sink.dir, base),
-	}
-	f, err := os.OpenFile(w.cur.From, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	from := fs.Join(w.loc.path, "."+base+".inprogress")
+	w.cur = partFile{From: w.loc.id(from), To: w.loc.id(fs.Join(w.loc.path, base))}
+	f, err := w.loc.fsys.Create(context.Background(), from, fs.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("file sink: create part file %s (output directory writable? another job writing the same directory?): %w", w.cur.From, err)
 	}
@@ -241,7 +245,8 @@ func (w *fileWriter[T]) intervalDue() bool {
 	return d > 0 && w.f != nil && w.sink.opts.now().Sub(w.openedAt) >= d
 }
 
-// roll closes the current part: visible at once, or pending a commit in exactly-once mode.
+// roll closes the current part (flushed and durable): visible at once, or pending a commit in
+// exactly-once mode.
 func (w *fileWriter[T]) roll() error {
 	if w.f == nil {
 		return nil
@@ -249,24 +254,34 @@ func (w *fileWriter[T]) roll() error {
 	if err := w.bw.Flush(); err != nil {
 		return fmt.Errorf("file sink: flush %s (disk full?): %w", w.cur.From, err)
 	}
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("file sink: sync %s: %w", w.cur.From, err)
-	}
-	if err := w.f.Close(); err != nil {
+	err := w.f.Close()
+	w.f = nil
+	if err != nil {
 		return fmt.Errorf("file sink: close %s: %w", w.cur.From, err)
 	}
-	w.f = nil
 	if w.sink.opts.exactlyOnce {
 		w.pending = append(w.pending, w.cur)
 		return nil
 	}
-	if err := os.Rename(w.cur.From, w.cur.To); err != nil {
+	if err := renamePart(context.Background(), w.cur); err != nil {
 		return fmt.Errorf("file sink: publish part file %s: %w", w.cur.To, err)
 	}
 	if w.log != nil {
 		w.log.Debug().Str("file", w.cur.To).Int64("bytes", w.cur.Size).Msg("file sink: part file rolled")
 	}
 	return nil
+}
+
+func renamePart(ctx context.Context, pf partFile) error {
+	fsys, from, err := openID(ctx, pf.From)
+	if err != nil {
+		return err
+	}
+	_, to, err := openID(ctx, pf.To)
+	if err != nil {
+		return err
+	}
+	return fsys.Rename(ctx, from, to)
 }
 
 // Finish implements op.SinkWriter: the current part is closed; without ExactlyOnce it becomes
@@ -316,37 +331,52 @@ func CommitParts(checkpointID int64, committables [][]byte, log *zerolog.Logger)
 			return fmt.Errorf("file sink: checkpoint %d: committable is not a file-sink committable: %v", checkpointID, err)
 		}
 		for _, pf := range c.Files {
-			err := os.Rename(pf.From, pf.To)
-			if err == nil {
-				if log != nil {
-					log.Debug().Int64("checkpoint", checkpointID).Str("file", pf.To).Msg("file sink: part file committed")
-				}
-				continue
+			if err := commitPart(checkpointID, pf, log); err != nil {
+				return err
 			}
-			if errors.Is(err, fs.ErrNotExist) {
-				if _, serr := os.Stat(pf.To); serr == nil {
-					continue // committed before
-				}
-				return fmt.Errorf("file sink: checkpoint %d: neither in-progress %s nor final %s exists (output directory cleaned while the job ran?): %w", checkpointID, pf.From, pf.To, err)
-			}
-			return fmt.Errorf("file sink: checkpoint %d: commit %s: %w", checkpointID, pf.To, err)
 		}
 	}
 	return nil
 }
 
-// Close implements op.SinkWriter. An open part is closed but not published: after a failure it
-// stays as a hidden in-progress file.
+func commitPart(checkpointID int64, pf partFile, log *zerolog.Logger) error {
+	ctx := context.Background()
+	err := renamePart(ctx, pf)
+	if err == nil {
+		if log != nil {
+			log.Debug().Int64("checkpoint", checkpointID).Str("file", pf.To).Msg("file sink: part file committed")
+		}
+		return nil
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		fsys, to, gerr := openID(ctx, pf.To)
+		if gerr == nil {
+			if _, serr := fsys.Stat(ctx, to); serr == nil {
+				return nil // committed before
+			}
+		}
+		return fmt.Errorf("file sink: checkpoint %d: neither in-progress %s nor final %s exists (output directory cleaned while the job ran?): %w", checkpointID, pf.From, pf.To, err)
+	}
+	return fmt.Errorf("file sink: checkpoint %d: commit %s: %w", checkpointID, pf.To, err)
+}
+
+// Close implements op.SinkWriter. Without ExactlyOnce an open part is published (its records
+// are complete: the buffer only ever holds whole records), so nothing written before a failure
+// is lost (records after the last checkpoint are written again on replay: at-least-once). With
+// ExactlyOnce the open part can never be committed and is removed; parts rolled but not yet
+// pre-committed stay hidden.
 func (w *fileWriter[T]) Close() error {
 	w.closed = true
 	if w.f == nil {
 		return nil
 	}
-	ferr := w.bw.Flush()
-	cerr := w.f.Close()
+	if !w.sink.opts.exactlyOnce {
+		return w.roll()
+	}
+	err := w.f.Abort()
 	w.f = nil
-	if err := errors.Join(ferr, cerr); err != nil {
-		return fmt.Errorf("file sink: close %s: %w", w.cur.From, err)
+	if err != nil {
+		return fmt.Errorf("file sink: discard %s: %w", w.cur.From, err)
 	}
 	return nil
 }

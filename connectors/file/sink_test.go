@@ -219,3 +219,83 @@ func BenchmarkFileSinkWrite(b *testing.B) {
 	}
 	w.Finish()
 }
+
+func TestFileSinkCloseSemantics(t *testing.T) {
+	// At-least-once: Close after a failure publishes the open part.
+	dir := t.TempDir()
+	sink, _ := NewFileSink[string](dir, nil)
+	w, _ := sink.CreateWriter(connectortest.NewContext(0, 1))
+	w.Write("kept", 0)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readParts(t, dir); !slices.Equal(got, []string{"kept"}) {
+		t.Fatalf("at-least-once close: %v", got)
+	}
+	// Exactly-once: the open part is discarded, rolled-but-not-pre-committed parts stay hidden.
+	dir2 := t.TempDir()
+	sink2, _ := NewFileSink[string](dir2, nil, ExactlyOnce(), RollSize(5))
+	w2, _ := sink2.CreateWriter(connectortest.NewContext(0, 1))
+	w2.Write("rolled", 0) // >= 5 bytes: rolled to pending
+	w2.Write("open", 0)   // 5 bytes with newline: rolled as well
+	w2.Write("x", 0)      // open
+	if err := w2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	final, hidden := listDir(t, dir2)
+	if len(final) != 0 || len(hidden) != 2 {
+		t.Fatalf("exactly-once close: final %v hidden %v", final, hidden)
+	}
+}
+
+func TestFileConnectorsWithFileURIs(t *testing.T) {
+	dir := t.TempDir()
+	out := "file://" + filepath.ToSlash(dir) + "/out"
+	sink, err := NewFileSink[string](out, nil, ExactlyOnce())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := sink.CreateWriter(connectortest.NewContext(0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write("one", 0)
+	w.Write("two", 0)
+	cw := w.(op.CommittingSinkWriter[string])
+	c, err := cw.PreCommit(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(c), `"from":"file://`) {
+		t.Fatalf("committable does not carry URIs: %s", c)
+	}
+	if err := cw.Commit(1, [][]byte{c}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewLineSource(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.CreateReader(connectortest.NewContext(0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := r.Snapshot(1)
+	if !strings.Contains(string(st), "file://") {
+		t.Fatalf("snapshot does not carry URIs: %s", st)
+	}
+	o := &connectortest.Output[string]{}
+	if _, err := connectortest.Drain[string](context.Background(), r, o, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Values(); !slices.Equal(got, []string{"one", "two"}) {
+		t.Fatalf("read back %v", got)
+	}
+	if _, err := NewLineSource("nosuchscheme://x/y"); err != nil {
+		t.Fatal("constructor should not resolve eagerly")
+	}
+	bad, _ := NewLineSource("nosuchscheme://x/y")
+	if _, err := bad.CreateReader(connectortest.NewContext(0, 1)); err == nil || !strings.Contains(err.Error(), "scheme") {
+		t.Fatalf("unknown scheme: %v", err)
+	}
+}

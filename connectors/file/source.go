@@ -59,7 +59,7 @@ func (o *options) validate() error {
 }
 
 // LineSource is a bounded source of the text lines of a file or of every file under a
-// directory. Subtask k of p reads the lines that start in the k-th of p equal byte stretches of
+// directory, on any file system of package fs (local paths, file://, hdfs://, ...). Subtask k of p reads the lines that start in the k-th of p equal byte stretches of
 // the concatenated input; a snapshot lists the unread byte ranges, so restoring works at any
 // parallelism. Input files must not change while the job runs.
 type LineSource struct {
@@ -97,7 +97,7 @@ func (s *LineSource) CreateReader(ctx op.SourceContext) (op.SourceReader[string]
 	var all []Range
 	restored := ctx.RestoredState()
 	if restored == nil {
-		files, err := listFiles(s.path, s.opts.recursive, s.opts.filter)
+		files, err := listFiles(context.Background(), s.path, s.opts.recursive, s.opts.filter)
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +136,7 @@ type lineSourceReader struct {
 }
 
 // Poll implements op.SourceReader.
-func (r *lineSourceReader) Poll(_ context.Context, out op.SourceOutput[string]) (op.PollStatus, error) {
+func (r *lineSourceReader) Poll(ctx context.Context, out op.SourceOutput[string]) (op.PollStatus, error) {
 	if r.emitFn == nil || r.out != out {
 		r.out = out
 		r.emitFn = out.Collect
@@ -148,7 +148,7 @@ func (r *lineSourceReader) Poll(_ context.Context, out op.SourceOutput[string]) 
 		}
 		if !r.opened {
 			cur := r.ranges[0]
-			if err := r.lr.open(cur.Path, cur.Start, cur.End); err != nil {
+			if err := r.lr.open(ctx, cur.Path, cur.Start, cur.End); err != nil {
 				return op.MoreAvailable, err
 			}
 			r.opened = true

@@ -2,10 +2,8 @@ package file
 
 import (
 	"cmp"
+	"context"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -63,55 +61,51 @@ func hiddenName(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")
 }
 
-// listFiles returns the regular, non-hidden files under path (path itself if it is a file),
-// sorted, with sizes. Directories are walked recursively when recursive is set.
-func listFiles(path string, recursive bool, filter func(string) bool) ([]Range, error) {
-	st, err := os.Stat(path)
+// listFiles returns the regular, non-hidden files under uri (uri itself if it is a file), sorted
+// by id, with sizes. Directories are walked recursively when recursive is set.
+func listFiles(ctx context.Context, uri string, recursive bool, filter func(string) bool) ([]Range, error) {
+	loc, err := resolve(ctx, uri)
 	if err != nil {
-		return nil, fmt.Errorf("file source: input path %q (does it exist and is it readable?): %w", path, err)
+		return nil, fmt.Errorf("file source: input path %q: %w", uri, err)
 	}
-	if !st.IsDir() {
-		if st.Size() == 0 {
+	st, err := loc.fsys.Stat(ctx, loc.path)
+	if err != nil {
+		return nil, fmt.Errorf("file source: input path %q (does it exist and is it readable?): %w", uri, err)
+	}
+	if !st.IsDir {
+		if st.Size == 0 {
 			return nil, nil
 		}
-		return []Range{{Path: path, Start: 0, End: st.Size()}}, nil
+		return []Range{{Path: loc.id(loc.path), Start: 0, End: st.Size}}, nil
 	}
 	var out []Range
-	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		entries, err := loc.fsys.List(ctx, dir)
 		if err != nil {
-			return fmt.Errorf("file source: listing %s: %w", p, err)
+			return fmt.Errorf("file source: listing %s: %w", loc.id(dir), err)
 		}
-		if p == path {
-			return nil
-		}
-		if hiddenName(d.Name()) {
-			if d.IsDir() {
-				return filepath.SkipDir
+		for _, e := range entries {
+			if hiddenName(e.Name()) {
+				continue
 			}
-			return nil
-		}
-		if d.IsDir() {
-			if !recursive {
-				return filepath.SkipDir
+			if e.IsDir {
+				if recursive {
+					if err := walk(e.Path); err != nil {
+						return err
+					}
+				}
+				continue
 			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		if filter != nil && !filter(p) {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return fmt.Errorf("file source: stat %s: %w", p, err)
-		}
-		if info.Size() > 0 {
-			out = append(out, Range{Path: p, Start: 0, End: info.Size()})
+			id := loc.id(e.Path)
+			if e.Size == 0 || (filter != nil && !filter(id)) {
+				continue
+			}
+			out = append(out, Range{Path: id, Start: 0, End: e.Size})
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if err := walk(loc.path); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Range) int { return strings.Compare(a.Path, b.Path) })
