@@ -30,6 +30,7 @@ type sinkOptions struct {
 	rollSize     int64
 	rollInterval time.Duration
 	exactlyOnce  bool
+	rollOnCP     bool
 	prefix       string
 	suffix       string
 	delimiter    string
@@ -48,6 +49,10 @@ func RollInterval(d time.Duration) SinkOption { return func(o *sinkOptions) { o.
 // checkpoint that covers them completes. Every checkpoint (PreCommit) rolls the current file.
 // Without it, a rolled file is renamed to its final name at once (at-least-once on restart).
 func ExactlyOnce() SinkOption { return func(o *sinkOptions) { o.exactlyOnce = true } }
+
+// RollOnCheckpoint closes (and, without ExactlyOnce, publishes) the current part at every
+// checkpoint, so output becomes visible at checkpoint pace. ExactlyOnce implies it.
+func RollOnCheckpoint() SinkOption { return func(o *sinkOptions) { o.rollOnCP = true } }
 
 // PartPrefix sets the part file prefix (default "part").
 func PartPrefix(p string) SinkOption { return func(o *sinkOptions) { o.prefix = p } }
@@ -289,11 +294,11 @@ func renamePart(ctx context.Context, pf partFile) error {
 func (w *fileWriter[T]) Finish() error { return w.roll() }
 
 // PreCommit implements op.CommittingSinkWriter. In exactly-once mode it rolls the current part
-// and returns every part closed since the last checkpoint; otherwise it only rolls a part whose
-// interval elapsed and returns nil.
+// and returns every part closed since the last checkpoint; otherwise it rolls the current part
+// with RollOnCheckpoint or when its interval elapsed, and returns nil.
 func (w *fileWriter[T]) PreCommit(checkpointID int64) ([]byte, error) {
 	if !w.sink.opts.exactlyOnce {
-		if w.intervalDue() {
+		if w.sink.opts.rollOnCP || w.intervalDue() {
 			return nil, w.roll()
 		}
 		return nil, nil

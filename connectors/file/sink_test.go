@@ -299,3 +299,23 @@ func TestFileConnectorsWithFileURIs(t *testing.T) {
 		t.Fatalf("unknown scheme: %v", err)
 	}
 }
+
+func TestFileSinkRollOnCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	sink, _ := NewFileSink[string](dir, nil, RollOnCheckpoint())
+	w, _ := sink.CreateWriter(connectortest.NewContext(0, 1))
+	cw := w.(op.CommittingSinkWriter[string])
+	cw.Write("a", 0)
+	if c, err := cw.PreCommit(1); err != nil || c != nil {
+		t.Fatalf("precommit: %v %v", c, err)
+	}
+	if final, _ := listDir(t, dir); !slices.Equal(final, []string{"part-0-0"}) {
+		t.Fatalf("after checkpoint: %v", final)
+	}
+	cw.PreCommit(2) // nothing open: no empty part
+	cw.Write("b", 0)
+	cw.Finish()
+	if final, _ := listDir(t, dir); !slices.Equal(final, []string{"part-0-0", "part-0-1"}) {
+		t.Fatalf("after finish: %v", final)
+	}
+}
