@@ -156,6 +156,16 @@ func TestTokenQOPWrapping(t *testing.T) {
 			if s.WrappedPackets() < 6 { // context + 5 calls
 				t.Fatalf("only %d wrapped packets", s.WrappedPackets())
 			}
+			// A request larger than the server's maxbuf is split over several WRAP packets.
+			before := s.WrappedPackets()
+			big := strings.Repeat("x", 200_000)
+			got, err := callEcho(context.Background(), c, big)
+			if err != nil || got.GetKind() != big {
+				t.Fatalf("big call: %v", err)
+			}
+			if n := s.WrappedPackets() - before; n < 4 {
+				t.Fatalf("200 kB request went out in %d WRAP packets", n)
+			}
 		})
 	}
 }

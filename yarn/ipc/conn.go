@@ -238,13 +238,8 @@ func (c *conn) writePacket(pkt []byte) (int, error) {
 	defer c.wmu.Unlock()
 	out := pkt
 	if c.layer != nil {
-		tok, err := c.layer.Wrap(pkt)
-		if err != nil {
-			return 0, err
-		}
-		out, err = wire.BuildPacket(wire.RequestHeader(wire.CallIDSASL, []byte{}, wire.RetryCountInvalid),
-			&hadoopproto.RpcSaslProto{State: hadoopproto.RpcSaslProto_WRAP.Enum(), Token: tok})
-		if err != nil {
+		var err error
+		if out, err = wrapPackets(c.layer, pkt); err != nil {
 			return 0, err
 		}
 	}
@@ -252,6 +247,31 @@ func (c *conn) writePacket(pkt []byte) (int, error) {
 	n, err := c.nc.Write(out)
 	c.lastWrite.Store(time.Now().UnixNano())
 	return n, err
+}
+
+// wrapPackets SASL-wraps pkt into one or more WRAP packets, each carrying at most the layer's
+// maximum raw size; the server reassembles the plain stream from consecutive tokens.
+func wrapPackets(layer securityLayer, pkt []byte) ([]byte, error) {
+	limit := layer.maxRawSize()
+	if limit <= 0 {
+		limit = len(pkt)
+	}
+	var out []byte
+	for len(pkt) > 0 {
+		n := min(limit, len(pkt))
+		tok, err := layer.Wrap(pkt[:n])
+		if err != nil {
+			return nil, err
+		}
+		wrapped, err := wire.BuildPacket(wire.RequestHeader(wire.CallIDSASL, []byte{}, wire.RetryCountInvalid),
+			&hadoopproto.RpcSaslProto{State: hadoopproto.RpcSaslProto_WRAP.Enum(), Token: tok})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, wrapped...)
+		pkt = pkt[n:]
+	}
+	return out, nil
 }
 
 // call sends one request and waits for its response. Cancelling ctx abandons the call (a late

@@ -148,6 +148,7 @@ type kerberosMechanism struct {
 	cl     *client.Client
 	key    types.EncryptionKey
 	chosen byte
+	maxBuf int // the server's maximum receive buffer from its security-layer offer
 	done   bool
 }
 
@@ -221,6 +222,7 @@ func (m *kerberosMechanism) step(challenge []byte) ([]byte, error) {
 		return nil, err
 	}
 	m.chosen = chosen
+	m.maxBuf = int(offer[1])<<16 | int(offer[2])<<8 | int(offer[3])
 	wt, err := gssapi.NewInitiatorWrapToken(reply, m.key)
 	if err != nil {
 		return nil, fmt.Errorf("wrapping GSSAPI security-layer reply: %w", err)
@@ -276,7 +278,7 @@ func (m *kerberosMechanism) finish(token []byte) error {
 
 func (m *kerberosMechanism) layer() (securityLayer, error) {
 	if m.chosen == gssLayerIntegrity {
-		return &krbIntegrityLayer{key: m.key}, nil
+		return &krbIntegrityLayer{key: m.key, maxBuf: m.maxBuf}, nil
 	}
 	return nil, nil
 }
@@ -285,6 +287,15 @@ func (m *kerberosMechanism) layer() (securityLayer, error) {
 type krbIntegrityLayer struct {
 	key     types.EncryptionKey
 	sendSeq uint64
+	maxBuf  int
+}
+
+// maxRawSize leaves room for the 16-byte wrap-token header and a 12-byte checksum.
+func (l *krbIntegrityLayer) maxRawSize() int {
+	if l.maxBuf <= 28 {
+		return 0
+	}
+	return l.maxBuf - 28
 }
 
 func (l *krbIntegrityLayer) Wrap(msg []byte) ([]byte, error) {

@@ -20,6 +20,9 @@ var ErrSASL = errors.New("SASL negotiation failed")
 type securityLayer interface {
 	Wrap(msg []byte) ([]byte, error)
 	Unwrap(tok []byte) ([]byte, error)
+	// maxRawSize is the largest plaintext one wrapped token may carry so that the token fits the
+	// peer's receive buffer (Sasl.RAW_SEND_SIZE); 0 means no limit.
+	maxRawSize() int
 }
 
 // saslMechanism is the client side of one SASL mechanism. The negotiation driver (negotiateSASL)
@@ -236,6 +239,9 @@ func (m *digestMechanism) layer() (securityLayer, error) {
 }
 
 type digestLayer struct{ l *digestmd5.SecurityLayer }
+
+// maxRawSize leaves room for the 16-byte DIGEST-MD5 trailer (MAC, type, sequence number).
+func (d digestLayer) maxRawSize() int { return d.l.MaxBuf - 16 }
 
 func (d digestLayer) Wrap(msg []byte) ([]byte, error) { return d.l.Wrap(msg), nil }
 func (d digestLayer) Unwrap(tok []byte) ([]byte, error) {

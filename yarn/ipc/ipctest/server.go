@@ -527,6 +527,9 @@ func (u *unwrapRequests) Read(p []byte) (int, error) {
 			return 0, fmt.Errorf("expected WRAP, got %s", m.GetState())
 		}
 		u.c.s.wrappedRecv.Add(1)
+		if len(m.GetToken()) > digestmd5.DefaultMaxBuf {
+			return 0, fmt.Errorf("wrapped token of %d bytes exceeds the %d-byte maxbuf", len(m.GetToken()), digestmd5.DefaultMaxBuf)
+		}
 		if u.buf, err = u.c.layer.Unwrap(m.GetToken()); err != nil {
 			return 0, err
 		}
