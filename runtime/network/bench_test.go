@@ -254,3 +254,40 @@ func BenchmarkShuffle(b *testing.B) {
 	b.ReportMetric(float64(b.N)/el.Seconds(), "records/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/record")
 }
+
+// BenchmarkFlushEveryRecord: BufferTimeout 0 (a buffer per record), 32-byte records.
+func BenchmarkFlushEveryRecord(b *testing.B) {
+	for _, remote := range []bool{false, true} {
+		b.Run(map[bool]string{false: "local", true: "remote"}[remote], func(b *testing.B) {
+			cfg := Config{SegmentSize: 32 << 10, TotalBuffers: 256, BufferTimeout: 0}
+			prod := newTestEnv(b, cfg)
+			cons := prod
+			if remote {
+				cons = newTestEnv(b, cfg)
+			}
+			rp, _ := prod.CreatePartition(pid("fe", b.N), 1)
+			g, err := cons.CreateInputGate(context.Background(), []ChannelSpec{{Partition: rp.ID(), Addr: prod.Addr()}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer g.Close()
+			w := NewRecordWriter(rp)
+			r := NewRecordReader(g)
+			payload := make([]byte, 32)
+			b.ReportAllocs()
+			b.ResetTimer()
+			go func() {
+				enc := func(dst []byte) []byte { return append(dst, payload...) }
+				for i := 0; i < b.N; i++ {
+					w.Emit(0, enc)
+				}
+				w.Close()
+			}()
+			for {
+				if _, _, _, err := r.Next(context.Background()); err != nil {
+					break
+				}
+			}
+		})
+	}
+}

@@ -140,6 +140,8 @@ func (cc *clientConn) writeLoop() {
 	defer cc.env.wg.Done()
 	bw := bufio.NewWriterSize(cc.conn, 4<<10)
 	fw := &frameWriter{w: bw}
+	var spareReqs, spareCredits []*remoteChannel
+	var spareCancels []uint64
 	for {
 		cc.mu.Lock()
 		if cc.closed {
@@ -147,7 +149,8 @@ func (cc *clientConn) writeLoop() {
 			return
 		}
 		reqs, cancels, credits, closing := cc.requests, cc.cancels, cc.credits, cc.closing
-		cc.requests, cc.cancels, cc.credits = nil, nil, nil
+		// Swap in the spare slices so steady-state credit announcements do not allocate.
+		cc.requests, cc.cancels, cc.credits = spareReqs[:0], spareCancels[:0], spareCredits[:0]
 		for _, c := range credits {
 			c.creditQueued = false
 		}
@@ -182,7 +185,11 @@ func (cc *clientConn) writeLoop() {
 			cc.shutdown(nil)
 			return
 		}
-		if len(reqs)+len(cancels)+len(credits) > 0 {
+		worked := len(reqs)+len(cancels)+len(credits) > 0
+		clear(reqs)
+		clear(credits)
+		spareReqs, spareCancels, spareCredits = reqs, cancels, credits
+		if worked {
 			continue
 		}
 		select {

@@ -1073,3 +1073,45 @@ func TestBroadcastEmitEventGateNext(t *testing.T) {
 		}
 	}
 }
+
+// Small flushed buffers queued at the producer travel coalesced (fewer frames, same bytes),
+// including records spanning buffers.
+func TestRemoteCoalescesSmallBuffers(t *testing.T) {
+	cfg := Config{SegmentSize: 1024, TotalBuffers: 256, BufferTimeout: 0}
+	prod := newTestEnv(t, cfg)
+	cons := newTestEnv(t, cfg)
+	tp := buildTopology(t, prod, cons, "coal", 1, 1)
+	w := tp.writers[0]
+	const n = 3000
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i++ {
+			if err := w.EmitBytes(0, record(0, i, i%1500)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- w.Close()
+	}()
+	time.Sleep(50 * time.Millisecond) // let a backlog build up
+	got := readAll(t, NewRecordReader(tp.gates[0]), 20*time.Second)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("got %d records", len(got))
+	}
+	for i, it := range got {
+		if !bytes.Equal(it.rec, record(0, i, i%1500)) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+	ps, gs := w.Partition().Stats(), tp.gates[0].Stats()
+	if ps.Bytes != gs.Bytes {
+		t.Fatalf("bytes: produced %d, received %d", ps.Bytes, gs.Bytes)
+	}
+	if gs.Buffers >= ps.Buffers {
+		t.Fatalf("no coalescing: %d buffers produced, %d frames received", ps.Buffers, gs.Buffers)
+	}
+	t.Logf("%d buffers sent as %d frames", ps.Buffers, gs.Buffers)
+}

@@ -108,6 +108,27 @@ func (s *subpartition) poll() (b *Buffer, backlog int, err error) {
 	return b, backlog, nil
 }
 
+// pollData removes the next buffer only if it is a data buffer of at most max bytes (used to
+// coalesce small buffers into one network frame).
+func (s *subpartition) pollData(max int) (b *Buffer, backlog int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil || s.head == len(s.q) {
+		return nil, 0
+	}
+	b = s.q[s.head]
+	if b.kind != kindData || len(b.seg) > max {
+		return nil, 0
+	}
+	s.q[s.head] = nil
+	s.head++
+	if s.head == len(s.q) {
+		s.q = s.q[:0]
+		s.head = 0
+	}
+	return b, len(s.q) - s.head
+}
+
 // attach connects the consumer. A subpartition has at most one consumer.
 func (s *subpartition) attach(v subpartitionView) error {
 	s.mu.Lock()

@@ -296,6 +296,29 @@ func (fw *frameWriter) bufferResponse(receiver uint64, seq uint32, backlog int, 
 	return fw.end(data)
 }
 
+// bufferResponseParts writes one BufferResponse whose data is the concatenation of parts.
+func (fw *frameWriter) bufferResponseParts(receiver uint64, seq uint32, backlog int, kind bufKind, parts []*Buffer) error {
+	n := 0
+	for _, b := range parts {
+		n += len(b.seg)
+	}
+	fw.begin(msgBufferResponse)
+	fw.u64(receiver)
+	fw.u32(seq)
+	fw.u32(uint32(backlog))
+	fw.u8(byte(kind))
+	binary.BigEndian.PutUint32(fw.tmp[:4], uint32(len(fw.tmp)-4+n))
+	if _, err := fw.w.Write(fw.tmp); err != nil {
+		return err
+	}
+	for _, b := range parts {
+		if _, err := fw.w.Write(b.seg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (fw *frameWriter) addCredit(receiver uint64, credit int) error {
 	fw.begin(msgAddCredit)
 	fw.u64(receiver)

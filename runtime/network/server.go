@@ -18,13 +18,14 @@ type serverConn struct {
 	conn net.Conn
 	log  zerolog.Logger
 
-	mu     sync.Mutex
-	views  map[uint64]*remoteView
-	ready  []*remoteView // views with data and credit, round robin
-	errs   []pendingError
-	closed bool
-	signal chan struct{} // capacity 1
-	done   chan struct{}
+	mu        sync.Mutex
+	views     map[uint64]*remoteView
+	ready     []*remoteView // views with data and credit, round robin, from readyHead
+	readyHead int
+	errs      []pendingError
+	closed    bool
+	signal    chan struct{} // capacity 1
+	done      chan struct{}
 }
 
 type pendingError struct {
@@ -201,7 +202,7 @@ func (sc *serverConn) teardown(err error) {
 	sc.closed = true
 	views := sc.views
 	sc.views = map[uint64]*remoteView{}
-	sc.ready = nil
+	sc.ready, sc.readyHead = nil, 0
 	sc.mu.Unlock()
 	close(sc.done)
 	sc.conn.Close()
@@ -221,6 +222,8 @@ func (sc *serverConn) writeLoop() {
 	defer sc.env.wg.Done()
 	bw := bufio.NewWriterSize(sc.conn, 64<<10)
 	fw := &frameWriter{w: bw}
+	segSize := sc.env.cfg.SegmentSize
+	var batch []*Buffer
 	fail := func(err error) {
 		sc.log.Debug().Err(err).Msg("writing to consumer failed")
 		sc.conn.Close()
@@ -244,10 +247,13 @@ func (sc *serverConn) writeLoop() {
 			continue
 		}
 		var v *remoteView
-		for len(sc.ready) > 0 {
-			v = sc.ready[0]
-			sc.ready[0] = nil
-			sc.ready = sc.ready[1:]
+		for sc.readyHead < len(sc.ready) {
+			v = sc.ready[sc.readyHead]
+			sc.ready[sc.readyHead] = nil
+			sc.readyHead++
+			if sc.readyHead == len(sc.ready) {
+				sc.ready, sc.readyHead = sc.ready[:0], 0
+			}
 			v.queued = false
 			if v.credit > 0 && !v.finished && !v.released {
 				break
@@ -274,9 +280,26 @@ func (sc *serverConn) writeLoop() {
 			continue // failures reach the consumer through notifyError
 		}
 		kind := b.kind
-		err = fw.bufferResponse(v.id, v.seq, backlog, kind, b.seg)
+		// Coalesce small queued data buffers (e.g. flushed by a short buffer timeout) into one
+		// frame: the consumer sees one byte stream per channel, and it costs one credit.
+		batch = append(batch[:0], b)
+		if kind == kindData {
+			for total := len(b.seg); backlog > 0 && total < segSize; {
+				nb, bl := v.sub.pollData(segSize - total)
+				if nb == nil {
+					break
+				}
+				batch = append(batch, nb)
+				total += len(nb.seg)
+				backlog = bl
+			}
+		}
+		err = fw.bufferResponseParts(v.id, v.seq, backlog, kind, batch)
 		v.seq++
-		b.Recycle()
+		for i, x := range batch {
+			x.Recycle()
+			batch[i] = nil
+		}
 		if err != nil {
 			fail(err)
 			return
