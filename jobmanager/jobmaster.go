@@ -258,10 +258,15 @@ func (j *JobMaster) onUpdate(eg *ExecutionGraph, u *jobgraph.TaskExecutionState)
 		if e != nil {
 			task = fmt.Sprintf("%s (%d/%d)", e.Vertex.Name, e.Subtask+1, e.Vertex.Parallelism)
 		}
-		j.exceptions = append(j.exceptions, ExceptionInfo{Time: time.Now(), Message: u.Error, Stacktrace: u.ErrorDetail, Task: task, Location: u.ResourceId})
-		j.log.Error().Str("task", task).Str("error", u.Error).Msg("task failed")
-		if u.ErrorDetail != "" {
-			j.log.Error().Str("task", task).Msg("stack trace:\n" + u.ErrorDetail)
+		if eg.Status == JobFailing || eg.Status == JobCancelling {
+			// A consequence of the first failure (e.g. its released partitions): not a root cause.
+			j.log.Debug().Str("task", task).Str("error", u.Error).Msg("task failed while the job was already failing")
+		} else {
+			j.exceptions = append(j.exceptions, ExceptionInfo{Time: time.Now(), Message: u.Error, Stacktrace: u.ErrorDetail, Task: task, Location: u.ResourceId})
+			j.log.Error().Str("task", task).Str("error", u.Error).Msg("task failed")
+			if u.ErrorDetail != "" {
+				j.log.Error().Str("task", task).Msg("stack trace:\n" + u.ErrorDetail)
+			}
 		}
 	}
 	return eg.Update(u.ExecutionId, u.State, u.Error, u.ErrorDetail, time.Now().UnixMilli())

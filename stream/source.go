@@ -231,3 +231,70 @@ func (r *sliceReader[T]) Snapshot(int64) ([]byte, error) {
 	return b, nil
 }
 func (r *sliceReader[T]) Close() error { return nil }
+
+type tsAssignOp[T any] struct {
+	baseOp
+	strategy WatermarkStrategy[T]
+	out      op.Output[T]
+	maxTS    int64
+	lastWM   int64
+	interval int64
+}
+
+func (a *tsAssignOp[T]) Input(int) any { return op.Input[T](a) }
+
+func (a *tsAssignOp[T]) Open() error {
+	if a.strategy.generate {
+		a.schedule()
+	}
+	return nil
+}
+
+func (a *tsAssignOp[T]) schedule() {
+	a.ctx.ScheduleAt(a.ctx.ProcessingTime()+a.interval, func(int64) {
+		a.emitPeriodic()
+		a.schedule()
+	})
+}
+
+func (a *tsAssignOp[T]) emitPeriodic() {
+	if a.maxTS == op.MinWatermark {
+		return
+	}
+	if wm := a.maxTS - a.strategy.outOfOrderness.Milliseconds() - 1; wm > a.lastWM {
+		a.lastWM = wm
+		a.ctx.Watermarks.EmitWatermark(wm)
+	}
+}
+
+func (a *tsAssignOp[T]) ProcessElement(v T, ts int64) {
+	if a.strategy.assigner != nil {
+		ts = a.strategy.assigner(v, ts)
+	}
+	if ts > a.maxTS {
+		a.maxTS = ts
+	}
+	a.out.Collect(v, ts)
+}
+
+// ProcessWatermark drops upstream watermarks (this operator generates its own) except the final
+// one that ends a bounded input.
+func (a *tsAssignOp[T]) ProcessWatermark(wm int64) {
+	if wm == op.MaxWatermark {
+		a.lastWM = wm
+		a.ctx.Watermarks.EmitWatermark(wm)
+	}
+}
+
+// AssignTimestampsAndWatermarks assigns event-time timestamps and generates watermarks inside the
+// pipeline (when the source cannot, e.g. timestamps parsed from the records). Upstream
+// watermarks are replaced by the generated ones.
+func AssignTimestampsAndWatermarks[T any](s *DataStream[T], strategy WatermarkStrategy[T]) *DataStream[T] {
+	return addOneInput(s, "timestamps", "Timestamps/Watermarks", false, nil, func(ctx *task.OperatorContext, out op.Output[T], _ map[string]any) (task.Instance, error) {
+		iv := ctx.AutoWatermarkInterval()
+		if iv <= 0 {
+			iv = 200
+		}
+		return &tsAssignOp[T]{baseOp: baseOp{ctx}, strategy: strategy, out: out, maxTS: op.MinWatermark, lastWM: op.MinWatermark, interval: iv}, nil
+	})
+}

@@ -203,7 +203,7 @@ func (te *TaskExecutor) report(d *jobgraph.TaskDeployment, st jobgraph.Execution
 		if errors.As(err, &f) {
 			msg.ErrorDetail = f.Stack
 		}
-		te.log.Error().Str("execution", d.ExecutionId).Str("task", d.Vertex.Name).Err(err).Msg("task failed")
+		te.log.Warn().Str("execution", d.ExecutionId).Str("task", d.Vertex.Name).Err(err).Msg("task failed")
 	}
 	for attempt := 0; attempt < 5; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
