@@ -6,6 +6,7 @@ package itest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -195,6 +196,8 @@ func TestUnmanagedAMTokenLogin(t *testing.T) {
 	if err != nil && !errors.Is(err, ipc.ErrInvalidApplicationMasterRequest) {
 		t.Logf("second register: %v", err)
 	}
+	checkNMToken(ctx, t, am, ident.Attempt)
+
 	// A token with a wrong password is refused by the real server.
 	bad := tok
 	bad.Password = append([]byte{}, tok.Password...)
@@ -217,4 +220,71 @@ func TestUnmanagedAMTokenLogin(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+}
+
+// checkNMToken allocates one container, takes the NMToken the RM issues for its node, and calls
+// getContainerStatuses on that NodeManager over a TOKEN connection authenticated with it.
+func checkNMToken(ctx context.Context, t *testing.T, am *ipc.Client, attempt security.ApplicationAttemptID) {
+	t.Helper()
+	ask := &hadoopproto.ResourceRequestProto{
+		Priority:      &hadoopproto.PriorityProto{Priority: proto.Int32(1)},
+		ResourceName:  proto.String("*"),
+		Capability:    &hadoopproto.ResourceProto{Memory: proto.Int64(128), VirtualCores: proto.Int32(1)},
+		NumContainers: proto.Int32(1),
+	}
+	var container *hadoopproto.ContainerProto
+	var nmToken *hadoopproto.TokenProto
+	responseID := int32(0)
+	for container == nil {
+		req := &hadoopproto.AllocateRequestProto{ResponseId: proto.Int32(responseID), Progress: proto.Float32(0)}
+		if responseID == 0 {
+			req.Ask = []*hadoopproto.ResourceRequestProto{ask}
+		}
+		resp := &hadoopproto.AllocateResponseProto{}
+		if err := am.Call(ctx, "allocate", req, resp); err != nil {
+			t.Fatal(err)
+		}
+		responseID = resp.GetResponseId()
+		for _, nt := range resp.GetNmTokens() {
+			nmToken = nt.GetToken()
+		}
+		if cs := resp.GetAllocatedContainers(); len(cs) > 0 {
+			container = cs[0]
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no container allocated")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	defer am.Call(context.Background(), "allocate", &hadoopproto.AllocateRequestProto{ResponseId: proto.Int32(responseID),
+		Release: []*hadoopproto.ContainerIdProto{container.GetId()}}, &hadoopproto.AllocateResponseProto{})
+	if nmToken == nil {
+		t.Fatal("no NMToken with the first container")
+	}
+	tok, err := security.TokenFromProto(nmToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := security.DecodeNMTokenIdentifier(tok.Identifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := fmt.Sprintf("%s:%d", container.GetNodeId().GetHost(), container.GetNodeId().GetPort())
+	if id.NodeAddress() != node || id.Attempt != attempt || tok.Kind != security.KindNMToken {
+		t.Fatalf("NMToken %+v kind %s for node %s", id, tok.Kind, node)
+	}
+	nm, err := ipc.Dial(ctx, ipc.Config{Addresses: []string{node}, Protocol: ipc.ProtocolContainerManagement, Auth: ipc.AuthToken, Token: &tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nm.Close()
+	st := &hadoopproto.GetContainerStatusesResponseProto{}
+	if err := nm.Call(ctx, "getContainerStatuses", &hadoopproto.GetContainerStatusesRequestProto{
+		ContainerId: []*hadoopproto.ContainerIdProto{container.GetId()}}, st); err != nil {
+		t.Fatal(err)
+	}
+	// The container was never started, so the NM reports it as a per-container failure.
+	t.Logf("NM %s via NMToken: %d statuses, %d failed requests", node, len(st.GetStatus()), len(st.GetFailedRequests()))
 }
