@@ -108,6 +108,13 @@ func (e *Environment) lookupPartition(id PartitionID) *ResultPartition {
 	return e.partitions[id]
 }
 
+// lookupPartitionState is lookupPartition that also reports whether the environment is closed.
+func (e *Environment) lookupPartitionState(id PartitionID) (*ResultPartition, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.partitions[id], e.closed
+}
+
 func (e *Environment) unregisterPartition(p *ResultPartition) {
 	e.mu.Lock()
 	if e.partitions[p.id] == p {

@@ -257,7 +257,12 @@ func (c *localChannel) request(deadline time.Time, backoff time.Duration) {
 		c.mu.Unlock()
 		return
 	}
-	p := c.g.env.lookupPartition(spec.Partition)
+	p, closed := c.g.env.lookupPartitionState(spec.Partition)
+	if closed {
+		c.mu.Unlock()
+		c.g.fail(c.g.channelErr(c.idx, ErrEnvironmentClosed))
+		return
+	}
 	if p == nil {
 		if time.Now().After(deadline) {
 			c.mu.Unlock()

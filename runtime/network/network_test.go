@@ -1115,3 +1115,24 @@ func TestRemoteCoalescesSmallBuffers(t *testing.T) {
 	}
 	t.Logf("%d buffers sent as %d frames", ps.Buffers, gs.Buffers)
 }
+
+// A panicking encoder (user codec) leaves the partition releasable.
+func TestEncodePanicLeavesPartitionUsable(t *testing.T) {
+	e := newTestEnv(t, testConfig())
+	rp, err := e.CreatePartition(pid("panic", 0), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewRecordWriter(rp)
+	func() {
+		defer func() { recover() }()
+		w.Emit(0, func(dst []byte) []byte { panic("codec bug") })
+	}()
+	done := make(chan struct{})
+	go func() { rp.Release(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Release hung after a panicking encoder")
+	}
+}

@@ -27,20 +27,19 @@ func (w *RecordWriter) Partition() *ResultPartition { return w.p }
 const slack = binary.MaxVarintLen64
 
 // Emit appends one record to subpartition sub. encode appends the record's bytes to dst and
-// returns the result; dst is the free tail of the current buffer when the record very likely
+// returns the result (it must not call the writer); dst is the free tail of the current buffer when the record very likely
 // fits (zero copy), else a reusable scratch slice. Records larger than a buffer span buffers.
 // Emit blocks while the partition's buffer share is exhausted (backpressure) and returns an
 // error once the partition is released or the writer closed.
 func (w *RecordWriter) Emit(sub int, encode func(dst []byte) []byte) error {
 	p := w.p
 	p.wmu.Lock()
+	// A deferred unlock keeps the partition usable (Release, flusher) if encode panics.
+	defer p.wmu.Unlock()
 	if p.werr != nil {
-		err := p.werr
-		p.wmu.Unlock()
-		return err
+		return p.werr
 	}
 	if uint(sub) >= uint(len(p.cur)) {
-		p.wmu.Unlock()
 		return fmt.Errorf("network: subpartition %d out of range [0, %d) in partition %s", sub, len(p.cur), p.id)
 	}
 	if b := p.cur[sub]; b != nil {
@@ -65,16 +64,12 @@ func (w *RecordWriter) Emit(sub int, encode func(dst []byte) []byte) error {
 				} else {
 					// Cannot happen while n <= maxRec, kept for safety: copy out and span.
 					p.scratch = append(p.scratch[:0], seg[start+1:start+1+n]...)
-					err := p.appendRecordLocked(sub, p.scratch)
-					p.wmu.Unlock()
-					return err
+					return p.appendRecordLocked(sub, p.scratch)
 				}
-				var err error
 				if p.flushAlways || len(b.seg) == cap(b.seg) {
-					err = p.finishLocked(sub)
+					return p.finishLocked(sub)
 				}
-				p.wmu.Unlock()
-				return err
+				return nil
 			}
 			// encode outgrew the buffer and reallocated: out holds the record.
 			if n > p.maxRec {
@@ -86,9 +81,7 @@ func (w *RecordWriter) Emit(sub int, encode func(dst []byte) []byte) error {
 				p.scratch = append(p.scratch[:0], out...)
 				out = p.scratch
 			}
-			err := p.appendRecordLocked(sub, out)
-			p.wmu.Unlock()
-			return err
+			return p.appendRecordLocked(sub, out)
 		}
 	}
 	out := encode(p.scratch[:0])
@@ -98,9 +91,7 @@ func (w *RecordWriter) Emit(sub int, encode func(dst []byte) []byte) error {
 	if len(out) > p.maxRec {
 		p.maxRec = len(out)
 	}
-	err := p.appendRecordLocked(sub, out)
-	p.wmu.Unlock()
-	return err
+	return p.appendRecordLocked(sub, out)
 }
 
 // EmitBytes appends rec as one record to subpartition sub (rec is copied).
@@ -125,10 +116,9 @@ func (w *RecordWriter) EmitBytes(sub int, rec []byte) error {
 func (w *RecordWriter) Broadcast(encode func(dst []byte) []byte) error {
 	p := w.p
 	p.wmu.Lock()
+	defer p.wmu.Unlock()
 	if p.werr != nil {
-		err := p.werr
-		p.wmu.Unlock()
-		return err
+		return p.werr
 	}
 	out := encode(p.scratch[:0])
 	if cap(out) > cap(p.scratch) {
@@ -136,11 +126,9 @@ func (w *RecordWriter) Broadcast(encode func(dst []byte) []byte) error {
 	}
 	for sub := range p.cur {
 		if err := p.appendRecordLocked(sub, out); err != nil {
-			p.wmu.Unlock()
 			return err
 		}
 	}
-	p.wmu.Unlock()
 	return nil
 }
 
