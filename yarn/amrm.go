@@ -27,12 +27,15 @@ type AMRMClient struct {
 	addrs []string
 	log   zerolog.Logger
 
-	mu             sync.Mutex
-	token          *Token
+	// callMu serializes the RPC flows and guards conn, registration and lastResponseID.
+	callMu         sync.Mutex
 	conn           Conn
 	registration   *pb.RegisterApplicationMasterRequestProto
 	lastResponseID int32
-	nmTokens       map[string]*Token
+	// mu guards the tokens, so NMToken lookups never wait for an allocate call in flight.
+	mu       sync.Mutex
+	token    *Token
+	nmTokens map[string]*Token
 }
 
 // NewAMRMClient prepares a client for the scheduler addresses (HA order) with the attempt's
@@ -56,8 +59,8 @@ func NewAMRMClient(schedulerAddrs []string, amrmToken *Token, opts ...Option) (*
 
 // Close closes the connection.
 func (c *AMRMClient) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
 	if c.conn == nil {
 		return nil
 	}
@@ -81,11 +84,21 @@ func (c *AMRMClient) NMToken(node NodeID) *Token {
 	return c.nmTokens[node.String()]
 }
 
+func (c *AMRMClient) cacheNMTokens(list []*pb.NMTokenProto) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range list {
+		if tok := tokenFromProto(t.GetToken()); tok != nil {
+			c.nmTokens[nodeIDFromProto(t.GetNodeId()).String()] = tok
+		}
+	}
+}
+
 func (c *AMRMClient) connLocked(ctx context.Context) (Conn, error) {
 	if c.conn != nil {
 		return c.conn, nil
 	}
-	conn, err := c.dial(ctx, DialSpec{Addresses: c.addrs, Protocol: ProtocolAMRM, Token: c.token})
+	conn, err := c.dial(ctx, DialSpec{Addresses: c.addrs, Protocol: ProtocolAMRM, Token: c.AMRMToken()})
 	if err != nil {
 		return nil, fmt.Errorf("yarn: connect to RM scheduler at %v (check %s; the AMRMToken must be this attempt's): %w", c.addrs, KeySchedulerAddress, err)
 	}
@@ -117,8 +130,8 @@ func (c *AMRMClient) Register(ctx context.Context, host string, rpcPort int32, t
 		RpcPort:     proto.Int32(rpcPort),
 		TrackingUrl: proto.String(trackingURL),
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
 	return c.registerLocked(ctx, req)
 }
 
@@ -129,9 +142,7 @@ func (c *AMRMClient) registerLocked(ctx context.Context, req *pb.RegisterApplica
 	}
 	c.registration = req
 	c.lastResponseID = 0
-	for _, t := range resp.GetNmTokensFromPreviousAttempts() {
-		c.nmTokens[nodeIDFromProto(t.GetNodeId()).String()] = tokenFromProto(t.GetToken())
-	}
+	c.cacheNMTokens(resp.GetNmTokensFromPreviousAttempts())
 	r := Registration{MaxResource: resourceFromProto(resp.GetMaximumCapability()), Queue: resp.GetQueue()}
 	for _, ct := range resp.GetContainersFromPreviousAttempts() {
 		r.ContainersFromPreviousAttempts = append(r.ContainersFromPreviousAttempts, containerFromProto(ct))
@@ -239,8 +250,8 @@ func (c *AMRMClient) Allocate(ctx context.Context, r AllocateRequest) (AllocateR
 		req.BlacklistRequest = &pb.ResourceBlacklistRequestProto{BlacklistAdditions: r.BlacklistAdd, BlacklistRemovals: r.BlacklistRemove}
 	}
 
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
 	if c.registration == nil {
 		return AllocateResponse{}, fmt.Errorf("yarn: allocate before Register: %w", ErrNotRegistered)
 	}
@@ -266,9 +277,7 @@ func (c *AMRMClient) Allocate(ctx context.Context, r AllocateRequest) (AllocateR
 		Limit:           resourceFromProto(resp.GetLimit()),
 		NumClusterNodes: resp.GetNumClusterNodes(),
 	}
-	for _, t := range resp.GetNmTokens() {
-		c.nmTokens[nodeIDFromProto(t.GetNodeId()).String()] = tokenFromProto(t.GetToken())
-	}
+	c.cacheNMTokens(resp.GetNmTokens())
 	for _, ct := range resp.GetAllocatedContainers() {
 		out.Allocated = append(out.Allocated, containerFromProto(ct))
 	}
@@ -283,11 +292,13 @@ func (c *AMRMClient) Allocate(ctx context.Context, r AllocateRequest) (AllocateR
 	}
 	if t := resp.GetAmRmToken(); t != nil && len(t.GetIdentifier()) > 0 {
 		nt := tokenFromProto(t)
+		c.mu.Lock()
 		// The RM sends the new token without its service; keep the old service.
 		if nt.Service == "" && c.token != nil {
 			nt.Service = c.token.Service
 		}
 		c.token = nt
+		c.mu.Unlock()
 		out.AMRMTokenRolled = true
 		if c.conn != nil {
 			_ = c.conn.Close()
@@ -314,8 +325,8 @@ func (c *AMRMClient) Finish(ctx context.Context, status FinalStatus, diagnostics
 		Diagnostics:            proto.String(diagnostics),
 		TrackingUrl:            proto.String(trackingURL),
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.callMu.Lock()
+	defer c.callMu.Unlock()
 	for {
 		resp := &pb.FinishApplicationMasterResponseProto{}
 		err := c.callLocked(ctx, "finishApplicationMaster", req, resp)
