@@ -34,6 +34,9 @@ type Client struct {
 	cfg Config
 
 	dialSem chan struct{} // one dialler at a time
+	// closing is cancelled by Close, aborting dials and backoffs in progress.
+	closing     context.Context
+	stopClosing context.CancelFunc
 
 	mu      sync.Mutex
 	conn    *conn
@@ -61,6 +64,7 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: ncfg, dialSem: make(chan struct{}, 1)}
+	c.closing, c.stopClosing = context.WithCancel(context.Background())
 	if ncfg.Token != nil {
 		t := *ncfg.Token
 		c.token = &t
@@ -91,6 +95,11 @@ func (c *Client) RemoteAddr() string {
 func (c *Client) Call(ctx context.Context, method string, req, resp proto.Message) error {
 	if req == nil {
 		return fmt.Errorf("hadoop rpc %s: nil request", method)
+	}
+	if _, ok := ctx.Deadline(); !ok && c.cfg.CallTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.CallTimeout)
+		defer cancel()
 	}
 	failovers, resends := 0, 0
 	for {
@@ -137,6 +146,7 @@ func (c *Client) Close() error {
 	cn := c.conn
 	c.conn = nil
 	c.mu.Unlock()
+	c.stopClosing()
 	if cn != nil {
 		cn.close()
 	}
@@ -179,6 +189,10 @@ func (c *Client) connection(ctx context.Context) (*conn, error) {
 		return nil, &errNotSent{fmt.Errorf("waiting to connect: %w", ctx.Err())}
 	}
 	defer func() { <-c.dialSem }()
+	// Close aborts the dial.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.closing, cancel)()
 	if cn, err := c.current(); cn != nil || err != nil {
 		return cn, err
 	}

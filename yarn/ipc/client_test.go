@@ -518,3 +518,43 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatalf("%v %v", c, err)
 	}
 }
+
+func TestCallTimeoutAndCloseAbortsDial(t *testing.T) {
+	s := newServer(t, ipctest.Options{})
+	block := make(chan struct{})
+	defer close(block)
+	s.Handle("hang", func(call *ipctest.Call) (proto.Message, error) {
+		<-block
+		return echo(call)
+	})
+	c := dial(t, Config{Addresses: []string{s.Addr}, User: "u", CallTimeout: 50 * time.Millisecond})
+	err := c.Call(context.Background(), "hang", &hadoopproto.GetDelegationTokenRequestProto{Renewer: proto.String("x")}, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+
+	// Close interrupts a client that is backing off between connection rounds.
+	dead := deadAddr(t)
+	c2, err := NewClient(Config{Addresses: []string{dead}, Protocol: testProtocol, User: "u", ConnectRounds: 100, RetryBackoff: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- c2.Call(context.Background(), "x", &hadoopproto.GetDelegationTokenRequestProto{Renewer: proto.String("x")}, nil)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	c2.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("call succeeded")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not abort the dial")
+	}
+	if time.Since(start) > time.Second {
+		t.Fatalf("Close took %v", time.Since(start))
+	}
+}

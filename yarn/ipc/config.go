@@ -91,6 +91,9 @@ type Config struct {
 
 	// ConnectTimeout bounds dialling plus the SASL handshake per address (default 20s).
 	ConnectTimeout time.Duration
+	// CallTimeout bounds calls whose context has no deadline (ipc.client.rpc-timeout.ms); 0 means
+	// no bound.
+	CallTimeout time.Duration
 	// WriteTimeout bounds writing one request to the socket (default 60s).
 	WriteTimeout time.Duration
 	// PingInterval is how long a connection may stay silent before a ping (call id -4) keeps it

@@ -383,13 +383,17 @@ func (c *conn) readLoop() {
 			ch, ok := c.pending[id]
 			delete(c.pending, id)
 			c.mu.Unlock()
+			if fatal {
+				// Close first, so no call started after this one returns can pick the
+				// connection up.
+				c.closeWithError(fmt.Errorf("%w: %w", ErrConnectionLost, newRemoteError(resp.Header, "", c.cfg.Protocol, c.addr)))
+			}
 			if ok {
 				ch <- callResult{resp: resp}
 			} else {
 				c.log.Debug().Int32("call_id", id).Msg("dropping response to an abandoned call")
 			}
 			if fatal {
-				c.closeWithError(fmt.Errorf("%w: %w", ErrConnectionLost, newRemoteError(resp.Header, "", c.cfg.Protocol, c.addr)))
 				return
 			}
 			continue
