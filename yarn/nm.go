@@ -32,7 +32,10 @@ type NMClient struct {
 	conns map[string]*nmConn
 }
 
+// nmConn is one node's connection; its mutex serializes dialling for that node only, so a slow
+// NodeManager does not hold up calls to the others.
 type nmConn struct {
+	mu    sync.Mutex
 	conn  Conn
 	token *Token
 }
@@ -46,13 +49,23 @@ func NewNMClient(tokens NMTokenSource, opts ...Option) *NMClient {
 // Close closes all NodeManager connections.
 func (c *NMClient) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	conns := c.conns
+	c.conns = map[string]*nmConn{}
+	c.mu.Unlock()
 	var errs []error
-	for k, nc := range c.conns {
-		errs = append(errs, nc.conn.Close())
-		delete(c.conns, k)
+	for _, nc := range conns {
+		nc.mu.Lock()
+		if nc.conn != nil {
+			errs = append(errs, nc.conn.Close())
+			nc.conn = nil
+		}
+		nc.mu.Unlock()
 	}
 	return errors.Join(errs...)
+}
+
+func sameToken(a, b *Token) bool {
+	return a == b || (a != nil && b != nil && string(a.Identifier) == string(b.Identifier) && string(a.Password) == string(b.Password))
 }
 
 func (c *NMClient) conn(ctx context.Context, node NodeID) (Conn, error) {
@@ -62,29 +75,43 @@ func (c *NMClient) conn(ctx context.Context, node NodeID) (Conn, error) {
 		return nil, fmt.Errorf("%w %s", ErrNoNMToken, addr)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if nc, ok := c.conns[addr]; ok {
-		if nc.token == tok || (string(nc.token.Identifier) == string(tok.Identifier) && string(nc.token.Password) == string(tok.Password)) {
-			return nc.conn, nil
-		}
+	nc, ok := c.conns[addr]
+	if !ok {
+		nc = &nmConn{}
+		c.conns[addr] = nc
+	}
+	c.mu.Unlock()
+
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	if nc.conn != nil && sameToken(nc.token, tok) {
+		return nc.conn, nil
+	}
+	if nc.conn != nil { // the node's NMToken changed (master key roll): authenticate anew
 		_ = nc.conn.Close()
-		delete(c.conns, addr)
+		nc.conn = nil
 	}
 	conn, err := c.dial(ctx, DialSpec{Addresses: []string{addr}, Protocol: ProtocolNM, Token: tok})
 	if err != nil {
 		return nil, fmt.Errorf("yarn: connect to NodeManager %s: %w", addr, err)
 	}
-	c.conns[addr] = &nmConn{conn: conn, token: tok}
+	nc.conn, nc.token = conn, tok
 	return conn, nil
 }
 
-// drop forgets a node's connection after an I/O failure so the next call redials.
+// drop forgets a node's connection after a transport failure so the next call redials.
 func (c *NMClient) drop(node NodeID, conn Conn) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if nc, ok := c.conns[node.String()]; ok && nc.conn == conn {
+	nc, ok := c.conns[node.String()]
+	c.mu.Unlock()
+	if !ok {
+		return
+	}
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	if nc.conn == conn {
 		_ = conn.Close()
-		delete(c.conns, node.String())
+		nc.conn = nil
 	}
 }
 
