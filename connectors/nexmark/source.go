@@ -142,6 +142,10 @@ func (r *reader) Poll(ctx context.Context, out op.SourceOutput[Event]) (op.PollS
 	batch := r.cfg.BatchSize
 	if !r.cfg.RateLimited {
 		emitted := 0
+		for ; emitted < batch && len(r.held) > 0; emitted++ { // restored from a rate-limited run
+			r.emit(r.held[len(r.held)-1].n, out)
+			r.held = r.held[:len(r.held)-1]
+		}
 		for ; emitted < batch; emitted++ {
 			n, ok := r.cur.Next()
 			if !ok {
