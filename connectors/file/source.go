@@ -131,16 +131,11 @@ type lineSourceReader struct {
 	skipFirst bool
 	batch     int
 	log       *zerolog.Logger
-	out       op.SourceOutput[string]
-	emitFn    func(string)
 }
 
 // Poll implements op.SourceReader.
 func (r *lineSourceReader) Poll(ctx context.Context, out op.SourceOutput[string]) (op.PollStatus, error) {
-	if r.emitFn == nil || r.out != out {
-		r.out = out
-		r.emitFn = out.Collect
-	}
+	emit := out.Collect
 	emitted := 0
 	for emitted < r.batch {
 		if len(r.ranges) == 0 {
@@ -158,7 +153,7 @@ func (r *lineSourceReader) Poll(ctx context.Context, out op.SourceOutput[string]
 				}
 			}
 		}
-		n, err := r.lr.next(r.batch-emitted, r.emitFn)
+		n, err := r.lr.next(r.batch-emitted, emit)
 		emitted += n
 		if err != nil {
 			return op.MoreAvailable, err
@@ -184,8 +179,7 @@ func (r *lineSourceReader) Snapshot(checkpointID int64) ([]byte, error) {
 	for i, rg := range r.ranges {
 		if i == 0 && r.opened {
 			rg.Start = r.lr.pos()
-			if rg.Start >= rg.End { // only the straddling last line would remain: it is read
-				// before done is set, so pos >= End means nothing is left
+			if rg.Start >= rg.End { // no line starts in what is left of the range
 				continue
 			}
 		}
