@@ -30,7 +30,6 @@ import (
 
 	"github.com/flink-go/flink-go/yarn"
 	"github.com/flink-go/flink-go/yarn/amkit"
-	"github.com/flink-go/flink-go/yarn/security"
 	"github.com/rs/zerolog"
 )
 
@@ -46,25 +45,22 @@ func run(log zerolog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	cid, err := yarn.ParseContainerID(os.Getenv("CONTAINER_ID"))
+	amctx, err := yarn.AMContextFromEnv()
 	if err != nil {
-		return fmt.Errorf("CONTAINER_ID (set by the NodeManager): %w", err)
+		return err
 	}
-	creds, err := security.FromEnvironment()
+	sched, err := yarn.SchedulerAddressesFromEnv("TESTAM_SCHEDULER")
 	if err != nil {
-		return fmt.Errorf("read the container token file: %w", err)
+		return err
 	}
-	amrm, ok := creds.FindByKind(yarn.KindAMRMToken)
-	if !ok {
-		return fmt.Errorf("no %s token in $HADOOP_TOKEN_FILE_LOCATION", yarn.KindAMRMToken)
+	// Child containers get the AM's credentials minus the AMRMToken.
+	childTokens, err := amctx.ContainerTokens()
+	if err != nil {
+		return err
 	}
-	sched := strings.Split(os.Getenv("TESTAM_SCHEDULER"), ",")
-	if sched[0] == "" {
-		return errors.New("TESTAM_SCHEDULER is not set")
-	}
-	log.Info().Str("attempt", cid.Attempt.String()).Strs("scheduler", sched).Msg("starting")
+	log.Info().Str("attempt", amctx.Attempt.String()).Str("user", amctx.User).Strs("scheduler", sched).Msg("starting")
 
-	client, err := yarn.NewAMRMClient(sched, &amrm, yarn.WithLogger(log))
+	client, err := yarn.NewAMRMClient(sched, amctx.AMRMToken, yarn.WithLogger(log))
 	if err != nil {
 		return err
 	}
@@ -72,9 +68,9 @@ func run(log zerolog.Logger) error {
 	nm := yarn.NewNMClient(client, yarn.WithLogger(log))
 	defer nm.Close()
 
-	host, _ := os.Hostname()
-	if h := os.Getenv("NM_HOST"); h != "" {
-		host = h
+	host := amctx.NMHost
+	if host == "" {
+		host, _ = os.Hostname()
 	}
 	if _, err := client.Register(ctx, host, 0, ""); err != nil {
 		return fmt.Errorf("register: %w", err)
@@ -88,9 +84,9 @@ func run(log zerolog.Logger) error {
 	var report string
 	switch mode := os.Getenv("TESTAM_MODE"); mode {
 	case "", "exits":
-		report, err = runExits(ctx, log, client, nm, key)
+		report, err = runExits(ctx, log, client, nm, key, childTokens)
 	case "stop":
-		report, err = runStop(ctx, log, client, nm, key)
+		report, err = runStop(ctx, log, client, nm, key, childTokens)
 	default:
 		err = fmt.Errorf("unknown TESTAM_MODE %q", mode)
 	}
@@ -108,7 +104,7 @@ func run(log zerolog.Logger) error {
 	return err
 }
 
-func runExits(ctx context.Context, log zerolog.Logger, client *yarn.AMRMClient, nm *yarn.NMClient, key amkit.Key) (string, error) {
+func runExits(ctx context.Context, log zerolog.Logger, client *yarn.AMRMClient, nm *yarn.NMClient, key amkit.Key, tokens []byte) (string, error) {
 	spec := os.Getenv("TESTAM_EXITS")
 	if spec == "" {
 		spec = "0,3,7"
@@ -140,6 +136,7 @@ func runExits(ctx context.Context, log zerolog.Logger, client *yarn.AMRMClient, 
 			log.Info().Str("container", a.Container.ID.String()).Str("node", a.Container.Node.String()).Int("exit", code).Msg("starting container")
 			return nm.StartContainer(ctx, a.Container, yarn.ContainerLaunchContext{
 				Commands: []string{fmt.Sprintf("sh -c 'exit %d' 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr", code)},
+				Tokens:   tokens,
 			})
 		},
 		OnCompleted: func(c amkit.Completion) {
@@ -186,7 +183,7 @@ func runExits(ctx context.Context, log zerolog.Logger, client *yarn.AMRMClient, 
 	return fmt.Sprintf("mode=exits exits=%s containers=%d released=%d", strings.Join(parts, ","), len(launched), released), nil
 }
 
-func runStop(ctx context.Context, log zerolog.Logger, client *yarn.AMRMClient, nm *yarn.NMClient, key amkit.Key) (string, error) {
+func runStop(ctx context.Context, log zerolog.Logger, client *yarn.AMRMClient, nm *yarn.NMClient, key amkit.Key, tokens []byte) (string, error) {
 	started := make(chan yarn.Container, 1)
 	completed := make(chan amkit.Completion, 1)
 	ctx, cancel := context.WithCancel(ctx)
@@ -194,7 +191,7 @@ func runStop(ctx context.Context, log zerolog.Logger, client *yarn.AMRMClient, n
 	loop, err := amkit.NewLoop(amkit.LoopConfig{
 		Client: client,
 		Launch: func(ctx context.Context, a amkit.Accepted) error {
-			err := nm.StartContainer(ctx, a.Container, yarn.ContainerLaunchContext{Commands: []string{"sleep 600"}})
+			err := nm.StartContainer(ctx, a.Container, yarn.ContainerLaunchContext{Commands: []string{"sleep 600"}, Tokens: tokens})
 			if err == nil {
 				started <- a.Container
 			}
