@@ -202,6 +202,15 @@ func TestGoldenWire(t *testing.T) {
 		H []int8
 	}
 	u := uint16(300)
+	type Item struct {
+		SKU string
+		Qty int16
+	}
+	type Order struct {
+		ID    uint32
+		Items []Item
+		Note  *string
+	}
 	cases := []struct {
 		name string
 		got  []byte
@@ -226,6 +235,10 @@ func TestGoldenWire(t *testing.T) {
 		{"tuple", MustFor[Tuple2[string, int64]]().Append(nil, NewTuple2("k", int64(-3))), "016b05"},
 		{"struct", MustFor[small]().Append(nil, small{A: 1, B: "x", C: true, D: []byte{9}, E: &u, F: 1, G: [2]uint8{1, 2}, H: []int8{-1}}),
 			"02" + "0178" + "01" + "0209" + "01ac02" + "0000803f" + "0102" + "02ff"},
+		// The two examples of docs/formats/serde.md §3.1 and §3.2.
+		{"doc bid", MustFor[Bid]().Append(nil, Bid{Auction: 1, Bidder: 2, Price: 150, Channel: "G", URL: "u", DateTime: -1}),
+			"02" + "04" + "ac02" + "0147" + "0175" + "01" + "00"},
+		{"doc order", MustFor[Order]().Append(nil, Order{ID: 7, Items: []Item{{"a", 2}}}), "07" + "02" + "0161" + "04" + "00"},
 		{"time", MustFor[time.Time]().Append(nil, time.Unix(1, 5).In(time.FixedZone("", 3600))), "02" + "05" + "a038"},
 	}
 	for _, c := range cases {

@@ -91,6 +91,9 @@ func (e *engine) finishOps() {
 // allocation on decode (their positions are kept in a fixed-size array on the stack).
 const maxBatchStrings = 16
 
+// emptyBase is the data pointer of decoded empty, non-nil slices (like runtime.zerobase).
+var emptyBase uint64
+
 type sliceHeader struct {
 	data unsafe.Pointer
 	len  int
@@ -469,7 +472,17 @@ func sliceEngine(t reflect.Type, elem *engine) *engine {
 			return 0, lengthError("slice", u, len(src)-i)
 		}
 		n := int(u)
-		data := reflect.MakeSlice(t, n, n).UnsafePointer()
+		if n == 0 {
+			*(*sliceHeader)(p) = sliceHeader{data: unsafe.Pointer(&emptyBase)}
+			return i, nil
+		}
+		// Grow a nil slice in place: one allocation (reflect.MakeSlice would add a second one
+		// for the header it returns).
+		*(*sliceHeader)(p) = sliceHeader{}
+		sv := reflect.NewAt(t, p).Elem()
+		sv.Grow(n)
+		sv.SetLen(n)
+		data := (*sliceHeader)(p).data
 		if !elem.empty {
 			for k := 0; k < n; k++ {
 				m, err := elem.dec(src[i:], unsafe.Add(data, uintptr(k)*size), depth+1)
@@ -479,7 +492,6 @@ func sliceEngine(t reflect.Type, elem *engine) *engine {
 				i += m
 			}
 		}
-		*(*sliceHeader)(p) = sliceHeader{data: data, len: n, cap: n}
 		return i, nil
 	}
 	e.ops = []op{{k: kCall, e: e}}
