@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/flink-go/flink-go/fs"
+	"github.com/flink-go/flink-go/yarn/security"
 )
 
 func init() { fs.Register("hdfs", factory) }
@@ -94,7 +95,18 @@ func New(ctx context.Context, opts Options) (*FileSystem, error) {
 		DatanodeDialFunc:       dial,
 		DataTransferProtection: opts.DataTransferProtection,
 	}
-	if opts.Kerberos != nil {
+	if opts.Token != nil {
+		if opts.Token.Kind != "" && opts.Token.Kind != security.KindHDFSDelegation && opts.Token.Kind != "WEBHDFS delegation" {
+			return nil, fmt.Errorf("hdfs: token of kind %q is not an HDFS delegation token", opts.Token.Kind)
+		}
+		id, err := ParseDelegationTokenIdentifier(opts.Token.Identifier)
+		if err != nil {
+			return nil, err
+		}
+		// The NameNode requires the connection context's user to be the token's.
+		co.User = id.User()
+		co.NamenodeDialFunc = tokenDialer(dial, *opts.Token, opts.DialTimeout+10*time.Second)
+	} else if opts.Kerberos != nil {
 		kc, err := kerberosClient(opts.Kerberos)
 		if err != nil {
 			return nil, err
@@ -110,8 +122,12 @@ func New(ctx context.Context, opts Options) (*FileSystem, error) {
 	}
 	client, err := call(ctx, func() (*gohdfs.Client, error) { return gohdfs.NewClient(co) })
 	if err != nil {
-		return nil, fmt.Errorf("hdfs: connect to the NameNode at %s (is it up? is HADOOP_CONF_DIR set?): %w",
-			strings.Join(opts.Addresses, ","), err)
+		hint := "is it up? is HADOOP_CONF_DIR set?"
+		if opts.Token != nil && strings.Contains(err.Error(), "token auth") {
+			hint = "delegation token login failed: expired or for another cluster?"
+		}
+		return nil, fmt.Errorf("hdfs: connect to the NameNode at %s (%s): %w",
+			strings.Join(opts.Addresses, ","), hint, err)
 	}
 	f := &FileSystem{
 		client:    client,

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/colinmarc/hdfs/v2/hadoopconf"
+
+	"github.com/flink-go/flink-go/yarn/security"
 )
 
 // DefaultPort is the NameNode RPC port assumed when a URI or address has none.
@@ -51,6 +53,11 @@ type Options struct {
 	// SIMPLE. OptionsFromConf sets it when hadoop.security.authentication is
 	// "kerberos"; fill in Principal and Keytab or CCache.
 	Kerberos *KerberosOptions
+	// Token, when set, authenticates to the NameNode with this HDFS delegation
+	// token (SASL TOKEN/DIGEST-MD5) instead of SIMPLE or Kerberos; User is
+	// then the token's owner. This is how YARN containers of a Kerberized
+	// cluster reach HDFS: see UseContainerToken.
+	Token *security.Token
 	// DataTransferProtection is dfs.data.transfer.protection ("",
 	// "authentication", "integrity" or "privacy").
 	DataTransferProtection string
@@ -82,13 +89,24 @@ func LoadConf(dir string) (hadoopconf.HadoopConf, error) {
 	return conf, nil
 }
 
-// LoadOptions is LoadConf followed by OptionsFromConf.
+// LoadOptions is LoadConf followed by OptionsFromConf. On a Kerberized
+// cluster it then prefers the container's HDFS delegation token, if the
+// process runs in a YARN container that has one (UseContainerToken).
 func LoadOptions(dir string) (Options, error) {
 	conf, err := LoadConf(dir)
 	if err != nil {
 		return Options{}, err
 	}
-	return OptionsFromConf(conf)
+	o, err := OptionsFromConf(conf)
+	if err != nil {
+		return o, err
+	}
+	if o.Kerberos != nil {
+		if _, err := o.UseContainerToken(); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 // OptionsFromConf derives Options from a Hadoop configuration.

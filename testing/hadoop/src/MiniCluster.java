@@ -84,6 +84,9 @@ public final class MiniCluster {
     conf.setInt("dfs.replication", 1);
     conf.setBoolean("dfs.permissions.enabled", true);
     conf.setBoolean("dfs.namenode.acls.enabled", true);
+    // Issue HDFS delegation tokens although security is off, so tests can exercise TOKEN
+    // (DIGEST-MD5) authentication to the NameNode as YARN containers in secure clusters do.
+    conf.setBoolean("dfs.namenode.delegation.token.always-use", true);
     // Let any local user impersonate (tests submit as other users than the JVM's).
     String me = System.getProperty("user.name");
     conf.set("hadoop.proxyuser." + me + ".hosts", "*");
