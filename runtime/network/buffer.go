@@ -103,6 +103,18 @@ func (g *globalPool) put(b *Buffer) {
 	g.mu.Unlock()
 }
 
+// forgive removes n segments that are still referenced somewhere but will never come back
+// (their pool was destroyed; they are dropped when recycled) from the count of allocated
+// segments, so the budget is not lost when a holder never recycles them.
+func (g *globalPool) forgive(n int) {
+	if n <= 0 {
+		return
+	}
+	g.mu.Lock()
+	g.created -= n
+	g.mu.Unlock()
+}
+
 // BufferStats is a snapshot of an Environment's buffer budget.
 type BufferStats struct {
 	SegmentSize int // bytes per segment
@@ -185,7 +197,12 @@ func (p *localPool) request() (*Buffer, error) {
 func (p *localPool) recycle(b *Buffer) {
 	b.kind = kindData
 	p.mu.Lock()
-	if p.err != nil || p.owned > p.min {
+	if p.err != nil {
+		// Forgiven at destroy: drop it (the garbage collector frees it).
+		p.mu.Unlock()
+		return
+	}
+	if p.owned > p.min {
 		p.owned--
 		p.mu.Unlock()
 		p.global.put(b)
@@ -199,8 +216,9 @@ func (p *localPool) recycle(b *Buffer) {
 	}
 }
 
-// destroy returns the free segments to the global pool; segments still in use go back when
-// recycled. A waiting writer wakes up with cause.
+// destroy returns the free segments to the global pool and forgives the ones still in use
+// (held by a reader or a connection; they are dropped when recycled), so a holder that never
+// recycles cannot shrink the budget. A waiting writer wakes up with cause.
 func (p *localPool) destroy(cause error) {
 	if cause == nil {
 		cause = errPoolDestroyed
@@ -213,11 +231,13 @@ func (p *localPool) destroy(cause error) {
 	p.err = cause
 	free := p.free
 	p.free = nil
-	p.owned -= len(free)
+	outstanding := p.owned - len(free)
+	p.owned = 0
 	p.mu.Unlock()
 	for _, b := range free {
 		p.global.put(b)
 	}
+	p.global.forgive(outstanding)
 	select {
 	case p.wake <- struct{}{}:
 	default:

@@ -269,6 +269,7 @@ type remoteChannel struct {
 	recv        []*Buffer // received, not yet polled
 	head        int
 	free        []*Buffer // empty receive buffers (each one is a credit, announced or pending)
+	exclusive   int       // exclusive buffers owned (BuffersPerChannel)
 	unannounced int
 	backlog     int // last backlog reported by the producer
 	nextSeq     uint32
@@ -433,8 +434,7 @@ func (c *remoteChannel) recycle(b *Buffer) {
 	b.kind = kindData
 	c.mu.Lock()
 	if c.released {
-		c.mu.Unlock()
-		c.g.env.global.put(b)
+		c.mu.Unlock() // forgiven at release: drop it
 		return
 	}
 	b.owner = c
@@ -478,13 +478,18 @@ func (c *remoteChannel) release() {
 	c.recv, c.head, c.free = nil, 0, nil
 	eop := c.eop
 	c.mu.Unlock()
+	returned := 0
 	for _, b := range drop {
 		if b.owner == c {
 			b.owner = nil
 			c.g.env.global.put(b)
+			returned++
 		} else {
 			b.Recycle()
 		}
 	}
+	// Exclusive buffers held elsewhere (by the reader, or being filled by the connection) are
+	// dropped when recycled; forgive them now so the budget does not depend on that.
+	c.g.env.global.forgive(c.exclusive - returned)
 	c.cc.cancel(c, !eop)
 }

@@ -169,8 +169,8 @@ func (e *Environment) CreateInputGate(ctx context.Context, specs []ChannelSpec) 
 			g.Close()
 			return nil, err
 		}
-		rc := &remoteChannel{g: g, idx: i, cc: cc, id: e.nextReceiver.Add(1), deadline: deadline, backoff: initialBackoff}
 		bpc := e.cfg.BuffersPerChannel
+		rc := &remoteChannel{g: g, idx: i, cc: cc, id: e.nextReceiver.Add(1), exclusive: bpc, deadline: deadline, backoff: initialBackoff}
 		rc.free = exclusive[:bpc:bpc]
 		exclusive = exclusive[bpc:]
 		for _, b := range rc.free {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,8 @@ type InputGate struct {
 	floating *floatingPool
 	conns    []*clientConn // connections holding a reference for this gate
 	reader   *RecordReader
+
+	closedFlag atomic.Bool // closed, readable without mu
 }
 
 // GateStats counts a gate's input.
@@ -201,8 +204,10 @@ func (g *InputGate) Next(ctx context.Context) (BufferOrEvent, error) {
 }
 
 // Close releases the gate: it cancels remote subscriptions and local views (a producer that has
-// not finished sees an error), drops queued buffers and returns the gate's buffers to the pool.
-// Close must not run concurrently with the gate's reader (cancel the reader's ctx first).
+// not finished sees an error), drops queued buffers and returns the gate's buffers to the budget.
+// It may be called from any goroutine, also while a reader is blocked in Next (which then returns
+// ErrGateClosed). Buffers the reader still holds are dropped when it next calls Next; the budget
+// does not wait for them.
 func (g *InputGate) Close() error {
 	g.mu.Lock()
 	if g.closed {
@@ -210,14 +215,12 @@ func (g *InputGate) Close() error {
 		return nil
 	}
 	g.closed = true
+	g.closedFlag.Store(true)
 	g.avail = nil
 	g.mu.Unlock()
 	select {
 	case g.notify <- struct{}{}:
 	default:
-	}
-	if g.reader != nil {
-		g.reader.releaseBuffers()
 	}
 	for _, c := range g.chans {
 		if c != nil {
@@ -387,9 +390,7 @@ func (f *floatingPool) recycle(b *Buffer) {
 	b.kind = kindData
 	f.mu.Lock()
 	if f.closed {
-		f.owned--
-		f.mu.Unlock()
-		f.global.put(b)
+		f.mu.Unlock() // forgiven at close: drop it
 		return
 	}
 	for len(f.waiting) > 0 {
@@ -403,9 +404,7 @@ func (f *floatingPool) recycle(b *Buffer) {
 		}
 		f.mu.Lock()
 		if f.closed {
-			f.owned--
-			f.mu.Unlock()
-			f.global.put(b)
+			f.mu.Unlock() // forgiven at close: drop it
 			return
 		}
 	}
@@ -419,10 +418,12 @@ func (f *floatingPool) close() {
 	f.closed = true
 	free := f.free
 	f.free = nil
-	f.owned -= len(free)
+	outstanding := f.owned - len(free)
+	f.owned = 0
 	f.waiting = nil
 	f.mu.Unlock()
 	for _, b := range free {
 		f.global.put(b)
 	}
+	f.global.forgive(outstanding)
 }

@@ -1136,3 +1136,63 @@ func TestEncodePanicLeavesPartitionUsable(t *testing.T) {
 		t.Fatal("Release hung after a panicking encoder")
 	}
 }
+
+// Close from another goroutine while the reader is blocked in Next or holds a buffer: no race,
+// Next returns ErrGateClosed, and the buffer budgets of both sides are whole again.
+func TestConcurrentGateClose(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remote=%v", remote), func(t *testing.T) {
+			cfg := Config{SegmentSize: 1024, TotalBuffers: 64, BufferTimeout: time.Millisecond}
+			prod := newTestEnv(t, cfg)
+			cons := prod
+			if remote {
+				cons = newTestEnv(t, cfg)
+			}
+			tp := buildTopology(t, prod, cons, "cc", 2, 1)
+			for _, w := range tp.writers {
+				go func() {
+					for i := 0; ; i++ {
+						if err := w.EmitBytes(0, record(0, i, 100)); err != nil {
+							return
+						}
+					}
+				}()
+			}
+			r := NewRecordReader(tp.gates[0])
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			for i := 0; i < 25; i++ { // the reader now holds a partly parsed buffer
+				if _, _, _, err := r.Next(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			errc := make(chan error, 1)
+			go func() {
+				for {
+					if _, _, _, err := r.Next(ctx); err != nil {
+						errc <- err
+						return
+					}
+				}
+			}()
+			time.Sleep(20 * time.Millisecond)
+			tp.gates[0].Close()
+			if err := <-errc; !errors.Is(err, ErrGateClosed) {
+				t.Fatalf("Next after concurrent Close: %v", err)
+			}
+			for _, e := range []*Environment{prod, cons} {
+				deadline := time.Now().Add(3 * time.Second)
+				for {
+					st := e.BufferStats()
+					if st.Available == st.Total {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("budget not whole after close: %+v", st)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		})
+	}
+}

@@ -91,6 +91,10 @@ func (r *RecordReader) Next(ctx context.Context) (channel int, rec []byte, ev []
 		r.hold.Recycle()
 		r.hold = nil
 	}
+	if r.g.closedFlag.Load() {
+		r.releaseBuffers()
+		return -1, nil, nil, ErrGateClosed
+	}
 	for {
 		if c := r.cur; c >= 0 {
 			if r.nBlocked > 0 && r.blocked[c] {
