@@ -72,7 +72,7 @@ type Submission struct {
 	ID    ApplicationID
 	Name  string
 	Queue string // default "default"
-	Type  string // default "YARN"; flink-go uses "Apache Flink"-like names of its own
+	Type  string // default "YARN"
 	Tags  []string
 	// Priority of the application within its queue (0 = scheduler default).
 	Priority int32
