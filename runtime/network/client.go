@@ -217,7 +217,8 @@ func (cc *clientConn) readLoop() {
 }
 
 func (cc *clientConn) receive() error {
-	fr := newFrameReader(bufio.NewReaderSize(cc.conn, 64<<10), cc.env.cfg.SegmentSize)
+	// A small read buffer: large data reads bypass it and land in the segment directly.
+	fr := newFrameReader(bufio.NewReaderSize(cc.conn, 4<<10), cc.env.cfg.SegmentSize)
 	for {
 		f, err := fr.next()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 )
 
 // Wire protocol (see docs/network.md for the full description and diagram).
@@ -240,10 +241,13 @@ func parseControl(f *frame, p []byte) error {
 	return nil
 }
 
-// frameWriter encodes frames into a buffered writer.
+// frameWriter encodes frames into a buffered writer; with conn set, large data frames are written
+// to conn directly (after flushing w).
 type frameWriter struct {
-	w   *bufio.Writer
-	tmp []byte
+	w    *bufio.Writer
+	conn net.Conn
+	tmp  []byte
+	vec  net.Buffers
 }
 
 func (fw *frameWriter) begin(typ byte) {
@@ -296,6 +300,10 @@ func (fw *frameWriter) bufferResponse(receiver uint64, seq uint32, backlog int, 
 	return fw.end(data)
 }
 
+// directWriteMin is the frame size from which data bypasses the bufio buffer (one writev of
+// header and segments instead of copying them into the buffer first).
+const directWriteMin = 8 << 10
+
 // bufferResponseParts writes one BufferResponse whose data is the concatenation of parts.
 func (fw *frameWriter) bufferResponseParts(receiver uint64, seq uint32, backlog int, kind bufKind, parts []*Buffer) error {
 	n := 0
@@ -308,6 +316,19 @@ func (fw *frameWriter) bufferResponseParts(receiver uint64, seq uint32, backlog 
 	fw.u32(uint32(backlog))
 	fw.u8(byte(kind))
 	binary.BigEndian.PutUint32(fw.tmp[:4], uint32(len(fw.tmp)-4+n))
+	if fw.conn != nil && n >= directWriteMin {
+		if err := fw.w.Flush(); err != nil {
+			return err
+		}
+		fw.vec = append(fw.vec[:0], fw.tmp)
+		for _, b := range parts {
+			fw.vec = append(fw.vec, b.seg)
+		}
+		bufs := fw.vec // WriteTo consumes its receiver; keep fw.vec's backing array
+		_, err := bufs.WriteTo(fw.conn)
+		clear(fw.vec)
+		return err
+	}
 	if _, err := fw.w.Write(fw.tmp); err != nil {
 		return err
 	}

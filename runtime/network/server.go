@@ -221,7 +221,7 @@ func (sc *serverConn) teardown(err error) {
 func (sc *serverConn) writeLoop() {
 	defer sc.env.wg.Done()
 	bw := bufio.NewWriterSize(sc.conn, 64<<10)
-	fw := &frameWriter{w: bw}
+	fw := &frameWriter{w: bw, conn: sc.conn}
 	segSize := sc.env.cfg.SegmentSize
 	var batch []*Buffer
 	fail := func(err error) {
