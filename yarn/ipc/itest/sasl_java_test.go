@@ -1,0 +1,176 @@
+package itest
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	hadoopproto "github.com/flink-go/flink-go/yarn/internal/proto/hadoop"
+	"github.com/flink-go/flink-go/yarn/ipc"
+	"github.com/flink-go/flink-go/yarn/security"
+)
+
+// hadoopLib finds the Hadoop jars the test bed downloads (testing/hadoop/minicluster.sh).
+func hadoopLib() string {
+	cache := os.Getenv("FLINK_GO_CACHE")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "flink-go")
+	}
+	lib := filepath.Join(cache, "hadoop-3.4.1", "lib")
+	if _, err := os.Stat(filepath.Join(lib, "hadoop-common-3.4.1-tests.jar")); err != nil {
+		return ""
+	}
+	return lib
+}
+
+// startHadoopServer runs testdata/HadoopSaslServer.java: Hadoop's own RPC server with TOKEN auth
+// and the given hadoop.rpc.protection.
+func startHadoopServer(t *testing.T, protection string) (addr string, tok security.Token) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	java, err := exec.LookPath("java")
+	lib := hadoopLib()
+	if err != nil || lib == "" {
+		t.Skip("java or the Hadoop jars (testing/hadoop/minicluster.sh fetch) are missing")
+	}
+	cmd := exec.Command(java, "-cp", lib+"/*", "testdata/HadoopSaslServer.java", protection)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("java stderr:\n%s", stderr.String())
+		}
+	})
+	r := bufio.NewReader(stdout)
+	var lines []string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading from the Java server: %v\n%s", err, stderr.String())
+		}
+		if strings.HasPrefix(line, "FLINKGO ") {
+			lines = strings.Fields(line)[1:]
+			break
+		}
+	}
+	go io.Copy(io.Discard, r)
+	if len(lines) != 3 {
+		t.Fatalf("bad FLINKGO line %q", lines)
+	}
+	id, err1 := hex.DecodeString(lines[1])
+	pw, err2 := hex.DecodeString(lines[2])
+	if err1 != nil || err2 != nil {
+		t.Fatalf("bad token fields %q", lines)
+	}
+	return "127.0.0.1:" + lines[0], security.Token{Identifier: id, Password: pw, Kind: "testKind"}
+}
+
+const testRPCProtocol = "org.apache.hadoop.ipc.TestRpcBase$TestRpcService"
+
+// echo calls TestProtobufRpcProto.echo; EchoRequestProto and EchoResponseProto are both
+// {required string message = 1}, the same wire shape as GetDelegationTokenRequestProto.
+func echo(ctx context.Context, c *ipc.Client, msg string) (string, error) {
+	resp := &hadoopproto.GetDelegationTokenRequestProto{}
+	err := c.Call(ctx, "echo", &hadoopproto.GetDelegationTokenRequestProto{Renewer: proto.String(msg)}, resp)
+	return resp.GetRenewer(), err
+}
+
+// TestHadoopServerProtections runs the Go client against Hadoop's IPC server with TOKEN auth for
+// every hadoop.rpc.protection: DIGEST-MD5 login, SASL wrapping of requests and responses (split to
+// the server's maxbuf), concurrent calls and a remote exception.
+func TestHadoopServerProtections(t *testing.T) {
+	for _, prot := range []ipc.Protection{ipc.ProtectionAuthentication, ipc.ProtectionIntegrity, ipc.ProtectionPrivacy} {
+		t.Run(string(prot), func(t *testing.T) {
+			addr, tok := startHadoopServer(t, string(prot))
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c, err := ipc.Dial(ctx, ipc.Config{Addresses: []string{addr}, Protocol: testRPCProtocol, Auth: ipc.AuthToken, Token: &tok})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if got, err := echo(ctx, c, "hello"); err != nil || got != "hello" {
+				t.Fatalf("echo: %q %v", got, err)
+			}
+			big := strings.Repeat("0123456789", 30_000) // 300 kB: several SASL packets when wrapped
+			var wg sync.WaitGroup
+			errs := make(chan error, 10)
+			for i := 0; i < 10; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					msg := fmt.Sprint(i, big[:i*20_000])
+					got, err := echo(ctx, c, msg)
+					if err == nil && got != msg {
+						err = fmt.Errorf("call %d: wrong echo (%d bytes)", i, len(got))
+					}
+					errs <- err
+				}(i)
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = c.Call(ctx, "error", &hadoopproto.CancelDelegationTokenResponseProto{}, nil)
+			var re *ipc.RemoteError
+			if !errors.As(err, &re) || re.Fatal {
+				t.Fatalf("error(): %v", err)
+			}
+			t.Logf("error(): %v", err)
+			if _, err := echo(ctx, c, "still usable"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestHadoopServerRejectsWrongProtection: a client that only accepts authentication cannot talk to
+// a privacy server, and says why.
+func TestHadoopServerRejectsWrongProtection(t *testing.T) {
+	addr, tok := startHadoopServer(t, "privacy")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := ipc.Dial(ctx, ipc.Config{Addresses: []string{addr}, Protocol: testRPCProtocol, Auth: ipc.AuthToken, Token: &tok,
+		Protection: []ipc.Protection{ipc.ProtectionAuthentication}, ConnectRounds: 1})
+	if !errors.Is(err, ipc.ErrSASL) || !strings.Contains(err.Error(), "hadoop.rpc.protection") {
+		t.Fatalf("err = %v", err)
+	}
+}
