@@ -118,7 +118,6 @@ func (b *builder) structEngine(t reflect.Type, path string) (*engine, error) {
 	if path == "" {
 		path = typeName(t)
 	}
-	var ops []op
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if f.Name == "_" {
@@ -128,31 +127,32 @@ func (b *builder) structEngine(t reflect.Type, path string) (*engine, error) {
 		if err != nil {
 			return nil, err
 		}
-		ops = appendOps(ops, fe, f.Offset, f.Name)
+		e.appendOps(fe, f.Offset, f.Name)
 		e.minSize += fe.minSize
 	}
-	e.ops = ops
-	e.empty = len(ops) == 0
+	e.empty = len(e.ops) == 0
 	e.finishOps()
 	e.ready = true
 	return e, nil
 }
 
-// appendOps appends the ops of field engine fe located at offset off, prefixing their paths.
-func appendOps(ops []op, fe *engine, off uintptr, name string) []op {
+// appendOps appends to e's op list the ops of field engine fe located at offset off,
+// prefixing their paths with name.
+func (e *engine) appendOps(fe *engine, off uintptr, name string) {
 	if fe.empty {
-		return ops
+		return
 	}
 	if !fe.ready {
 		// Only reachable through a pointer, slice or map cycle; call the engine instead.
-		return append(ops, op{off: off, k: kCall, e: fe, path: name})
+		e.ops = append(e.ops, op{off: off, k: kCall, e: fe})
+		e.paths = append(e.paths, name)
+		return
 	}
-	for _, o := range fe.ops {
+	for j, o := range fe.ops {
 		o.off += off
-		o.path = joinPath(name, o.path)
-		ops = append(ops, o)
+		e.ops = append(e.ops, o)
+		e.paths = append(e.paths, joinPath(name, fe.pathOf(j)))
 	}
-	return ops
 }
 
 // inlineArray flattens a small array of primitives or plain structs into N copies of the
@@ -164,11 +164,9 @@ func (b *builder) inlineArray(t reflect.Type, elem *engine) *engine {
 	}
 	e := &engine{typ: t, minSize: n * elem.minSize, empty: n == 0 || elem.empty, ready: true}
 	size := t.Elem().Size()
-	var ops []op
 	for i := 0; i < n; i++ {
-		ops = appendOps(ops, elem, uintptr(i)*size, "["+itoa(i)+"]")
+		e.appendOps(elem, uintptr(i)*size, "["+itoa(i)+"]")
 	}
-	e.ops = ops
 	e.finishOps()
 	e.enc, e.dec = e.encode, e.decode
 	return e

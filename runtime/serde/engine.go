@@ -46,10 +46,9 @@ type (
 // value's address. A struct's engine holds one op per primitive leaf: nested structs and small
 // arrays are flattened into their parent at derivation time.
 type op struct {
-	off  uintptr
-	k    kind
-	e    *engine // for kCall
-	path string  // field path relative to the engine's type, for error messages
+	off uintptr
+	e   *engine // for kCall
+	k   kind
 }
 
 // engine is the derived codec of one Go type, built once per type and shared by all codecs
@@ -58,6 +57,9 @@ type engine struct {
 	typ reflect.Type
 	// ops is the flattened op list; encode and decode interpret it.
 	ops []op
+	// paths[j] is the field path of ops[j] relative to typ (for error messages only; kept
+	// apart from ops so the hot loop touches less memory). May be shorter than ops.
+	paths []string
 	// enc and dec are the type's encoder and decoder. For structs and primitives they are the
 	// op interpreters; for slices, maps, pointers and user codecs they are specialised closures
 	// (and ops is a single kCall op pointing back at this engine).
@@ -74,6 +76,14 @@ type engine struct {
 	// one shared allocation instead of one each.
 	batchStrings bool
 	strOps       []int
+}
+
+// pathOf returns the field path of op j for error messages.
+func (e *engine) pathOf(j int) string {
+	if j < len(e.paths) {
+		return e.paths[j]
+	}
+	return ""
 }
 
 // finishOps sets the derived fields that depend on the final op list.
@@ -195,22 +205,22 @@ func (e *engine) decodeOps(src []byte, p unsafe.Pointer, depth int, spans *[maxB
 		case kCall:
 			n, err := o.e.dec(src[i:], fp, depth)
 			if err != nil {
-				return 0, fieldError(o.path, err)
+				return 0, fieldError(e.pathOf(j), err)
 			}
 			i += n
 		case kBool:
 			if i >= len(src) {
-				return 0, fieldError(o.path, errFixedTruncated)
+				return 0, fieldError(e.pathOf(j), errFixedTruncated)
 			}
 			b := src[i]
 			if b > 1 {
-				return 0, fieldError(o.path, errBadBool)
+				return 0, fieldError(e.pathOf(j), errBadBool)
 			}
 			*(*bool)(fp) = b == 1
 			i++
 		case kInt8, kUint8:
 			if i >= len(src) {
-				return 0, fieldError(o.path, errFixedTruncated)
+				return 0, fieldError(e.pathOf(j), errFixedTruncated)
 			}
 			*(*uint8)(fp) = src[i]
 			i++
@@ -222,7 +232,7 @@ func (e *engine) decodeOps(src []byte, p unsafe.Pointer, depth int, spans *[maxB
 			} else {
 				var err error
 				if u, i, err = readUvSlow(src, i); err != nil {
-					return 0, fieldError(o.path, err)
+					return 0, fieldError(e.pathOf(j), err)
 				}
 			}
 			*(*int64)(fp) = unzigzag(u)
@@ -234,24 +244,24 @@ func (e *engine) decodeOps(src []byte, p unsafe.Pointer, depth int, spans *[maxB
 			} else {
 				var err error
 				if u, i, err = readUvSlow(src, i); err != nil {
-					return 0, fieldError(o.path, err)
+					return 0, fieldError(e.pathOf(j), err)
 				}
 			}
 			v := unzigzag(u)
 			switch o.k {
 			case kInt:
 				if int64(int(v)) != v {
-					return 0, fieldError(o.path, rangeError(v, "int"))
+					return 0, fieldError(e.pathOf(j), rangeError(v, "int"))
 				}
 				*(*int)(fp) = int(v)
 			case kInt32:
 				if int64(int32(v)) != v {
-					return 0, fieldError(o.path, rangeError(v, "int32"))
+					return 0, fieldError(e.pathOf(j), rangeError(v, "int32"))
 				}
 				*(*int32)(fp) = int32(v)
 			default:
 				if int64(int16(v)) != v {
-					return 0, fieldError(o.path, rangeError(v, "int16"))
+					return 0, fieldError(e.pathOf(j), rangeError(v, "int16"))
 				}
 				*(*int16)(fp) = int16(v)
 			}
@@ -263,7 +273,7 @@ func (e *engine) decodeOps(src []byte, p unsafe.Pointer, depth int, spans *[maxB
 			} else {
 				var err error
 				if u, i, err = readUvSlow(src, i); err != nil {
-					return 0, fieldError(o.path, err)
+					return 0, fieldError(e.pathOf(j), err)
 				}
 			}
 			*(*uint64)(fp) = u
@@ -275,52 +285,52 @@ func (e *engine) decodeOps(src []byte, p unsafe.Pointer, depth int, spans *[maxB
 			} else {
 				var err error
 				if u, i, err = readUvSlow(src, i); err != nil {
-					return 0, fieldError(o.path, err)
+					return 0, fieldError(e.pathOf(j), err)
 				}
 			}
 			switch o.k {
 			case kUint:
 				if uint64(uint(u)) != u {
-					return 0, fieldError(o.path, rangeError(u, "uint"))
+					return 0, fieldError(e.pathOf(j), rangeError(u, "uint"))
 				}
 				*(*uint)(fp) = uint(u)
 			case kUintptr:
 				if uint64(uintptr(u)) != u {
-					return 0, fieldError(o.path, rangeError(u, "uintptr"))
+					return 0, fieldError(e.pathOf(j), rangeError(u, "uintptr"))
 				}
 				*(*uintptr)(fp) = uintptr(u)
 			case kUint32:
 				if u > math.MaxUint32 {
-					return 0, fieldError(o.path, rangeError(u, "uint32"))
+					return 0, fieldError(e.pathOf(j), rangeError(u, "uint32"))
 				}
 				*(*uint32)(fp) = uint32(u)
 			default:
 				if u > math.MaxUint16 {
-					return 0, fieldError(o.path, rangeError(u, "uint16"))
+					return 0, fieldError(e.pathOf(j), rangeError(u, "uint16"))
 				}
 				*(*uint16)(fp) = uint16(u)
 			}
 		case kFloat32:
 			if len(src)-i < 4 {
-				return 0, fieldError(o.path, errFixedTruncated)
+				return 0, fieldError(e.pathOf(j), errFixedTruncated)
 			}
 			*(*float32)(fp) = math.Float32frombits(u32LE(src[i:]))
 			i += 4
 		case kFloat64:
 			if len(src)-i < 8 {
-				return 0, fieldError(o.path, errFixedTruncated)
+				return 0, fieldError(e.pathOf(j), errFixedTruncated)
 			}
 			*(*float64)(fp) = math.Float64frombits(u64LE(src[i:]))
 			i += 8
 		case kComplex64:
 			if len(src)-i < 8 {
-				return 0, fieldError(o.path, errFixedTruncated)
+				return 0, fieldError(e.pathOf(j), errFixedTruncated)
 			}
 			*(*complex64)(fp) = complex(math.Float32frombits(u32LE(src[i:])), math.Float32frombits(u32LE(src[i+4:])))
 			i += 8
 		case kComplex128:
 			if len(src)-i < 16 {
-				return 0, fieldError(o.path, errFixedTruncated)
+				return 0, fieldError(e.pathOf(j), errFixedTruncated)
 			}
 			*(*complex128)(fp) = complex(math.Float64frombits(u64LE(src[i:])), math.Float64frombits(u64LE(src[i+8:])))
 			i += 16
@@ -332,11 +342,11 @@ func (e *engine) decodeOps(src []byte, p unsafe.Pointer, depth int, spans *[maxB
 			} else {
 				var err error
 				if u, i, err = readUvSlow(src, i); err != nil {
-					return 0, fieldError(o.path, err)
+					return 0, fieldError(e.pathOf(j), err)
 				}
 			}
 			if u > uint64(len(src)-i) {
-				return 0, fieldError(o.path, lengthError("string", u, len(src)-i))
+				return 0, fieldError(e.pathOf(j), lengthError("string", u, len(src)-i))
 			}
 			end := i + int(u)
 			if spans != nil {
@@ -356,7 +366,7 @@ func (e *engine) decodeOps(src []byte, p unsafe.Pointer, depth int, spans *[maxB
 			} else {
 				var err error
 				if u, i, err = readUvSlow(src, i); err != nil {
-					return 0, fieldError(o.path, err)
+					return 0, fieldError(e.pathOf(j), err)
 				}
 			}
 			if u == 0 {
@@ -365,7 +375,7 @@ func (e *engine) decodeOps(src []byte, p unsafe.Pointer, depth int, spans *[maxB
 			}
 			u--
 			if u > uint64(len(src)-i) {
-				return 0, fieldError(o.path, lengthError("bytes", u, len(src)-i))
+				return 0, fieldError(e.pathOf(j), lengthError("bytes", u, len(src)-i))
 			}
 			end := i + int(u)
 			b := make([]byte, u)
@@ -409,11 +419,26 @@ func (e *engine) setStrings(p unsafe.Pointer, src []byte, spans []strSpan, total
 // readUvSlow decodes the uvarint at src[i:] (the multi-byte path; callers inline the one-byte
 // case) and returns it with the index just past it.
 func readUvSlow(src []byte, i int) (uint64, int, error) {
-	if i+1 < len(src) && src[i+1] < 0x80 && src[i+1] != 0 {
-		return uint64(src[i]&0x7f) | uint64(src[i+1])<<7, i + 2, nil
+	var v uint64
+	var shift uint
+	for k := i; k < len(src); k++ {
+		b := src[k]
+		if b < 0x80 {
+			if b == 0 && k > i {
+				return 0, 0, errVarintOverlong
+			}
+			if k-i == MaxVarintLen-1 && b > 1 {
+				return 0, 0, errVarintOverflow
+			}
+			return v | uint64(b)<<shift, k + 1, nil
+		}
+		if k-i == MaxVarintLen-1 {
+			return 0, 0, errVarintOverflow
+		}
+		v |= uint64(b&0x7f) << shift
+		shift += 7
 	}
-	v, n, err := uvarintSlow(src[i:])
-	return v, i + n, err
+	return 0, 0, errVarintTruncated
 }
 
 // readLen decodes a uvarint length prefix.
