@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ const (
 	EnvJobID       = "FLINK_GO_JOB_ID"
 	EnvLogLevel    = "FLINK_GO_LOG_LEVEL"
 	EnvStatusFile  = "FLINK_GO_STATUS_FILE" // local role: write the REST address here once up
+	EnvCPUProfile  = "FLINK_GO_CPUPROFILE"  // local role: write a CPU profile of the whole run here
 	RolePlan       = "plan"
 	RoleLocal      = "local"
 	RoleTaskManger = "taskmanager"
@@ -81,6 +83,16 @@ func Execute(g *jobgraph.JobGraph, reg task.Registry) error {
 	case RoleTaskManger:
 		return runTaskManager(g, reg)
 	case "", RoleLocal:
+		if path := os.Getenv(EnvCPUProfile); path != "" {
+			f, err := os.Create(path)
+			if err != nil {
+				return fmt.Errorf("%s: %w", EnvCPUProfile, err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return fmt.Errorf("%s: %w", EnvCPUProfile, err)
+			}
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 		return RunLocal(context.Background(), g, reg, Logger())
 	default:
 		return fmt.Errorf("unknown %s %q", EnvRole, role)

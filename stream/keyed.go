@@ -47,13 +47,13 @@ type keyedBase[K comparable] struct {
 	evTimers  *state.TimerQueue
 	ptTimers  *state.TimerQueue
 	ptNext    int64 // earliest scheduled processing-time wake-up
-	states    map[string]any
+	states    map[stateKey]any
 	onTimer   func(t state.Timer, eventTime bool)
 }
 
 func newKeyedBase[K comparable](ctx *task.OperatorContext, kc serde.Codec[K]) keyedBase[K] {
 	return keyedBase[K]{ctx: ctx, keyCodec: kc, backend: ctx.KeyedBackend(), watermark: op.MinWatermark,
-		evTimers: state.NewTimerQueue(), ptTimers: state.NewTimerQueue(), states: map[string]any{}}
+		evTimers: state.NewTimerQueue(), ptTimers: state.NewTimerQueue(), states: map[stateKey]any{}}
 }
 
 func (b *keyedBase[K]) setKey(k K) {

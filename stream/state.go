@@ -17,15 +17,18 @@ type StateContext interface {
 
 type stateHost interface {
 	backendOf() *state.KeyedBackend
-	stateCache() map[string]any
+	stateCache() map[stateKey]any
 }
 
+// stateKey names a state handle in an operator's cache (no string concatenation per access).
+type stateKey struct{ kind, name string }
+
 func (b *keyedBase[K]) backendOf() *state.KeyedBackend { return b.backend }
-func (b *keyedBase[K]) stateCache() map[string]any     { return b.states }
+func (b *keyedBase[K]) stateCache() map[stateKey]any   { return b.states }
 
 func lookupState[S any](c StateContext, kind, name string, create func(b *state.KeyedBackend) (S, error)) S {
 	h := c.stateBase()
-	key := kind + "\x00" + name
+	key := stateKey{kind, name}
 	if s, ok := h.stateCache()[key]; ok {
 		if typed, ok := s.(S); ok {
 			return typed
