@@ -1,0 +1,300 @@
+// Command nexmark-bench runs the whole-job Nexmark benchmarks of flink-go and writes the results
+// into docs/benchmarks.md (between the bench:results markers):
+//
+//   - throughput: every query through `flink-go run -t local -p 2` with the generator in the job,
+//     a discard sink and a 100 ms buffer timeout; a short calibration run sizes each measured run
+//     to about --seconds of job runtime; events/s = events / "Job Runtime";
+//   - latency: q1 in process (goroutine TaskManagers) at --latency-rate events/s with a 5 ms
+//     buffer timeout, p50/p99/max source-to-sink latency (see bench.RunLatency);
+//   - rss: q5 with -D local.taskmanagers.processes=true, sampling VmRSS/VmHWM of the
+//     TaskManager processes every 100 ms;
+//   - profile: for queries that missed their target, a CPU profile of an in-process run and the
+//     top functions of `go tool pprof -top`.
+//
+// Usage (scripts/bench.sh calls it after make build):
+//
+//	go run ./bench/nexmark-bench --parts throughput,latency,rss,profile --doc docs/benchmarks.md
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/flink-go/flink-go/bench"
+	"github.com/flink-go/flink-go/examples/nexmark/queries"
+)
+
+type options struct {
+	flinkGo, job    string
+	queries         []string
+	parts           map[string]bool
+	seconds         time.Duration
+	calibrate       int64
+	maxEvents       int64
+	latencyRate     float64
+	latencyWarmup   time.Duration
+	latencyDuration time.Duration
+	rssEvents       int64
+	profileDir      string
+	profileSeconds  time.Duration
+	doc, micro      string
+}
+
+func parseArgs(args []string) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("nexmark-bench", flag.ContinueOnError)
+	fs.StringVar(&o.flinkGo, "flink-go", "bin/flink-go", "the flink-go CLI binary")
+	fs.StringVar(&o.job, "job", "bin/examples/nexmark", "the Nexmark example job binary")
+	qs := fs.String("queries", strings.Join(queries.Names, ","), "queries to measure")
+	parts := fs.String("parts", "throughput,latency,rss,profile", "what to run: throughput, latency, rss, profile")
+	fs.DurationVar(&o.seconds, "seconds", 15*time.Second, "job runtime to aim for per throughput run")
+	fs.Int64Var(&o.calibrate, "calibrate-events", 2_000_000, "events of the calibration run that sizes each throughput run")
+	fs.Int64Var(&o.maxEvents, "max-events", 400_000_000, "upper bound of events per run")
+	fs.Float64Var(&o.latencyRate, "latency-rate", 100_000, "events/s of the latency run")
+	fs.DurationVar(&o.latencyWarmup, "latency-warmup", 5*time.Second, "latency run: warm-up not measured")
+	fs.DurationVar(&o.latencyDuration, "latency-duration", 20*time.Second, "latency run: measured period")
+	fs.Int64Var(&o.rssEvents, "rss-events", 0, "events of the q5 memory run (0: the size of the q5 throughput run, else 20M)")
+	fs.StringVar(&o.profileDir, "profile-dir", "build/bench", "directory for CPU profiles")
+	fs.DurationVar(&o.profileSeconds, "profile-seconds", 6*time.Second, "job runtime to aim for per profiled run")
+	fs.StringVar(&o.doc, "doc", "docs/benchmarks.md", "markdown file whose results section is replaced (empty: print only)")
+	fs.StringVar(&o.micro, "micro", "", "file with Go micro-benchmark output to include")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	o.parts = map[string]bool{}
+	for _, p := range strings.Split(*parts, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "throughput", "latency", "rss", "profile":
+			o.parts[p] = true
+		case "":
+		default:
+			return nil, fmt.Errorf("unknown part %q: use throughput, latency, rss, profile", p)
+		}
+	}
+	for _, q := range strings.Split(*qs, ",") {
+		if q = strings.TrimSpace(q); q != "" {
+			o.queries = append(o.queries, q)
+		}
+	}
+	if o.seconds <= 0 || o.calibrate <= 0 || o.latencyRate <= 0 || o.latencyDuration <= 0 {
+		return nil, errors.New("--seconds, --calibrate-events, --latency-rate and --latency-duration must be positive")
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseArgs(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "nexmark-bench:", err)
+		os.Exit(2)
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05"}).With().Timestamp().Logger()
+	if err := run(o, log); err != nil {
+		log.Error().Err(err).Msg("benchmark failed")
+		os.Exit(1)
+	}
+}
+
+func run(o *options, log zerolog.Logger) error {
+	rep := &bench.Report{Machine: bench.CurrentMachine(), Profiles: map[string]string{}}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		rep.Machine.Commit = strings.TrimSpace(string(out))
+		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+			rep.Machine.Commit += " (work tree with uncommitted changes)"
+		}
+	}
+	if o.micro != "" {
+		b, err := os.ReadFile(o.micro)
+		if err != nil {
+			return fmt.Errorf("reading the micro-benchmark output: %w", err)
+		}
+		rep.Micro = string(b)
+	}
+	if o.parts["throughput"] || o.parts["rss"] || o.parts["profile"] {
+		for _, p := range []string{o.flinkGo, o.job} {
+			if _, err := os.Stat(p); err != nil {
+				return fmt.Errorf("%s is missing (run make build first): %w", p, err)
+			}
+		}
+	}
+	sizes := map[string]int64{}
+	if o.parts["throughput"] {
+		for _, q := range o.queries {
+			r := throughput(o, q, log)
+			sizes[q] = r.Events
+			rep.Throughput = append(rep.Throughput, r)
+		}
+	}
+	if o.parts["latency"] {
+		log.Info().Float64("rate", o.latencyRate).Dur("duration", o.latencyWarmup+o.latencyDuration).Msg("latency run (q1)")
+		l := bench.RunLatency(context.Background(), bench.LatencyConfig{Rate: o.latencyRate, Warmup: o.latencyWarmup, Duration: o.latencyDuration,
+			BufferTimeout: 5 * time.Millisecond, Parallelism: 2, TaskManagers: 2, Log: log.Level(zerolog.WarnLevel)})
+		log.Info().Int("samples", l.Samples).Dur("p50", l.P50).Dur("p99", l.P99).Dur("max", l.Max).AnErr("error", l.Err).Msg("latency")
+		rep.Latency = &l
+	}
+	if o.parts["rss"] {
+		n := o.rssEvents
+		if n == 0 {
+			n = sizes["q5"]
+		}
+		if n == 0 {
+			n = 20_000_000
+		}
+		r := rss(o, n, log)
+		rep.RSS = &r
+	}
+	if o.parts["profile"] {
+		for _, t := range rep.Throughput {
+			if t.Met() || t.Err != nil {
+				continue
+			}
+			top, err := profile(o, t, log)
+			if err != nil {
+				top = "profiling failed: " + err.Error()
+			}
+			rep.Profiles[t.Query] = top
+		}
+	}
+	md := rep.Markdown()
+	fmt.Println(md)
+	if o.doc == "" {
+		return nil
+	}
+	doc, err := os.ReadFile(o.doc)
+	if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("reading %s: %w", o.doc, err)
+	}
+	if err := os.WriteFile(o.doc, []byte(bench.ReplaceResults(string(doc), md)), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", o.doc, err)
+	}
+	log.Info().Str("doc", o.doc).Msg("results written")
+	return nil
+}
+
+// runJob runs the Nexmark job through the CLI on the local target at parallelism 2 and returns
+// its job runtime and output.
+func runJob(o *options, query string, events int64, extraD []string, jobArgs ...string) (time.Duration, string, error) {
+	args := []string{"run", "-t", "local", "-p", "2", "-D", "execution.buffer-timeout.interval=100ms"}
+	for _, d := range extraD {
+		args = append(args, "-D", d)
+	}
+	args = append(args, o.job, "--query", query, "--events", fmt.Sprint(events), "--sink", "discard")
+	args = append(args, jobArgs...)
+	cmd := exec.Command(o.flinkGo, args...)
+	cmd.Env = append(os.Environ(), "FLINK_GO_LOG_LEVEL=warn")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, string(out), fmt.Errorf("%s %s: %w: %s", o.flinkGo, strings.Join(args, " "), err, lastLines(string(out), 5))
+	}
+	d, err := bench.ParseJobRuntime(string(out))
+	return d, string(out), err
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
+}
+
+func throughput(o *options, q string, log zerolog.Logger) bench.ThroughputResult {
+	cal := o.calibrate
+	d, _, err := runJob(o, q, cal, nil)
+	if err != nil {
+		return bench.ThroughputResult{Query: q, Events: cal, Err: err}
+	}
+	n := bench.SizeRun(cal, d, o.seconds, cal, o.maxEvents)
+	log.Info().Str("query", q).Int64("calibration_events", cal).Dur("calibration_runtime", d).Int64("events", n).Msg("measuring")
+	d, _, err = runJob(o, q, n, nil)
+	r := bench.ThroughputResult{Query: q, Events: n, Runtime: d, Err: err}
+	log.Info().Str("query", q).Int64("events", n).Dur("runtime", d).Float64("events_per_s", r.Rate()).Bool("target_met", r.Met()).AnErr("error", err).Msg("throughput")
+	return r
+}
+
+// rss runs q5 with TaskManager processes and samples their memory until the job ends.
+func rss(o *options, events int64, log zerolog.Logger) bench.RSSResult {
+	res := bench.RSSResult{Query: "q5", Events: events}
+	args := []string{"run", "-t", "local", "-p", "2", "-D", "execution.buffer-timeout.interval=100ms", "-D", "local.taskmanagers.processes=true",
+		o.job, "--query", "q5", "--events", fmt.Sprint(events), "--sink", "discard"}
+	cmd := exec.Command(o.flinkGo, args...)
+	cmd.Env = append(os.Environ(), "FLINK_GO_LOG_LEVEL=warn")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	log.Info().Int64("events", events).Msg("memory run (q5, TaskManager processes)")
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		res.Err = fmt.Errorf("starting %s: %w", o.flinkGo, err)
+		return res
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	s := &bench.RSSSampler{Root: cmd.Process.Pid}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+loop:
+	for {
+		select {
+		case err = <-done:
+			break loop
+		case <-tick.C:
+			s.Sample()
+		}
+	}
+	res.Duration = time.Since(start)
+	res.PeakRSS, res.Samples = s.Peak, s.Samples
+	if err != nil {
+		res.Err = fmt.Errorf("q5 memory run: %w: %s", err, lastLines(out.String(), 5))
+		return res
+	}
+	res.Runtime, res.Err = bench.ParseJobRuntime(out.String())
+	if res.Err == nil && len(res.PeakRSS) == 0 {
+		res.Err = errors.New("no TaskManager process was found under the job (was local.taskmanagers.processes honoured?)")
+	}
+	log.Info().Int("taskmanagers", len(res.PeakRSS)).Int64("max_bytes", res.Max()).AnErr("error", res.Err).Msg("memory")
+	return res
+}
+
+// profile reruns a query with a CPU profile of the job process (goroutine TaskManagers, so
+// the profile covers every task) and returns the top of `go tool pprof -top`.
+func profile(o *options, t bench.ThroughputResult, log zerolog.Logger) (string, error) {
+	if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", o.profileDir, err)
+	}
+	path, err := filepath.Abs(filepath.Join(o.profileDir, t.Query+".cpu.prof"))
+	if err != nil {
+		return "", err
+	}
+	n := bench.SizeRun(t.Events, t.Runtime, o.profileSeconds, 100_000, o.maxEvents)
+	log.Info().Str("query", t.Query).Int64("events", n).Str("profile", path).Msg("profiling")
+	if _, _, err := runJob(o, t.Query, n, nil, "--cpuprofile", path); err != nil {
+		return "", err
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", path).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go tool pprof: %w: %s", err, lastLines(string(out), 3))
+	}
+	return trimPprof(string(out)), nil
+}
+
+// trimPprof drops pprof's header lines up to "Showing nodes ...".
+func trimPprof(s string) string {
+	if i := strings.Index(s, "Showing nodes"); i >= 0 {
+		return s[i:]
+	}
+	return s
+}

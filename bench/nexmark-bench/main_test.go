@@ -1,0 +1,25 @@
+package main
+
+import "testing"
+
+func TestParseArgs(t *testing.T) {
+	o, err := parseArgs([]string{"--parts", "throughput, rss", "--queries", "q0,q5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.parts["throughput"] || !o.parts["rss"] || o.parts["latency"] || len(o.queries) != 2 || o.queries[1] != "q5" {
+		t.Fatalf("parsed %+v", o)
+	}
+	for _, bad := range [][]string{{"--parts", "speed"}, {"--seconds", "0s"}, {"--latency-rate", "-1"}} {
+		if _, err := parseArgs(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestTrimPprof(t *testing.T) {
+	in := "File: nexmark\nType: cpu\nShowing nodes accounting for 1s\n  flat  flat%\n"
+	if got := trimPprof(in); got != "Showing nodes accounting for 1s\n  flat  flat%\n" {
+		t.Fatalf("%q", got)
+	}
+}

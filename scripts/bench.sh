@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Benchmarks of flink-go (make bench runs `make build` first):
+#   1. Go micro-benchmarks of the hot packages (serialization, network, Nexmark generator), short;
+#   2. whole-job Nexmark runs (bench/nexmark-bench): throughput per query, q1 latency, TaskManager
+#      memory during q5, CPU profiles of queries that miss their target.
+# Results go to docs/benchmarks.md (between the bench:results markers); raw output, profiles and
+# logs to build/bench/. The machine should be otherwise idle: numbers on a shared box are noisy.
+#
+# Environment: BENCH_PARTS (default throughput,latency,rss,profile), BENCH_QUERIES (default all),
+# BENCH_SECONDS (job runtime per throughput run, default 15s), BENCH_MICRO=0 skips the
+# micro-benchmarks, BENCH_BENCHTIME (go test -benchtime, default 200ms).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=build/bench
+mkdir -p "$out"
+
+for b in bin/flink-go bin/examples/nexmark; do
+  [[ -x $b ]] || { echo "bench: $b is missing; run 'make build' first" >&2; exit 1; }
+done
+
+micro_args=()
+if [[ ${BENCH_MICRO:-1} != 0 ]]; then
+  echo "== micro-benchmarks (benchtime ${BENCH_BENCHTIME:-200ms})" >&2
+  # -run '^$' skips the tests; each package's benchmarks run briefly, one package at a time.
+  go test -run '^$' -bench . -benchmem -benchtime "${BENCH_BENCHTIME:-200ms}" -count 1 -p 1 \
+    ./runtime/serde ./runtime/network ./connectors/nexmark 2>&1 \
+    | grep -E '^(Benchmark|goos|goarch|cpu|pkg|ok|FAIL|---)' | tee "$out/micro.txt" >&2 || true
+  micro_args=(--micro "$out/micro.txt")
+fi
+
+echo "== whole-job Nexmark runs" >&2
+go run ./bench/nexmark-bench \
+  --parts "${BENCH_PARTS:-throughput,latency,rss,profile}" \
+  --queries "${BENCH_QUERIES:-q0,q1,q2,q3,q4,q5,q7,q8}" \
+  --seconds "${BENCH_SECONDS:-15s}" \
+  --profile-dir "$out" \
+  --doc docs/benchmarks.md \
+  "${micro_args[@]}" | tee "$out/results.md"
