@@ -120,7 +120,8 @@ func New(ctx context.Context, opts Options) (*FileSystem, error) {
 	if authority == "" {
 		authority = opts.Addresses[0]
 	}
-	client, err := call(ctx, func() (*gohdfs.Client, error) { return gohdfs.NewClient(co) })
+	client, err := callCleanup(ctx, func() (*gohdfs.Client, error) { return gohdfs.NewClient(co) },
+		func(c *gohdfs.Client) { c.Close() })
 	if err != nil {
 		hint := "is it up? is HADOOP_CONF_DIR set?"
 		if opts.Token != nil && strings.Contains(err.Error(), "token auth") {
@@ -182,7 +183,8 @@ func (f *FileSystem) Close() error { return f.client.Close() }
 // Open opens a file for reading; the result supports ReadAt and Seek.
 func (f *FileSystem) Open(ctx context.Context, p string) (fs.File, error) {
 	p = fs.Clean(p)
-	r, err := call(ctx, func() (*gohdfs.FileReader, error) { return f.client.Open(p) })
+	r, err := callCleanup(ctx, func() (*gohdfs.FileReader, error) { return f.client.Open(p) },
+		func(r *gohdfs.FileReader) { r.Close() })
 	if err != nil {
 		return nil, f.wrap("open", p, err)
 	}
@@ -225,7 +227,7 @@ func (f *FileSystem) Create(ctx context.Context, p string, opts fs.CreateOptions
 	if perm == 0 {
 		perm = 0o644
 	}
-	w, err := call(ctx, func() (*gohdfs.FileWriter, error) {
+	w, err := callCleanup(ctx, func() (*gohdfs.FileWriter, error) {
 		if err := f.client.MkdirAll(path.Dir(p), 0o755); err != nil {
 			return nil, err
 		}
@@ -241,6 +243,9 @@ func (f *FileSystem) Create(ctx context.Context, p string, opts fs.CreateOptions
 			}
 		}
 		return f.client.CreateFile(p, repl, block, perm)
+	}, func(w *gohdfs.FileWriter) {
+		w.Close()
+		_ = f.client.Remove(p) // the caller gave up: do not leave an empty file behind
 	})
 	if err != nil {
 		return nil, f.wrap("create", p, err)
@@ -453,6 +458,12 @@ func toFileInfo(p string, info os.FileInfo) fs.FileInfo {
 // finishes in the background: colinmarc's client takes no context). It
 // returns at once when ctx is already done.
 func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	return callCleanup(ctx, fn, nil)
+}
+
+// callCleanup is call for results that hold resources: when ctx ends first,
+// cleanup releases the result fn produces later.
+func callCleanup[T any](ctx context.Context, fn func() (T, error), cleanup func(T)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
 		return zero, err
@@ -473,6 +484,13 @@ func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 	case r := <-ch:
 		return r.v, r.err
 	case <-ctx.Done():
+		if cleanup != nil {
+			go func() {
+				if r := <-ch; r.err == nil {
+					cleanup(r.v)
+				}
+			}()
+		}
 		return zero, ctx.Err()
 	}
 }

@@ -1,11 +1,14 @@
 package hdfs
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/colinmarc/hdfs/v2/hadoopconf"
 )
@@ -124,5 +127,33 @@ func TestDefaultUserOrder(t *testing.T) {
 	t.Setenv("HADOOP_USER_NAME", "h1")
 	if got := DefaultUser(); got != "h1" {
 		t.Errorf("DefaultUser = %q, want HADOOP_USER_NAME", got)
+	}
+}
+
+func TestCallCleanupReleasesLateResults(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	release, started := make(chan struct{}), make(chan struct{})
+	cleaned := make(chan int, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := callCleanup(ctx, func() (int, error) { close(started); <-release; return 42, nil }, func(v int) { cleaned <- v })
+		done <- err
+	}()
+	<-started
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	close(release)
+	select {
+	case v := <-cleaned:
+		if v != 42 {
+			t.Errorf("cleaned %d", v)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("late result never released")
+	}
+	if v, err := call(context.Background(), func() (int, error) { return 7, nil }); v != 7 || err != nil {
+		t.Errorf("call = %d, %v", v, err)
 	}
 }
