@@ -47,7 +47,7 @@ func (w *slowWriter) Close() error  { return nil }
 func TestBackpressure(t *testing.T) {
 	dur := 60 * time.Second
 	if testing.Short() {
-		dur = 8 * time.Second
+		dur = 20 * time.Second
 	}
 	var emitted atomic.Int64
 	src, err := datagen.New(func(i int64) int64 { emitted.Add(1); return i })
@@ -99,6 +99,8 @@ func TestBackpressure(t *testing.T) {
 			maxSecond = s.heap
 		}
 	}
+	// Rates over the second half: by then the buffers between the tasks are full. The source
+	// moves in steps of one 32 KiB buffer (~3,600 records), so short runs only check bounds.
 	first, last := samples[half], samples[len(samples)-1]
 	secs := (last.at - first.at).Seconds()
 	srcRate := float64(last.emitted-first.emitted) / secs
@@ -109,7 +111,7 @@ func TestBackpressure(t *testing.T) {
 	if sinkRate < 800 || sinkRate > 1100 {
 		t.Errorf("sink rate %.0f/s, want ~1000/s", sinkRate)
 	}
-	if srcRate > 1.25*sinkRate || srcRate < 0.75*sinkRate {
+	if !testing.Short() && (srcRate > 1.25*sinkRate || srcRate < 0.75*sinkRate) {
 		t.Errorf("source rate %.0f/s does not follow the sink rate %.0f/s", srcRate, sinkRate)
 	}
 	// In flight: bounded by the network buffers between the tasks (32 KiB buffers of ~10-byte records).
