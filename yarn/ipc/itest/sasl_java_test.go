@@ -36,19 +36,15 @@ func hadoopLib() string {
 	return lib
 }
 
-// startHadoopServer runs testdata/HadoopSaslServer.java: Hadoop's own RPC server with TOKEN auth
-// and the given hadoop.rpc.protection.
-func startHadoopServer(t *testing.T, protection string) (addr string, tok security.Token) {
+// startJava runs a testdata Java program with the given classpath and returns the fields of the
+// "FLINKGO ..." line it prints once ready. The program stops when its stdin closes.
+func startJava(t *testing.T, classpath, program string, args ...string) []string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short")
-	}
 	java, err := exec.LookPath("java")
-	lib := hadoopLib()
-	if err != nil || lib == "" {
-		t.Skip("java or the Hadoop jars (testing/hadoop/minicluster.sh fetch) are missing")
+	if err != nil {
+		t.Skip("java not found")
 	}
-	cmd := exec.Command(java, "-cp", lib+"/*", "testdata/HadoopSaslServer.java", protection)
+	cmd := exec.Command(java, append([]string{"-cp", classpath, "testdata/" + program}, args...)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -76,28 +72,41 @@ func startHadoopServer(t *testing.T, protection string) (addr string, tok securi
 			t.Logf("java stderr:\n%s", stderr.String())
 		}
 	})
+	// Hadoop's log4j also writes to stdout; only the FLINKGO line matters.
 	r := bufio.NewReader(stdout)
-	var lines []string
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
-			t.Fatalf("reading from the Java server: %v\n%s", err, stderr.String())
+			t.Fatalf("reading from %s: %v\n%s", program, err, stderr.String())
 		}
 		if strings.HasPrefix(line, "FLINKGO ") {
-			lines = strings.Fields(line)[1:]
-			break
+			go io.Copy(io.Discard, r)
+			return strings.Fields(line)[1:]
 		}
 	}
-	go io.Copy(io.Discard, r)
-	if len(lines) != 3 {
-		t.Fatalf("bad FLINKGO line %q", lines)
+}
+
+// startHadoopServer runs testdata/HadoopSaslServer.java: Hadoop's own RPC server with TOKEN auth
+// and the given hadoop.rpc.protection.
+func startHadoopServer(t *testing.T, protection string) (addr string, tok security.Token) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short")
 	}
-	id, err1 := hex.DecodeString(lines[1])
-	pw, err2 := hex.DecodeString(lines[2])
+	lib := hadoopLib()
+	if lib == "" {
+		t.Skip("the Hadoop jars are missing (run testing/hadoop/minicluster.sh fetch)")
+	}
+	f := startJava(t, lib+"/*", "HadoopSaslServer.java", protection)
+	if len(f) != 3 {
+		t.Fatalf("bad FLINKGO line %q", f)
+	}
+	id, err1 := hex.DecodeString(f[1])
+	pw, err2 := hex.DecodeString(f[2])
 	if err1 != nil || err2 != nil {
-		t.Fatalf("bad token fields %q", lines)
+		t.Fatalf("bad token fields %q", f)
 	}
-	return "127.0.0.1:" + lines[0], security.Token{Identifier: id, Password: pw, Kind: "testKind"}
+	return "127.0.0.1:" + f[0], security.Token{Identifier: id, Password: pw, Kind: "testKind"}
 }
 
 const testRPCProtocol = "org.apache.hadoop.ipc.TestRpcBase$TestRpcService"
