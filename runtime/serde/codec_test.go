@@ -573,10 +573,15 @@ func TestMalformedInput(t *testing.T) {
 		t.Errorf("duplicate map keys: %v", err)
 	}
 	// A zero-size element type costs neither input nor memory per element.
-	zs := AppendUvarint(nil, 1<<40+1)
+	const many = math.MaxInt32 - 1
+	zs := AppendUvarint(nil, many+1)
 	got, n, err := MustFor[[]struct{}]().Decode(zs)
-	if err != nil || len(got) != 1<<40 || n != len(zs) {
-		t.Errorf("[]struct{} of 2^40: len %d, %d, %v", len(got), n, err)
+	if err != nil || len(got) != many || n != len(zs) {
+		t.Errorf("[]struct{} of %d: len %d, %d, %v", many, len(got), n, err)
+	}
+	// A count beyond the int range is rejected, not truncated.
+	if _, _, err := MustFor[[]struct{}]().Decode(AppendUvarint(nil, math.MaxUint64)); !errors.Is(err, ErrTruncated) {
+		t.Errorf("[]struct{} of 2^64-2: %v", err)
 	}
 }
 
