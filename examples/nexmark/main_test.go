@@ -1,8 +1,16 @@
 package main
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/flink-go/flink-go/connectors/nexmark"
+	"github.com/flink-go/flink-go/examples/nexmark/queries"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -44,5 +52,46 @@ func TestParseArgs(t *testing.T) {
 		if _, err := parseArgs(bad); err == nil {
 			t.Errorf("parseArgs(%q) accepted", bad)
 		}
+	}
+}
+
+// TestRunToFiles runs the job in process with the file sink and compares the part files'
+// lines with the reference query's rows.
+func TestRunToFiles(t *testing.T) {
+	dir := t.TempDir()
+	o, err := parseArgs([]string{"--query", "q2", "--events", "60000", "--output", dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		got = append(got, strings.Fields(string(b))...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := nexmark.Generate(o.gen, o.gen.NumEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, r := range nexmark.Q2(evs) {
+		want = append(want, queries.Format(r))
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if len(want) == 0 || !slices.Equal(got, want) {
+		t.Fatalf("part files hold %d lines, the reference %d", len(got), len(want))
 	}
 }
