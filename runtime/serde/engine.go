@@ -616,7 +616,10 @@ func mapEngine(t reflect.Type, ke, ve *engine) *engine {
 	kt, vt := t.Key(), t.Elem()
 	e := &engine{typ: t, minSize: 1}
 	e.enc = func(dst []byte, p unsafe.Pointer) []byte {
-		m := reflect.NewAt(t, p).Elem()
+		// Re-wrap the map through Interface so the Value (and the heap-allocated MapIter that
+		// holds it) carries the map pointer itself, not p: p may point into the caller's stack,
+		// and heap objects must not point into stacks.
+		m := reflect.ValueOf(reflect.NewAt(t, p).Elem().Interface())
 		if m.IsNil() {
 			return append(dst, 0)
 		}
