@@ -1,6 +1,8 @@
 package ipc
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/config"
 	"github.com/jcmturner/gokrb5/v8/credentials"
+	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
 	"github.com/jcmturner/gokrb5/v8/keytab"
@@ -236,25 +239,33 @@ func (m *kerberosMechanism) step(challenge []byte) ([]byte, error) {
 }
 
 // ChooseGSSLayer evaluates the server's 4-byte security-layer offer (layer bit mask, 3-byte
-// maximum buffer) and builds the client's 4-byte reply for the accepted QOPs ("auth", "auth-int";
-// privacy is not supported by the Kerberos client). It returns the reply and the chosen bit.
+// maximum buffer) and builds the client's 4-byte reply for the accepted QOPs in order of
+// preference ("auth-conf" privacy, "auth-int" integrity, "auth" none). It returns the reply and
+// the chosen bit.
 func ChooseGSSLayer(offer []byte, qops []string) ([]byte, byte, error) {
 	if len(offer) != 4 {
 		return nil, 0, fmt.Errorf("%w: GSSAPI security-layer offer has %d bytes, want 4", ErrSASL, len(offer))
 	}
 	for _, q := range qops {
-		switch {
-		case q == "auth" && offer[0]&gssLayerNone != 0:
-			return []byte{gssLayerNone, 0, 0, 0}, gssLayerNone, nil
-		case q == "auth-int" && offer[0]&gssLayerIntegrity != 0:
-			// Echo the server's maximum buffer size as our own receive limit.
-			return []byte{gssLayerIntegrity, offer[1], offer[2], offer[3]}, gssLayerIntegrity, nil
+		var bit byte
+		switch q {
+		case "auth":
+			bit = gssLayerNone
+		case "auth-int":
+			bit = gssLayerIntegrity
+		case "auth-conf":
+			bit = gssLayerPrivacy
 		}
+		if bit == 0 || offer[0]&bit == 0 {
+			continue
+		}
+		if bit == gssLayerNone {
+			return []byte{gssLayerNone, 0, 0, 0}, gssLayerNone, nil
+		}
+		// Echo the server's maximum buffer size as our own receive limit.
+		return []byte{bit, offer[1], offer[2], offer[3]}, bit, nil
 	}
-	if offer[0]&gssLayerPrivacy != 0 && offer[0]&(gssLayerNone|gssLayerIntegrity) == 0 {
-		return nil, 0, fmt.Errorf("%w: the server requires Kerberos privacy (hadoop.rpc.protection=privacy), which this client does not support; use authentication or integrity", ErrSASL)
-	}
-	return nil, 0, fmt.Errorf("%w: no common Kerberos protection: server offers layers %#x, client accepts %v (check hadoop.rpc.protection)", ErrSASL, offer[0], qops)
+	return nil, 0, fmt.Errorf("%w: no common Kerberos protection: server offers layers %#x (1 none, 2 integrity, 4 privacy), client accepts %v (check hadoop.rpc.protection)", ErrSASL, offer[0], qops)
 }
 
 func unwrapGSS(tok []byte, key types.EncryptionKey) ([]byte, error) {
@@ -277,33 +288,47 @@ func (m *kerberosMechanism) finish(token []byte) error {
 }
 
 func (m *kerberosMechanism) layer() (securityLayer, error) {
-	if m.chosen == gssLayerIntegrity {
-		return &krbIntegrityLayer{key: m.key, maxBuf: m.maxBuf}, nil
+	switch m.chosen {
+	case gssLayerIntegrity:
+		return &krbLayer{key: m.key, maxBuf: m.maxBuf}, nil
+	case gssLayerPrivacy:
+		return &krbLayer{key: m.key, maxBuf: m.maxBuf, seal: true}, nil
 	}
 	return nil, nil
 }
 
-// krbIntegrityLayer wraps packets in RFC 4121 integrity-only wrap tokens.
-type krbIntegrityLayer struct {
+// krbLayer wraps packets in RFC 4121 wrap tokens: checksummed (integrity) or sealed (privacy).
+// RFC 4121 tokens need an AES (or newer) session key; RC4 and DES3 use the older RFC 1964 format,
+// which is not supported.
+type krbLayer struct {
 	key     types.EncryptionKey
 	sendSeq uint64
 	maxBuf  int
+	seal    bool
 }
 
-// maxRawSize leaves room for the 16-byte wrap-token header and a 12-byte checksum.
-func (l *krbIntegrityLayer) maxRawSize() int {
-	if l.maxBuf <= 28 {
+// maxRawSize leaves room for the 16-byte header, the header copy and confounder of a sealed token
+// and the 12-byte checksum.
+func (l *krbLayer) maxRawSize() int {
+	overhead := 28
+	if l.seal {
+		overhead = 64
+	}
+	if l.maxBuf <= overhead {
 		return 0
 	}
-	return l.maxBuf - 28
+	return l.maxBuf - overhead
 }
 
-func (l *krbIntegrityLayer) Wrap(msg []byte) ([]byte, error) {
+func (l *krbLayer) Wrap(msg []byte) ([]byte, error) {
+	l.sendSeq++
+	if l.seal {
+		return sealGSS(msg, l.key, l.sendSeq)
+	}
 	wt, err := gssapi.NewInitiatorWrapToken(msg, l.key)
 	if err != nil {
 		return nil, fmt.Errorf("wrapping with Kerberos integrity: %w", err)
 	}
-	l.sendSeq++
 	wt.SndSeqNum = l.sendSeq
 	wt.CheckSum = nil // recompute over the header with the sequence number
 	if err := wt.SetCheckSum(l.key, keyusage.GSSAPI_INITIATOR_SEAL); err != nil {
@@ -312,8 +337,72 @@ func (l *krbIntegrityLayer) Wrap(msg []byte) ([]byte, error) {
 	return wt.Marshal()
 }
 
-func (l *krbIntegrityLayer) Unwrap(tok []byte) ([]byte, error) {
+func (l *krbLayer) Unwrap(tok []byte) ([]byte, error) {
+	if isWrapToken(tok) && tok[2]&gssFlagSealed != 0 {
+		return unsealGSS(tok, l.key)
+	}
 	return unwrapGSS(tok, l.key)
+}
+
+// RFC 4121 §4.2.2 wrap-token flags.
+const (
+	gssFlagSentByAcceptor = 0x01
+	gssFlagSealed         = 0x02
+	gssFlagAcceptorSubkey = 0x04
+)
+
+// sealGSS builds an initiator's sealed wrap token (RFC 4121 §4.2.4):
+// header | encrypt(plaintext | header), with EC = 0 filler bytes and RRC = 0.
+func sealGSS(msg []byte, key types.EncryptionKey, seq uint64) ([]byte, error) {
+	et, err := crypto.GetEtype(key.KeyType)
+	if err != nil {
+		return nil, fmt.Errorf("kerberos privacy: %w", err)
+	}
+	hdr := make([]byte, 16)
+	copy(hdr, []byte{0x05, 0x04, gssFlagSealed, 0xff, 0, 0, 0, 0})
+	binary.BigEndian.PutUint64(hdr[8:], seq)
+	plain := append(append(make([]byte, 0, len(msg)+16), msg...), hdr...)
+	_, ct, err := et.EncryptMessage(key.KeyValue, plain, keyusage.GSSAPI_INITIATOR_SEAL)
+	if err != nil {
+		return nil, fmt.Errorf("kerberos privacy: encrypting: %w", err)
+	}
+	return append(hdr, ct...), nil
+}
+
+// unsealGSS decrypts an acceptor's sealed wrap token and checks the encrypted header copy.
+func unsealGSS(tok []byte, key types.EncryptionKey) ([]byte, error) {
+	if tok[2]&gssFlagSentByAcceptor == 0 {
+		return nil, fmt.Errorf("%w: sealed wrap token not sent by the acceptor", ErrSASL)
+	}
+	if tok[2]&gssFlagAcceptorSubkey != 0 {
+		return nil, fmt.Errorf("%w: sealed wrap token uses an acceptor subkey, which this client does not negotiate", ErrSASL)
+	}
+	et, err := crypto.GetEtype(key.KeyType)
+	if err != nil {
+		return nil, fmt.Errorf("kerberos privacy: %w", err)
+	}
+	ec := int(binary.BigEndian.Uint16(tok[4:6]))
+	rrc := int(binary.BigEndian.Uint16(tok[6:8]))
+	body := append([]byte{}, tok[16:]...)
+	if len(body) < et.GetConfounderByteSize()+et.GetHMACBitLength()/8+16+ec {
+		return nil, fmt.Errorf("%w: sealed wrap token of %d bytes is too short", ErrSASL, len(tok))
+	}
+	if rrc != 0 { // undo the right rotation
+		r := rrc % len(body)
+		body = append(body[r:], body[:r]...)
+	}
+	plain, err := et.DecryptMessage(key.KeyValue, body, keyusage.GSSAPI_ACCEPTOR_SEAL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: decrypting a sealed wrap token from the server: %v", ErrPermission, err)
+	}
+	if len(plain) < 16+ec {
+		return nil, fmt.Errorf("%w: sealed wrap token plaintext too short", ErrSASL)
+	}
+	copyHdr := plain[len(plain)-16:]
+	if !bytes.Equal(copyHdr[0:6], tok[0:6]) || !bytes.Equal(copyHdr[8:16], tok[8:16]) {
+		return nil, fmt.Errorf("%w: sealed wrap token header does not match its encrypted copy", ErrPermission)
+	}
+	return plain[:len(plain)-16-ec], nil
 }
 
 // hostOf returns the host part of host:port.

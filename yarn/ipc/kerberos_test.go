@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/gssapi"
 	"github.com/jcmturner/gokrb5/v8/iana/etypeID"
 	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
@@ -109,8 +110,11 @@ func TestGSSAPISecurityLayerNegotiation(t *testing.T) {
 }
 
 func TestChooseGSSLayer(t *testing.T) {
-	if _, _, err := ChooseGSSLayer([]byte{4, 0, 0, 0}, []string{"auth-conf", "auth-int", "auth"}); err == nil || !errors.Is(err, ErrSASL) {
-		t.Fatalf("privacy-only: %v", err)
+	if reply, bit, err := ChooseGSSLayer([]byte{4, 0, 0xff, 0xff}, []string{"auth-conf", "auth-int", "auth"}); err != nil || bit != 4 || !bytes.Equal(reply, []byte{4, 0, 0xff, 0xff}) {
+		t.Fatalf("privacy-only: % x %d %v", reply, bit, err)
+	}
+	if _, _, err := ChooseGSSLayer([]byte{4, 0, 0, 0}, []string{"auth-int", "auth"}); !errors.Is(err, ErrSASL) {
+		t.Fatalf("privacy-only server, client without privacy: %v", err)
 	}
 	if _, _, err := ChooseGSSLayer([]byte{1, 0, 0}, []string{"auth"}); !errors.Is(err, ErrSASL) {
 		t.Fatalf("short offer: %v", err)
@@ -118,7 +122,7 @@ func TestChooseGSSLayer(t *testing.T) {
 	if _, _, err := ChooseGSSLayer([]byte{2, 0, 0, 0}, []string{"auth"}); !errors.Is(err, ErrSASL) {
 		t.Fatalf("no common layer: %v", err)
 	}
-	reply, bit, err := ChooseGSSLayer([]byte{7, 0, 0x10, 0}, []string{"auth-conf", "auth-int", "auth"})
+	reply, bit, err := ChooseGSSLayer([]byte{3, 0, 0x10, 0}, []string{"auth-conf", "auth-int", "auth"})
 	if err != nil || bit != 2 || !bytes.Equal(reply, []byte{2, 0, 0x10, 0}) {
 		t.Fatalf("% x %d %v", reply, bit, err)
 	}
@@ -150,5 +154,70 @@ func TestKerberosChecksAdvertisedPrincipal(t *testing.T) {
 	}
 	if _, err := m.start(auth); !errors.Is(err, ErrSASL) {
 		t.Fatalf("service mismatch: %v", err)
+	}
+}
+
+// acceptorSeal builds a sealed wrap token as a Java acceptor does, optionally rotated by rrc.
+func acceptorSeal(t *testing.T, key types.EncryptionKey, msg []byte, seq uint64, rrc int) []byte {
+	t.Helper()
+	et, err := crypto.GetEtype(key.KeyType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := []byte{0x05, 0x04, gssFlagSentByAcceptor | gssFlagSealed, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(seq)}
+	_, ct, err := et.EncryptMessage(key.KeyValue, append(append([]byte{}, msg...), hdr...), keyusage.GSSAPI_ACCEPTOR_SEAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rrc > 0 { // rotate right
+		r := rrc % len(ct)
+		ct = append(ct[len(ct)-r:], ct[:len(ct)-r]...)
+		hdr[6], hdr[7] = byte(rrc>>8), byte(rrc)
+	}
+	return append(hdr, ct...)
+}
+
+func TestKerberosPrivacyLayer(t *testing.T) {
+	key := testKey()
+	m := &kerberosMechanism{cfg: &Config{Protection: []Protection{ProtectionPrivacy}}, key: key}
+	reply, err := m.step(acceptorWrap(t, key, []byte{0x07, 0x01, 0x00, 0x00}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := verifyInitiatorWrap(t, key, reply); !bytes.Equal(got, []byte{0x04, 0x01, 0, 0}) {
+		t.Fatalf("reply payload % x", got)
+	}
+	l, err := m.layer()
+	if err != nil || l == nil {
+		t.Fatal(l, err)
+	}
+	// The client's sealed token decrypts with the initiator key usage and carries its header copy.
+	w, err := l.Wrap([]byte("secret packet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(w, []byte("secret packet")) || w[2] != gssFlagSealed {
+		t.Fatalf("not sealed: % x", w[:16])
+	}
+	et, _ := crypto.GetEtype(key.KeyType)
+	plain, err := et.DecryptMessage(key.KeyValue, w[16:], keyusage.GSSAPI_INITIATOR_SEAL)
+	if err != nil || string(plain[:len(plain)-16]) != "secret packet" || !bytes.Equal(plain[len(plain)-16:], w[:16]) {
+		t.Fatalf("%q %v", plain, err)
+	}
+	// Server tokens, with and without rotation.
+	for _, rrc := range []int{0, 28, 1000} {
+		got, err := l.Unwrap(acceptorSeal(t, key, []byte("reply"), 1, rrc))
+		if err != nil || string(got) != "reply" {
+			t.Fatalf("rrc %d: %q %v", rrc, got, err)
+		}
+	}
+	bad := acceptorSeal(t, key, []byte("reply"), 1, 0)
+	bad[len(bad)-3] ^= 1
+	if _, err := l.Unwrap(bad); !errors.Is(err, ErrPermission) {
+		t.Fatalf("tampered: %v", err)
+	}
+	short := acceptorSeal(t, key, []byte("reply"), 1, 0)[:20]
+	if _, err := l.Unwrap(short); !errors.Is(err, ErrSASL) {
+		t.Fatalf("short: %v", err)
 	}
 }
