@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 		"flink-go":  "../cmd/flink-go",
 		"wordcount": "../examples/wordcount",
 		"panicjob":  "../testing/jobs/panicjob",
+		"unbounded": "../testing/jobs/unbounded",
 	} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 		cmd.Stderr = os.Stderr
