@@ -89,7 +89,8 @@ func (c *Client) RemoteAddr() string {
 
 // Call invokes method with req and decodes the reply into resp (which may be nil for void
 // methods). On a connection that broke before the request was sent, it reconnects and retries; on
-// StandbyException it fails over to the next address. A call whose connection breaks after the
+// StandbyException it fails over to the next address; on RetriableException or
+// ServerTooBusyException it retries after a backoff (up to ConnectRounds times). A call whose connection breaks after the
 // request was sent returns an error wrapping ErrConnectionLost and is not retried, because the
 // server may have executed it.
 func (c *Client) Call(ctx context.Context, method string, req, resp proto.Message) error {
@@ -101,7 +102,7 @@ func (c *Client) Call(ctx context.Context, method string, req, resp proto.Messag
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.CallTimeout)
 		defer cancel()
 	}
-	failovers, resends := 0, 0
+	failovers, resends, retries := 0, 0, 0
 	for {
 		cn, err := c.connection(ctx)
 		if err != nil {
@@ -122,6 +123,13 @@ func (c *Client) Call(ctx context.Context, method string, req, resp proto.Messag
 				if err := sleepCtx(ctx, c.backoff(failovers-1)); err != nil {
 					return err
 				}
+			}
+		case errors.Is(err, ErrRetriable) && retries < c.cfg.ConnectRounds:
+			// RetriableException / ServerTooBusyException: the server did not run the call.
+			retries++
+			c.cfg.Logger.Debug().Str("addr", cn.addr).Str("method", method).Err(err).Msg("server asked to retry")
+			if err := sleepCtx(ctx, c.backoff(retries-1)); err != nil {
+				return err
 			}
 		case errors.As(err, &notSent) && ctx.Err() == nil && resends < 3:
 			resends++

@@ -558,3 +558,25 @@ func TestCallTimeoutAndCloseAbortsDial(t *testing.T) {
 		t.Fatalf("Close took %v", time.Since(start))
 	}
 }
+
+func TestRetriableIsRetried(t *testing.T) {
+	s := newServer(t, ipctest.Options{})
+	var mu sync.Mutex
+	n := 0
+	s.Handle("busy", func(call *ipctest.Call) (proto.Message, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if n < 3 {
+			return nil, &ipctest.Exception{Class: "org.apache.hadoop.ipc.RetriableException", Message: "try again"}
+		}
+		return echo(call)
+	})
+	c := dial(t, Config{Addresses: []string{s.Addr}, User: "u", ConnectRounds: 3, RetryBackoff: time.Millisecond})
+	if err := c.Call(context.Background(), "busy", &hadoopproto.GetDelegationTokenRequestProto{Renewer: proto.String("x")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Fatalf("%d attempts", n)
+	}
+}

@@ -58,3 +58,20 @@ func TestIdentifierGarbage(t *testing.T) {
 		}
 	}
 }
+
+func FuzzDecodeIdentifiers(f *testing.F) {
+	f.Add(EncodeAMRMTokenIdentifier(AMRMTokenIdentifier{Attempt: ApplicationAttemptID{ClusterTimestamp: 1, AppID: 2, AttemptID: 3}, KeyID: 4}))
+	f.Add(EncodeNMTokenIdentifier(NMTokenIdentifier{NodeHost: "h", NodePort: 1, AppSubmitter: "u"}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if id, err := DecodeAMRMTokenIdentifier(b); err == nil {
+			_ = id.Attempt.String()
+		}
+		if id, err := DecodeNMTokenIdentifier(b); err == nil {
+			_ = id.NodeAddress()
+			back, err := DecodeNMTokenIdentifier(EncodeNMTokenIdentifier(id))
+			if err != nil || back != id {
+				t.Fatalf("re-encoding changed %+v to %+v (%v)", id, back, err)
+			}
+		}
+	})
+}

@@ -128,13 +128,19 @@ func TestHadoopServerProtections(t *testing.T) {
 			addr, tok := startHadoopServer(t, string(prot))
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			c, err := ipc.Dial(ctx, ipc.Config{Addresses: []string{addr}, Protocol: testRPCProtocol, Auth: ipc.AuthToken, Token: &tok})
+			c, err := ipc.Dial(ctx, ipc.Config{Addresses: []string{addr}, Protocol: testRPCProtocol, Auth: ipc.AuthToken, Token: &tok,
+				PingInterval: 50 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
 			if got, err := echo(ctx, c, "hello"); err != nil || got != "hello" {
 				t.Fatalf("echo: %q %v", got, err)
+			}
+			// Pings (wrapped like every packet) are accepted silently: the connection survives.
+			time.Sleep(300 * time.Millisecond)
+			if got, err := echo(ctx, c, "after pings"); err != nil || got != "after pings" {
+				t.Fatalf("echo after pings: %q %v", got, err)
 			}
 			big := strings.Repeat("0123456789", 30_000) // 300 kB: several SASL packets when wrapped
 			var wg sync.WaitGroup
