@@ -580,3 +580,53 @@ func TestRetriableIsRetried(t *testing.T) {
 		t.Fatalf("%d attempts", n)
 	}
 }
+
+func benchmarkCalls(b *testing.B, opts ipctest.Options, cfg Config, parallel bool) {
+	if opts.Protocol == "" {
+		opts.Protocol = testProtocol
+	}
+	s, err := ipctest.New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	s.Handle("getDelegationToken", echo)
+	cfg.Addresses, cfg.Protocol = []string{s.Addr}, testProtocol
+	c, err := Dial(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	if !parallel {
+		for i := 0; i < b.N; i++ {
+			if _, err := callEcho(context.Background(), c, "renewer"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := callEcho(context.Background(), c, "renewer"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkCallSimple(b *testing.B) {
+	benchmarkCalls(b, ipctest.Options{}, Config{User: "u"}, false)
+}
+
+func BenchmarkCallSimpleParallel(b *testing.B) {
+	benchmarkCalls(b, ipctest.Options{}, Config{User: "u"}, true)
+}
+
+func BenchmarkCallTokenPrivacyParallel(b *testing.B) {
+	tok, pw := testToken()
+	benchmarkCalls(b, ipctest.Options{Auth: ipctest.AuthToken, Password: pw, QOPs: []string{"auth-conf"}},
+		Config{Auth: AuthToken, Token: &tok}, true)
+}

@@ -56,6 +56,14 @@ func TestClusterMetricsSimple(t *testing.T) {
 	if n := resp.GetClusterMetrics().GetNumNodeManagers(); n < 1 {
 		t.Fatalf("num_node_managers = %d", n)
 	}
+	start := time.Now()
+	const n = 200
+	for i := 0; i < n; i++ {
+		if err := cl.Call(ctx, "getClusterMetrics", &hadoopproto.GetClusterMetricsRequestProto{}, &hadoopproto.GetClusterMetricsResponseProto{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("getClusterMetrics: %v per call over %d sequential calls", time.Since(start)/n, n)
 	// Many concurrent calls on the one connection.
 	errs := make(chan error, 20)
 	for i := 0; i < 20; i++ {
