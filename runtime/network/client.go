@@ -238,6 +238,13 @@ func (cc *clientConn) receive() error {
 			if err := c.onBuffer(f, fr); err != nil {
 				return err
 			}
+		case msgBacklog:
+			cc.mu.Lock()
+			c := cc.chans[f.receiver]
+			cc.mu.Unlock()
+			if c != nil {
+				c.onBacklog(f.backlog)
+			}
 		case msgError:
 			if f.receiver == 0 {
 				return fmt.Errorf("producer reported: %s", f.msg)
@@ -384,13 +391,26 @@ func (c *remoteChannel) onBuffer(f frame, fr *frameReader) error {
 		return nil
 	}
 	c.recv = append(c.recv, b)
-	c.backlog = f.backlog
 	if f.kind == kindEOP {
 		c.eop = true
 	}
-	need := f.backlog - len(c.free)
 	c.mu.Unlock()
 	c.g.notifyAvailable(c.idx)
+	c.onBacklog(f.backlog)
+	return nil
+}
+
+// onBacklog records the producer's backlog and borrows floating buffers (each one a credit) for
+// the part not covered by the channel's free buffers.
+func (c *remoteChannel) onBacklog(backlog int) {
+	c.mu.Lock()
+	if c.released || c.eop {
+		c.mu.Unlock()
+		return
+	}
+	c.backlog = backlog
+	need := backlog - len(c.free)
+	c.mu.Unlock()
 	if need > 0 && c.g.floating != nil {
 		got := false
 		for ; need > 0; need-- {
@@ -413,7 +433,6 @@ func (c *remoteChannel) onBuffer(f frame, fr *frameReader) error {
 			c.cc.announce(c)
 		}
 	}
-	return nil
 }
 
 // offerFloating gives a floating buffer to a channel that asked for one.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -296,7 +297,7 @@ func (c *localChannel) poll() (*Buffer, bool, error) {
 	if s == nil {
 		return nil, false, nil
 	}
-	b, backlog, err := s.poll()
+	b, backlog, err := s.poll(false, math.MaxInt)
 	return b, backlog > 0, err
 }
 

@@ -46,132 +46,6 @@ type subpartitionView interface {
 	notifyError(err error)
 }
 
-// subpartition is the queue of finished buffers for one consumer subtask.
-type subpartition struct {
-	p     *ResultPartition
-	index int
-
-	mu       sync.Mutex
-	q        []*Buffer
-	head     int
-	view     subpartitionView
-	err      error
-	consumed bool // EndOfPartition handed to the view
-}
-
-// add appends a finished buffer and notifies the view.
-func (s *subpartition) add(b *Buffer) error {
-	s.mu.Lock()
-	if s.err != nil {
-		err := s.err
-		s.mu.Unlock()
-		b.Recycle()
-		return err
-	}
-	s.q = append(s.q, b)
-	v := s.view
-	s.mu.Unlock()
-	if v != nil {
-		v.notifyDataAvailable()
-	}
-	return nil
-}
-
-// poll removes the next buffer. backlog is the number of buffers still queued after it.
-func (s *subpartition) poll() (b *Buffer, backlog int, err error) {
-	s.mu.Lock()
-	if s.err != nil {
-		err = s.err
-		s.mu.Unlock()
-		return nil, 0, err
-	}
-	if s.head == len(s.q) {
-		s.mu.Unlock()
-		return nil, 0, nil
-	}
-	b = s.q[s.head]
-	s.q[s.head] = nil
-	s.head++
-	if s.head == len(s.q) {
-		s.q = s.q[:0]
-		s.head = 0
-	}
-	backlog = len(s.q) - s.head
-	last := b.kind == kindEOP
-	if last {
-		s.consumed = true
-	}
-	s.mu.Unlock()
-	if last {
-		s.p.subpartitionConsumed()
-	}
-	return b, backlog, nil
-}
-
-// pollData removes the next buffer only if it is a data buffer of at most max bytes (used to
-// coalesce small buffers into one network frame).
-func (s *subpartition) pollData(max int) (b *Buffer, backlog int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil || s.head == len(s.q) {
-		return nil, 0
-	}
-	b = s.q[s.head]
-	if b.kind != kindData || len(b.seg) > max {
-		return nil, 0
-	}
-	s.q[s.head] = nil
-	s.head++
-	if s.head == len(s.q) {
-		s.q = s.q[:0]
-		s.head = 0
-	}
-	return b, len(s.q) - s.head
-}
-
-// attach connects the consumer. A subpartition has at most one consumer.
-func (s *subpartition) attach(v subpartitionView) error {
-	s.mu.Lock()
-	if s.err != nil {
-		err := s.err
-		s.mu.Unlock()
-		return err
-	}
-	if s.view != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("network: subpartition %d of %s already has a consumer (duplicate ChannelSpec or stale attempt?)", s.index, s.p.id)
-	}
-	s.view = v
-	has := s.head < len(s.q)
-	s.mu.Unlock()
-	if has {
-		v.notifyDataAvailable()
-	}
-	return nil
-}
-
-// fail drops queued data and tells the view. It returns whether the subpartition still had a
-// consumer that had not seen EndOfPartition.
-func (s *subpartition) fail(err error) {
-	s.mu.Lock()
-	if s.err != nil {
-		s.mu.Unlock()
-		return
-	}
-	s.err = err
-	drop := s.q[s.head:]
-	s.q, s.head = nil, 0
-	v := s.view
-	notify := v != nil && !s.consumed
-	s.mu.Unlock()
-	for _, b := range drop {
-		b.Recycle()
-	}
-	if notify {
-		v.notifyError(err)
-	}
-}
-
 // ResultPartition is the output of one producer subtask: one subpartition per consumer subtask.
 // It is written through a RecordWriter.
 type ResultPartition struct {
@@ -180,20 +54,21 @@ type ResultPartition struct {
 	subs []*subpartition
 	pool *localPool
 
-	// Writer state, guarded by wmu. The producing goroutine holds wmu for each Emit; the flusher
-	// takes it every BufferTimeout.
-	wmu         sync.Mutex
-	cur         []*Buffer // the buffer being filled, per subpartition
-	scratch     []byte    // encode target when a record may not fit the current buffer
-	maxRec      int       // largest record seen (decides in-place encoding)
-	werr        error     // set once the writer closed or the partition was released
+	// Writer state, owned by the producing goroutine (no lock on the per-record path).
+	cur         []*builder // the builder being filled, per subpartition
+	scratch     []byte     // encode target when a record may not fit the current builder
+	maxRec      int        // largest record seen (decides in-place encoding)
+	closed      bool
 	flushAlways bool
+
+	relMu    sync.Mutex
+	cause    error       // why the partition was released; written before released is set
+	released atomic.Bool // read by the writer on every call
 
 	timeout     time.Duration
 	stopFlusher chan struct{}
-	flusherDone chan struct{}
+	stopOnce    sync.Once
 
-	released     atomic.Bool
 	consumedSubs atomic.Int32
 	outBuffers   atomic.Int64
 	outBytes     atomic.Int64
@@ -221,16 +96,15 @@ func newResultPartition(env *Environment, ctx context.Context, id PartitionID, n
 		id:          id,
 		subs:        make([]*subpartition, n),
 		pool:        pool,
-		cur:         make([]*Buffer, n),
+		cur:         make([]*builder, n),
 		flushAlways: cfg.BufferTimeout == 0,
 		timeout:     cfg.BufferTimeout,
+		stopFlusher: make(chan struct{}),
 	}
 	for i := range p.subs {
 		p.subs[i] = &subpartition{p: p, index: i}
 	}
 	if p.timeout > 0 {
-		p.stopFlusher = make(chan struct{})
-		p.flusherDone = make(chan struct{})
 		go p.flushLoop()
 	}
 	if ctx != nil && ctx.Done() != nil {
@@ -241,9 +115,9 @@ func newResultPartition(env *Environment, ctx context.Context, id PartitionID, n
 	return p, nil
 }
 
-// flushLoop is the output flusher: it hands on partially filled buffers every BufferTimeout.
+// flushLoop is the output flusher: every BufferTimeout it makes the committed data of every
+// subpartition available to its consumer. It never touches the writer's state.
 func (p *ResultPartition) flushLoop() {
-	defer close(p.flusherDone)
 	t := time.NewTicker(p.timeout)
 	defer t.Stop()
 	for {
@@ -251,49 +125,20 @@ func (p *ResultPartition) flushLoop() {
 		case <-p.stopFlusher:
 			return
 		case <-t.C:
-			p.wmu.Lock()
-			if p.werr == nil {
-				for i, b := range p.cur {
-					if b != nil && len(b.seg) > 0 {
-						p.finishLocked(i) // errors surface on the writer's next call
-					}
-				}
+			for _, s := range p.subs {
+				s.requestFlush()
 			}
-			p.wmu.Unlock()
 		}
 	}
 }
 
 func (p *ResultPartition) stopFlushLoop() {
-	if p.stopFlusher == nil {
-		return
-	}
-	select {
-	case <-p.stopFlusher:
-	default:
-		close(p.stopFlusher)
-	}
-}
-
-// finishLocked hands the current buffer of sub to its subpartition. Caller holds wmu.
-func (p *ResultPartition) finishLocked(sub int) error {
-	b := p.cur[sub]
-	if b == nil {
-		return nil
-	}
-	p.cur[sub] = nil
-	if len(b.seg) == 0 {
-		b.Recycle()
-		return nil
-	}
-	p.outBuffers.Add(1)
-	p.outBytes.Add(int64(len(b.seg)))
-	return p.subs[sub].add(b)
+	p.stopOnce.Do(func() { close(p.stopFlusher) })
 }
 
 // PartitionStats counts a partition's output.
 type PartitionStats struct {
-	Buffers int64 // data buffers handed on
+	Buffers int64 // data buffers (or slices of buffers) handed to consumers
 	Bytes   int64 // bytes in them (length prefixes included)
 	// Backpressured is the total time the writer waited for a free buffer.
 	Backpressured time.Duration
@@ -322,26 +167,22 @@ func (p *ResultPartition) Release() {
 }
 
 func (p *ResultPartition) release(cause error) {
-	if !p.released.CompareAndSwap(false, true) {
+	p.relMu.Lock()
+	if p.released.Load() {
+		p.relMu.Unlock()
 		return
 	}
+	p.cause = cause
+	p.released.Store(true)
+	p.relMu.Unlock()
 	if p.stopCtx != nil {
 		p.stopCtx()
 	}
-	p.env.unregisterPartition(p)
-	p.pool.destroy(cause)
 	p.stopFlushLoop()
-	p.wmu.Lock()
-	if p.werr == nil || p.werr == ErrWriterClosed {
-		p.werr = cause
-	}
-	for i, b := range p.cur {
-		if b != nil {
-			p.cur[i] = nil
-			b.Recycle()
-		}
-	}
-	p.wmu.Unlock()
+	p.env.unregisterPartition(p)
+	// Segments the writer still holds are forgiven by destroy: the writer may be running
+	// concurrently, so its builders are left alone (it stops at its next call).
+	p.pool.destroy(cause)
 	for _, s := range p.subs {
 		s.fail(cause)
 	}

@@ -25,6 +25,7 @@ const (
 	msgCancel           byte = 4 // client -> server
 	msgError            byte = 5 // server -> client
 	msgClose            byte = 6 // client -> server
+	msgBacklog          byte = 7 // server -> client: backlog of a channel without credit
 )
 
 // Error codes of ErrorResponse.
@@ -228,6 +229,9 @@ func parseControl(f *frame, p []byte) error {
 		f.receiver = pr.u64()
 		f.code = pr.u8()
 		f.msg = pr.str()
+	case msgBacklog:
+		f.receiver = pr.u64()
+		f.backlog = pr.int31("backlog")
 	case msgClose:
 	default:
 		return fmt.Errorf("%w: unknown frame type %d", errMalformed, f.typ)
@@ -358,6 +362,13 @@ func (fw *frameWriter) errorResponse(receiver uint64, code byte, msg string) err
 	fw.u64(receiver)
 	fw.u8(code)
 	fw.str(msg)
+	return fw.end(nil)
+}
+
+func (fw *frameWriter) backlogAnnouncement(receiver uint64, backlog int) error {
+	fw.begin(msgBacklog)
+	fw.u64(receiver)
+	fw.u32(uint32(backlog))
 	return fw.end(nil)
 }
 

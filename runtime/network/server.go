@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync"
 
@@ -23,6 +24,7 @@ type serverConn struct {
 	ready     []*remoteView // views with data and credit, round robin, from readyHead
 	readyHead int
 	errs      []pendingError
+	backlogs  []*remoteView // views to send a backlog announcement for
 	closed    bool
 	signal    chan struct{} // capacity 1
 	done      chan struct{}
@@ -37,14 +39,15 @@ type pendingError struct {
 // remoteView is a consumer's subscription to one subpartition. Fields are guarded by sc.mu,
 // except seq which only the writer goroutine touches.
 type remoteView struct {
-	sc       *serverConn
-	id       uint64
-	sub      *subpartition
-	credit   int
-	queued   bool
-	finished bool // EndOfPartition sent
-	released bool // cancelled or failed
-	seq      uint32
+	sc        *serverConn
+	id        uint64
+	sub       *subpartition
+	credit    int
+	queued    bool
+	finished  bool // EndOfPartition sent
+	released  bool // cancelled or failed
+	announced bool // backlog announced since the credit ran out
+	seq       uint32
 }
 
 func newServerConn(e *Environment, conn net.Conn) *serverConn {
@@ -68,9 +71,17 @@ func (sc *serverConn) wake() {
 func (v *remoteView) notifyDataAvailable() {
 	sc := v.sc
 	sc.mu.Lock()
-	if !v.queued && v.credit > 0 && !v.finished && !v.released && !sc.closed {
-		v.queued = true
-		sc.ready = append(sc.ready, v)
+	if !v.finished && !v.released && !sc.closed {
+		if v.credit > 0 {
+			if !v.queued {
+				v.queued = true
+				sc.ready = append(sc.ready, v)
+			}
+		} else if !v.announced {
+			// No credit: tell the consumer about the backlog so it can lend floating buffers.
+			v.announced = true
+			sc.backlogs = append(sc.backlogs, v)
+		}
 	}
 	sc.mu.Unlock()
 	sc.wake()
@@ -126,6 +137,7 @@ func (sc *serverConn) serve() error {
 			sc.mu.Lock()
 			if v := sc.views[f.receiver]; v != nil {
 				v.credit += f.credit
+				v.announced = false
 				if !v.queued && !v.finished && !v.released {
 					v.queued = true
 					sc.ready = append(sc.ready, v)
@@ -224,6 +236,7 @@ func (sc *serverConn) writeLoop() {
 	fw := &frameWriter{w: bw, conn: sc.conn}
 	segSize := sc.env.cfg.SegmentSize
 	var batch []*Buffer
+	var spareBacklogs []*remoteView
 	fail := func(err error) {
 		sc.log.Debug().Err(err).Msg("writing to consumer failed")
 		sc.conn.Close()
@@ -244,6 +257,22 @@ func (sc *serverConn) writeLoop() {
 					return
 				}
 			}
+			continue
+		}
+		if len(sc.backlogs) > 0 {
+			bls := sc.backlogs
+			sc.backlogs = spareBacklogs[:0]
+			sc.mu.Unlock()
+			for i, v := range bls {
+				bls[i] = nil
+				if n := v.sub.backlog(); n > 0 {
+					if err := fw.backlogAnnouncement(v.id, n); err != nil {
+						fail(err)
+						return
+					}
+				}
+			}
+			spareBacklogs = bls
 			continue
 		}
 		var v *remoteView
@@ -275,7 +304,7 @@ func (sc *serverConn) writeLoop() {
 			}
 			continue
 		}
-		b, backlog, err := v.sub.poll()
+		b, backlog, err := v.sub.poll(false, math.MaxInt)
 		if err != nil || b == nil {
 			continue // failures reach the consumer through notifyError
 		}
@@ -285,7 +314,7 @@ func (sc *serverConn) writeLoop() {
 		batch = append(batch[:0], b)
 		if kind == kindData {
 			for total := len(b.seg); backlog > 0 && total < segSize; {
-				nb, bl := v.sub.pollData(segSize - total)
+				nb, bl, _ := v.sub.poll(true, segSize-total)
 				if nb == nil {
 					break
 				}
