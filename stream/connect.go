@@ -147,7 +147,7 @@ func (p *keyedCoOp[K, A, B, O]) Input(i int) any {
 	}
 	return op.Input[A](kcoIn1[K, A, B, O]{p})
 }
-func (p *keyedCoOp[K, A, B, O]) Open() error   { return nil }
+func (p *keyedCoOp[K, A, B, O]) Open() error   { return p.open() }
 func (p *keyedCoOp[K, A, B, O]) Finish() error { return nil }
 func (p *keyedCoOp[K, A, B, O]) Close() error  { return nil }
 func (p *keyedCoOp[K, A, B, O]) ProcessWatermark(wm int64) {

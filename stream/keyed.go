@@ -52,8 +52,25 @@ type keyedBase[K comparable] struct {
 }
 
 func newKeyedBase[K comparable](ctx *task.OperatorContext, kc serde.Codec[K]) keyedBase[K] {
-	return keyedBase[K]{ctx: ctx, keyCodec: kc, backend: ctx.KeyedBackend(), watermark: op.MinWatermark,
-		evTimers: state.NewTimerQueue(), ptTimers: state.NewTimerQueue(), states: map[stateKey]any{}}
+	b := ctx.KeyedBackend()
+	b.SetKeyLength(func(composite []byte) int {
+		_, n, err := kc.Decode(composite)
+		if err != nil {
+			return -1
+		}
+		return n
+	})
+	return keyedBase[K]{ctx: ctx, keyCodec: kc, backend: b, watermark: op.MinWatermark,
+		evTimers: b.EventTimers, ptTimers: b.ProcTimers, states: map[stateKey]any{}}
+}
+
+// open schedules the processing-time timers restored from a checkpoint.
+func (b *keyedBase[K]) open() error {
+	if t, ok := b.ptTimers.Peek(); ok {
+		b.ptNext = t.Timestamp
+		b.ctx.ScheduleAt(t.Timestamp, b.fireProcTimers)
+	}
+	return nil
 }
 
 func (b *keyedBase[K]) setKey(k K) {
@@ -188,7 +205,7 @@ type keyedProcessOp[K comparable, T, O any] struct {
 	name  string
 }
 
-func (p *keyedProcessOp[K, T, O]) Open() error   { return nil }
+func (p *keyedProcessOp[K, T, O]) Open() error   { return p.open() }
 func (p *keyedProcessOp[K, T, O]) Finish() error { return nil }
 func (p *keyedProcessOp[K, T, O]) Close() error  { return nil }
 func (p *keyedProcessOp[K, T, O]) Input(int) any { return op.Input[T](p) }
@@ -236,7 +253,7 @@ type reduceOp[K comparable, T any] struct {
 	out   op.Output[T]
 }
 
-func (p *reduceOp[K, T]) Open() error   { return nil }
+func (p *reduceOp[K, T]) Open() error   { return p.open() }
 func (p *reduceOp[K, T]) Finish() error { return nil }
 func (p *reduceOp[K, T]) Close() error  { return nil }
 func (p *reduceOp[K, T]) Input(int) any { return op.Input[T](p) }

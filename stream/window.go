@@ -234,7 +234,7 @@ type windowOp[K comparable, T, A, O any] struct {
 	LateRecordsDropped int64
 }
 
-func (w *windowOp[K, T, A, O]) Open() error   { return nil }
+func (w *windowOp[K, T, A, O]) Open() error   { return w.open() }
 func (w *windowOp[K, T, A, O]) Finish() error { return nil }
 func (w *windowOp[K, T, A, O]) Close() error  { return nil }
 func (w *windowOp[K, T, A, O]) Input(int) any { return op.Input[T](w) }

@@ -25,18 +25,30 @@ type KeyedBackend struct {
 	composite      []byte // scratch: curKey ++ namespace
 	tables         map[string]tableMeta
 	order          []string
+	pending        map[string][]pendingEntry // restored, not yet registered
+	keyLen         func(composite []byte) int
+
+	// EventTimers and ProcTimers are the operator's timers (snapshotted with the state).
+	EventTimers *TimerQueue
+	ProcTimers  *TimerQueue
 }
 
 type tableMeta interface {
 	name() string
 	len() int
 	clearAll()
+	appendEntries(idx, maxPar int, groups map[int][]snapEntry) error
 }
 
 // NewKeyedBackend creates the backend of a subtask owning key groups kg.
 func NewKeyedBackend(maxParallelism int, kg serde.KeyGroupRange) *KeyedBackend {
-	return &KeyedBackend{maxParallelism: maxParallelism, keyGroups: kg, tables: map[string]tableMeta{}}
+	return &KeyedBackend{maxParallelism: maxParallelism, keyGroups: kg, tables: map[string]tableMeta{},
+		EventTimers: NewTimerQueue(), ProcTimers: NewTimerQueue()}
 }
+
+// SetKeyLength tells the backend how long the serialized key at the start of a composite key is
+// (the key codec's Decode length), so snapshots assign namespaced entries to their key's group.
+func (b *KeyedBackend) SetKeyLength(fn func(composite []byte) int) { b.keyLen = fn }
 
 // KeyGroups returns the key-group range this backend owns.
 func (b *KeyedBackend) KeyGroups() serde.KeyGroupRange { return b.keyGroups }
@@ -89,6 +101,12 @@ func GetTable[V any](b *KeyedBackend, name string, codec serde.Codec[V]) (*Table
 		return tv, nil
 	}
 	t := &Table[V]{b: b, tname: name, codec: codec, m: make(map[string]V)}
+	for _, e := range b.pending[name] {
+		if err := t.restoreEntry(e.key, e.val); err != nil {
+			return nil, fmt.Errorf("restoring state %q: %w", name, err)
+		}
+	}
+	delete(b.pending, name)
 	b.tables[name] = t
 	b.order = append(b.order, name)
 	return t, nil

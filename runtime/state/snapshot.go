@@ -1,0 +1,299 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"sort"
+
+	"github.com/flink-go/flink-go/runtime/serde"
+)
+
+// Keyed state snapshot format, version 1 (one file or blob per operator subtask):
+//
+//	+---------+---------+------------------------------------------------------------+
+//	| "FGKS"  | u16 ver | uvarint nStates, nStates x (uvarint len, name)             |
+//	+---------+---------+------------------------------------------------------------+
+//	| key-group sections, ascending, non-empty only:                                  |
+//	|   u16 key group | uvarint nEntries | entries                                    |
+//	|   entry: u8 kind (0 value, 1 event-time timer, 2 processing-time timer)         |
+//	|          kind 0: uvarint state index, uvarint len, key++namespace, uvarint len, value|
+//	|          kind 1/2: varint timestamp, uvarint len, key, uvarint len, namespace      |
+//	+----------------------------------------------------------------------------------+
+//	| u32 CRC32-C of everything before (big-endian)                                    |
+//	+----------------------------------------------------------------------------------+
+//
+// Values are the serde encodings of the state's value type; keys are serialized keys followed by
+// the namespace bytes (see heap.go). A restore at another parallelism reads the snapshots of
+// every old subtask whose range overlaps its own and keeps the key groups it owns.
+const (
+	snapshotMagic   = "FGKS"
+	snapshotVersion = 1
+	kindValue       = 0
+	kindEventTimer  = 1
+	kindProcTimer   = 2
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrCorruptSnapshot is wrapped by every error about an unreadable keyed-state snapshot.
+var ErrCorruptSnapshot = errors.New("corrupt keyed state snapshot")
+
+type snapEntry struct {
+	kind  byte
+	state int
+	ts    int64
+	key   []byte
+	val   []byte
+}
+
+// Snapshot serializes all keyed state and timers of the backend (synchronously, on the task
+// goroutine) and returns the bytes and their size per key group.
+func (b *KeyedBackend) Snapshot() ([]byte, error) {
+	names := append([]string(nil), b.order...)
+	for name := range b.pending {
+		if _, ok := b.tables[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names[len(b.order):])
+	groups := map[int][]snapEntry{}
+	for i, name := range names {
+		if t, ok := b.tables[name]; ok {
+			if err := t.appendEntries(i, b.maxParallelism, groups); err != nil {
+				return nil, fmt.Errorf("state %q: %w", name, err)
+			}
+			continue
+		}
+		for _, e := range b.pending[name] { // restored but not yet accessed: keep as is
+			groups[e.kg] = append(groups[e.kg], snapEntry{kind: kindValue, state: i, key: e.key, val: e.val})
+		}
+	}
+	for kind, q := range map[byte]*TimerQueue{kindEventTimer: b.EventTimers, kindProcTimer: b.ProcTimers} {
+		for _, t := range q.All() {
+			kg := serde.KeyGroupOf([]byte(t.Key), b.maxParallelism)
+			groups[kg] = append(groups[kg], snapEntry{kind: kind, ts: t.Timestamp, key: []byte(t.Key), val: []byte(t.Namespace)})
+		}
+	}
+	out := append([]byte(snapshotMagic), 0, snapshotVersion)
+	out = binary.AppendUvarint(out, uint64(len(names)))
+	for _, n := range names {
+		out = binary.AppendUvarint(out, uint64(len(n)))
+		out = append(out, n...)
+	}
+	kgs := make([]int, 0, len(groups))
+	for kg := range groups {
+		kgs = append(kgs, kg)
+	}
+	sort.Ints(kgs)
+	for _, kg := range kgs {
+		es := groups[kg]
+		sort.Slice(es, func(i, j int) bool {
+			if es[i].kind != es[j].kind {
+				return es[i].kind < es[j].kind
+			}
+			if es[i].state != es[j].state {
+				return es[i].state < es[j].state
+			}
+			if c := string(es[i].key); c != string(es[j].key) {
+				return c < string(es[j].key)
+			}
+			return es[i].ts < es[j].ts
+		})
+		out = binary.BigEndian.AppendUint16(out, uint16(kg))
+		out = binary.AppendUvarint(out, uint64(len(es)))
+		for _, e := range es {
+			out = append(out, e.kind)
+			if e.kind == kindValue {
+				out = binary.AppendUvarint(out, uint64(e.state))
+			} else {
+				out = binary.AppendVarint(out, e.ts)
+			}
+			out = binary.AppendUvarint(out, uint64(len(e.key)))
+			out = append(out, e.key...)
+			out = binary.AppendUvarint(out, uint64(len(e.val)))
+			out = append(out, e.val...)
+		}
+	}
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli)), nil
+}
+
+func (t *Table[V]) appendEntries(idx, maxPar int, groups map[int][]snapEntry) error {
+	for k, v := range t.m {
+		kb := []byte(k)
+		kg := serde.KeyGroupOf(keyPart(kb, t.b.keyLen), maxPar)
+		groups[kg] = append(groups[kg], snapEntry{kind: kindValue, state: idx, key: kb, val: t.codec.Append(nil, v)})
+	}
+	return nil
+}
+
+// keyPart returns the serialized-key prefix of a composite key. keyLen reports the length of the
+// key encoding at the start of a composite key (the serde codecs are self-delimiting).
+func keyPart(composite []byte, keyLen func([]byte) int) []byte {
+	if keyLen == nil {
+		return composite
+	}
+	n := keyLen(composite)
+	if n <= 0 || n > len(composite) {
+		return composite
+	}
+	return composite[:n]
+}
+
+type pendingEntry struct {
+	kg  int
+	key []byte
+	val []byte
+}
+
+// Restore adds the entries of a snapshot that fall into this backend's key groups. Values stay
+// serialized until their state is registered again (GetTable), since only the user's code knows
+// their types. Timers are restored directly.
+func (b *KeyedBackend) Restore(data []byte) error {
+	if len(data) < 4+2+4 || string(data[:4]) != snapshotMagic {
+		return fmt.Errorf("%w: bad magic or too short (%d bytes)", ErrCorruptSnapshot, len(data))
+	}
+	body, sum := data[:len(data)-4], binary.BigEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return fmt.Errorf("%w: checksum mismatch", ErrCorruptSnapshot)
+	}
+	if v := binary.BigEndian.Uint16(body[4:6]); v != snapshotVersion {
+		return fmt.Errorf("%w: format version %d, this build reads %d", ErrCorruptSnapshot, v, snapshotVersion)
+	}
+	r := reader{b: body[6:]}
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		return fmt.Errorf("%w: %d state names in %d bytes", ErrCorruptSnapshot, n, len(r.b))
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = string(r.bytes())
+	}
+	for r.err == nil && len(r.b) > 0 {
+		if len(r.b) < 2 {
+			r.err = errors.New("truncated key group header")
+			break
+		}
+		kg := int(binary.BigEndian.Uint16(r.b))
+		r.b = r.b[2:]
+		count := r.uvarint()
+		own := kg >= b.keyGroups.Start && kg <= b.keyGroups.End
+		for i := uint64(0); i < count && r.err == nil; i++ {
+			kind := r.byte()
+			switch kind {
+			case kindValue:
+				si := r.uvarint()
+				key, val := r.bytes(), r.bytes()
+				if si >= uint64(len(names)) {
+					r.err = fmt.Errorf("state index %d out of range", si)
+					break
+				}
+				if own {
+					name := names[si]
+					if t, ok := b.tables[name]; ok {
+						if err := t.(restorable).restoreEntry(key, val); err != nil {
+							return fmt.Errorf("restoring state %q: %w", name, err)
+						}
+					} else {
+						if b.pending == nil {
+							b.pending = map[string][]pendingEntry{}
+						}
+						b.pending[name] = append(b.pending[name], pendingEntry{kg: kg, key: clone(key), val: clone(val)})
+					}
+				}
+			case kindEventTimer, kindProcTimer:
+				ts := r.varint()
+				key, ns := r.bytes(), r.bytes()
+				if own {
+					q := b.EventTimers
+					if kind == kindProcTimer {
+						q = b.ProcTimers
+					}
+					q.Add(Timer{Timestamp: ts, Key: string(key), Namespace: string(ns)})
+				}
+			default:
+				r.err = fmt.Errorf("unknown entry kind %d", kind)
+			}
+		}
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: %v", ErrCorruptSnapshot, r.err)
+	}
+	return nil
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+type restorable interface {
+	restoreEntry(key, val []byte) error
+}
+
+func (t *Table[V]) restoreEntry(key, val []byte) error {
+	v, n, err := t.codec.Decode(val)
+	if err != nil {
+		return err
+	}
+	if n != len(val) {
+		return fmt.Errorf("value has %d trailing bytes: was the state's type changed?", len(val)-n)
+	}
+	t.m[string(key)] = v
+	return nil
+}
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errors.New("bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errors.New("bad varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) byte() byte {
+	if r.err != nil || len(r.b) == 0 {
+		if r.err == nil {
+			r.err = errors.New("truncated")
+		}
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = fmt.Errorf("length %d exceeds the %d remaining bytes", n, len(r.b))
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
