@@ -18,7 +18,7 @@
 //	q3  persons(state OR/ID/CA) ⇒ id, auctions(category 10) ⇒ seller → incremental join (state)
 //	q4  auctions ⇒ id, bids ⇒ auction → max price per auction at expiry (state, timers)
 //	    ⇒ category → running average per category (an upsert stream: see Q4)
-//	q5  bids ⇒ auction → count per (auction, sliding window 10 s / 2 s)
+//	q5  bids ⇒ auction → count per (auction, 2 s pane), summed per sliding window 10 s / 2 s
 //	    ⇒ window → auctions with the window's maximum count (timers)
 //	q7  bids ⇒ (window end, bucket) → local max and ties per bucket (timers)
 //	    ⇒ window end → global max, bids with that price (timers)
@@ -36,7 +36,8 @@ import (
 	"github.com/flink-go/flink-go/stream"
 )
 
-// Names lists the queries this package implements, in order.
+// Names lists the queries this package implements, in order. Apply also accepts "q5-window",
+// q5 on the DataStream window operator (Q5Windowed).
 var Names = []string{"q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8"}
 
 // OutOfOrderness is the bound of the watermark strategy Source uses by default, as the
@@ -142,6 +143,8 @@ func Apply(name string, events *stream.DataStream[nexmark.Event], spec SinkSpec)
 		return attach(Q4(events), name, spec)
 	case "q5":
 		return attach(Q5(events), name, spec)
+	case "q5-window":
+		return attach(Q5Windowed(events), name, spec)
 	case "q7":
 		return attach(Q7(events), name, spec)
 	case "q8":

@@ -27,24 +27,116 @@ type q5Top struct {
 // Q5 is hot items: per sliding window of 10 s every 2 s (epoch-aligned), the auctions with the
 // most bids (every auction with the maximum count, as the SQL's num >= maxn).
 //
-// Stage 1 counts bids per auction and window (the window operator, keyed by auction, on the
-// projected auction id so only 8 bytes per bid cross the shuffle); stage 2, keyed by window
-// start, keeps the maximum and its auctions and emits them when the watermark passes the
-// window's end (all stage-1 results of a window precede that watermark).
+// Stage 1, keyed by auction (on the projected auction id, so only 8 bytes per bid cross the
+// shuffle), counts bids per 2 s pane and, when the watermark passes a window's end, emits the
+// window's count as the sum of its five panes: the slicing Flink SQL uses for HOP windows
+// (slice-shared window aggregation), one state update per bid instead of five. Stage 2, keyed
+// by window start, keeps the maximum and its auctions and emits them when the watermark passes
+// the window's end (all stage-1 results of a window precede that watermark). Q5Windowed is the
+// same query on the DataStream window operator.
 func Q5(events *stream.DataStream[nexmark.Event]) *stream.DataStream[nexmark.Q5Row] {
-	auctions := stream.FlatMap(events, func(e nexmark.Event, out stream.Collector[int64]) {
-		if e.Type == nexmark.BidType {
-			out.Collect(e.Bid.Auction)
-		}
-	}).Name("Q5: bid auctions")
+	counts := stream.KeyedProcess(stream.KeyBy(q5Auctions(events), func(a int64) int64 { return a }), q5Panes{}).
+		Name("Q5: bids per auction and window (2 s panes)")
+	return q5Max(counts)
+}
+
+// Q5Windowed is Q5 with the first stage on the engine's sliding event-time window operator
+// (KeyBy(auction).Window(SlidingEventTimeWindows(10 s, 2 s)) with a count aggregate): every bid
+// updates five windows. It gives the same rows as Q5 and measures the window operator.
+func Q5Windowed(events *stream.DataStream[nexmark.Event]) *stream.DataStream[nexmark.Q5Row] {
 	size, slide := time.Duration(nexmark.Q5WindowSizeMs)*time.Millisecond, time.Duration(nexmark.Q5WindowSlideMs)*time.Millisecond
 	counts := stream.AggregateWindow(
-		stream.KeyBy(auctions, func(a int64) int64 { return a }).Window(stream.SlidingEventTimeWindows(size, slide)),
+		stream.KeyBy(q5Auctions(events), func(a int64) int64 { return a }).Window(stream.SlidingEventTimeWindows(size, slide)),
 		countAgg{},
 		func(auction int64, w stream.TimeWindow, n int64, out stream.Collector[nexmark.Q5Row]) error {
 			out.Collect(nexmark.Q5Row{Auction: auction, Num: n, WindowStart: w.Start, WindowEnd: w.End})
 			return nil
 		}).Name("Q5: bids per auction and window")
+	return q5Max(counts)
+}
+
+func q5Auctions(events *stream.DataStream[nexmark.Event]) *stream.DataStream[int64] {
+	return stream.FlatMap(events, func(e nexmark.Event, out stream.Collector[int64]) {
+		if e.Type == nexmark.BidType {
+			out.Collect(e.Bid.Auction)
+		}
+	}).Name("Q5: bid auctions")
+}
+
+// q5Pane is the bid count of one auction in one slide-sized pane [Start, Start+slide).
+type q5Pane struct {
+	Start int64
+	Count int64
+}
+
+// q5Panes counts an auction's bids per pane and emits sliding-window counts from them. The
+// key's state is its live panes in ascending order; while any pane is live exactly one timer
+// is pending, at the end-1 of the next window to emit, and each firing schedules the next.
+type q5Panes struct{}
+
+func (q5Panes) ProcessElement(auction int64, ctx *stream.KeyedContext[int64], _ stream.Collector[nexmark.Q5Row]) error {
+	const slide, size = nexmark.Q5WindowSlideMs, nexmark.Q5WindowSizeMs
+	ts, wm := ctx.Timestamp(), ctx.CurrentWatermark()
+	pane := nexmark.WindowStart(ts, slide)
+	if pane+size-1 <= wm {
+		return nil // every window of this bid has fired: late
+	}
+	st := stream.GetValueState[[]q5Pane](ctx, "panes")
+	panes, _ := st.Value()
+	if len(panes) == 0 {
+		end := pane + slide // the first window that contains the bid ...
+		for end-1 <= wm {
+			end += slide // ... or the first one that has not fired yet
+		}
+		ctx.TimerService().RegisterEventTimeTimer(end - 1)
+	}
+	i := len(panes)
+	for i > 0 && panes[i-1].Start > pane {
+		i--
+	}
+	if i > 0 && panes[i-1].Start == pane {
+		panes[i-1].Count++
+	} else {
+		panes = append(panes, q5Pane{})
+		copy(panes[i+1:], panes[i:])
+		panes[i] = q5Pane{Start: pane, Count: 1}
+	}
+	st.Update(panes)
+	return nil
+}
+
+func (q5Panes) OnTimer(ts int64, ctx *stream.KeyedContext[int64], out stream.Collector[nexmark.Q5Row]) error {
+	const slide, size = nexmark.Q5WindowSlideMs, nexmark.Q5WindowSizeMs
+	end := ts + 1
+	st := stream.GetValueState[[]q5Pane](ctx, "panes")
+	panes, _ := st.Value()
+	var n int64
+	for _, p := range panes {
+		if p.Start >= end-size && p.Start < end {
+			n += p.Count
+		}
+	}
+	if n > 0 {
+		out.Collect(nexmark.Q5Row{Auction: ctx.CurrentKey(), Num: n, WindowStart: end - size, WindowEnd: end})
+	}
+	// Panes before the next window's start are in no later window.
+	live := panes[:0]
+	for _, p := range panes {
+		if p.Start >= end+slide-size {
+			live = append(live, p)
+		}
+	}
+	if len(live) == 0 {
+		st.Clear()
+		return nil
+	}
+	st.Update(live)
+	ctx.TimerService().RegisterEventTimeTimer(end + slide - 1)
+	return nil
+}
+
+// q5Max is q5's second stage: per window the auctions with the highest count.
+func q5Max(counts *stream.DataStream[nexmark.Q5Row]) *stream.DataStream[nexmark.Q5Row] {
 	return stream.KeyedProcess(stream.KeyBy(counts, func(r nexmark.Q5Row) int64 { return r.WindowStart }),
 		stream.ProcessFunc[int64, nexmark.Q5Row, nexmark.Q5Row]{
 			Element: func(r nexmark.Q5Row, ctx *stream.KeyedContext[int64], _ stream.Collector[nexmark.Q5Row]) error {
