@@ -275,7 +275,9 @@ func (r *sliceReader) Close() error                   { return nil }
 // wmMarker is the Type of a pseudo-event that makes sliceSource emit the watermark Bid.DateTime.
 const wmMarker = -1
 
-func watermark(ts int64) nexmark.Event { return nexmark.Event{Type: wmMarker, Bid: nexmark.Bid{DateTime: ts}} }
+func watermark(ts int64) nexmark.Event {
+	return nexmark.Event{Type: wmMarker, Bid: nexmark.Bid{DateTime: ts}}
+}
 
 func runSlice[R any](t *testing.T, query string, evs []nexmark.Event, par int) []R {
 	t.Helper()
