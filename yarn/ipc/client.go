@@ -90,9 +90,9 @@ func (c *Client) RemoteAddr() string {
 // Call invokes method with req and decodes the reply into resp (which may be nil for void
 // methods). On a connection that broke before the request was sent, it reconnects and retries; on
 // StandbyException it fails over to the next address; on RetriableException or
-// ServerTooBusyException it retries after a backoff (up to ConnectRounds times). A call whose connection breaks after the
-// request was sent returns an error wrapping ErrConnectionLost and is not retried, because the
-// server may have executed it.
+// ServerTooBusyException it retries after a backoff (up to ConnectRounds times). A call whose
+// connection breaks after the request was sent returns an error wrapping ErrConnectionLost and is
+// not retried, because the server may have executed it; callers may retry idempotent methods.
 func (c *Client) Call(ctx context.Context, method string, req, resp proto.Message) error {
 	if req == nil {
 		return fmt.Errorf("hadoop rpc %s: nil request", method)
