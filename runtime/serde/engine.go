@@ -393,15 +393,42 @@ func (e *engine) decodeOps(src []byte, p unsafe.Pointer, depth int, spans *[maxB
 // strSpan locates one string's bytes in the input during a batched decode.
 type strSpan struct{ start, n int }
 
-// setStrings copies the strings found at spans into one fresh allocation of total bytes and
-// stores them in the struct's string fields, so a record with several strings costs one
-// allocation, not one per string. The strings then share a backing array: keeping any one of
+// setStrings stores the strings found at spans into the struct's string fields, giving them
+// one fresh allocation together instead of one each. When the strings lie close together in
+// the input (only a little other data between them) the whole region is copied with one
+// string conversion, which skips zeroing the new memory; otherwise the strings are packed into a
+// buffer of exactly total bytes. The strings then share a backing array: keeping any one of
 // them alive keeps all of them (a few hundred bytes for typical records).
 func (e *engine) setStrings(p unsafe.Pointer, src []byte, spans []strSpan, total int) {
-	var buf []byte
-	if total > 0 {
-		buf = make([]byte, total)
+	if total == 0 {
+		for _, j := range e.strOps {
+			*(*string)(unsafe.Add(p, e.ops[j].off)) = ""
+		}
+		return
 	}
+	first, last := -1, 0
+	for _, sn := range spans {
+		if sn.n > 0 {
+			if first < 0 {
+				first = sn.start
+			}
+			last = sn.start + sn.n
+		}
+	}
+	if last-first <= total+total/4+32 {
+		region := string(src[first:last])
+		for k, j := range e.strOps {
+			sn := spans[k]
+			sp := (*string)(unsafe.Add(p, e.ops[j].off))
+			if sn.n == 0 {
+				*sp = ""
+			} else {
+				*sp = region[sn.start-first : sn.start-first+sn.n]
+			}
+		}
+		return
+	}
+	buf := make([]byte, total)
 	at := 0
 	for k, j := range e.strOps {
 		sp := (*string)(unsafe.Add(p, e.ops[j].off))

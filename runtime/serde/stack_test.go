@@ -79,3 +79,57 @@ func TestConcurrentUse(t *testing.T) {
 		<-done
 	}
 }
+
+// TestBatchedStrings covers both ways a struct's strings share one allocation: copying the
+// input region that holds them (strings close together) and packing them (far apart).
+func TestBatchedStrings(t *testing.T) {
+	type Far struct {
+		A   string
+		Big [4096]byte
+		B   string
+		E   string
+		C   string
+	}
+	type Near struct {
+		A string
+		N int64
+		E string
+		B string
+	}
+	far := Far{A: "alpha", B: "beta", C: "gamma"}
+	far.Big[7] = 9
+	fc := MustFor[Far]()
+	fb := fc.Append(nil, far)
+	var gotFar Far
+	if a := testing.AllocsPerRun(50, func() { gotFar, _, _ = fc.Decode(fb) }); a != 1 {
+		t.Errorf("Far: %v allocs, want 1", a)
+	}
+	if gotFar != far {
+		t.Errorf("Far round trip: %+v", gotFar)
+	}
+	near := Near{A: "a", N: -5, B: "bbbb"}
+	nc := MustFor[Near]()
+	nb := nc.Append(nil, near)
+	var gotNear Near
+	if a := testing.AllocsPerRun(50, func() { gotNear, _, _ = nc.Decode(nb) }); a != 1 {
+		t.Errorf("Near: %v allocs, want 1", a)
+	}
+	if gotNear != near {
+		t.Errorf("Near round trip: %+v", gotNear)
+	}
+	// Decoded strings must not alias the input: scribbling over it leaves them intact.
+	for i := range nb {
+		nb[i] = 'X'
+	}
+	for i := range fb {
+		fb[i] = 'X'
+	}
+	if gotNear != near || gotFar != far {
+		t.Error("decoded strings alias the input buffer")
+	}
+	// All strings empty: no allocation at all.
+	empty := nc.Append(nil, Near{N: 1})
+	if a := testing.AllocsPerRun(50, func() { _, _, _ = nc.Decode(empty) }); a != 0 {
+		t.Errorf("empty strings: %v allocs", a)
+	}
+}
