@@ -131,7 +131,7 @@ func (c *Client) Call(ctx context.Context, method string, req, resp proto.Messag
 			if err := sleepCtx(ctx, c.backoff(retries-1)); err != nil {
 				return err
 			}
-		case errors.As(err, &notSent) && ctx.Err() == nil && resends < 3:
+		case errors.As(err, &notSent) && ctx.Err() == nil && resends < 3 && !permanent(notSent.err):
 			resends++
 			c.drop(cn)
 		default:
