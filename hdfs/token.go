@@ -118,7 +118,7 @@ func SelectDelegationToken(creds *security.Credentials, authority string, addrs 
 			return t, true
 		}
 		for _, a := range addrs {
-			if t.Service == a {
+			if t.Service == a || t.Service == TokenService(a) {
 				return t, true
 			}
 		}

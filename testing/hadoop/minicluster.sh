@@ -10,6 +10,8 @@
 #
 # Environment:
 #   FLINK_GO_CACHE                 cache root (default ~/.cache/flink-go); jars go to hadoop-<ver>/lib
+#   FLINK_GO_MC_MODE               simple (default: HDFS + YARN, SIMPLE auth) or kerberos (a MiniKdc
+#                                  and a Kerberized HDFS, no YARN; work dir <work>/kerberos)
 #   FLINK_GO_HADOOP_WORK           work dir: pid, log, conf, data (default testing/hadoop/work)
 #   FLINK_GO_HADOOP_START_TIMEOUT  seconds to wait for READY (default 240)
 #   FLINK_GO_HADOOP_XMX            JVM heap (default 1g)
@@ -25,7 +27,12 @@ HADOOP_VERSION=3.4.1
 CACHE="${FLINK_GO_CACHE:-$HOME/.cache/flink-go}"
 HDIR="$CACHE/hadoop-$HADOOP_VERSION"
 LIB="$HDIR/lib"
-WORK="${FLINK_GO_HADOOP_WORK:-$HERE/work}"
+MODE="${FLINK_GO_MC_MODE:-simple}"
+case "$MODE" in
+  simple) WORK="${FLINK_GO_HADOOP_WORK:-$HERE/work}"; MODE_ARGS=() ;;
+  kerberos) WORK="${FLINK_GO_HADOOP_WORK:-$HERE/work}/kerberos"; MODE_ARGS=(--kerberos) ;;
+  *) echo "minicluster: ERROR: FLINK_GO_MC_MODE=$MODE: want simple or kerberos" >&2; exit 2 ;;
+esac
 START_TIMEOUT="${FLINK_GO_HADOOP_START_TIMEOUT:-240}"
 XMX="${FLINK_GO_HADOOP_XMX:-1g}"
 MAIN_CLASS=MiniCluster
@@ -88,7 +95,9 @@ running_pid() {
   local pid
   pid=$(cat "$WORK/pid")
   [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$MAIN_CLASS $WORK" || return 1
+  # Exact match ("... MiniCluster <work> " or "... <work> --kerberos "): the Kerberos work dir
+  # lies below the simple one.
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$MAIN_CLASS $WORK ${MODE_ARGS[*]}" || return 1
   echo "$pid"
 }
 
@@ -130,13 +139,13 @@ start() {
     done
     mkdir -p "$WORK"
     # A fresh cluster every start: old HDFS/YARN data would only confuse tests.
-    rm -rf "$WORK/dfs" "$WORK/target" "$WORK/conf" "$WORK/ready" "$WORK/stop" "$WORK/autostarted" "$WORK/users"
-    say "starting Hadoop $HADOOP_VERSION mini-cluster (log: $WORK/minicluster.log)"
+    rm -rf "$WORK/dfs" "$WORK/target" "$WORK/kdc" "$WORK/conf" "$WORK/ready" "$WORK/stop" "$WORK/autostarted" "$WORK/users"
+    say "starting Hadoop $HADOOP_VERSION mini-cluster, $MODE mode (log: $WORK/minicluster.log)"
     (
       cd "$WORK"
       exec 9>&- # do not hand the start/stop lock to the JVM
       exec setsid "$java" -Xmx"$XMX" -XX:+UseSerialGC -Djava.net.preferIPv4Stack=true \
-        "${opens[@]}" -cp "$classes:$LIB/*" "$MAIN_CLASS" "$WORK" \
+        "${opens[@]}" -cp "$classes:$LIB/*" "$MAIN_CLASS" "$WORK" "${MODE_ARGS[@]}" \
         >"$WORK/minicluster.log" 2>&1 </dev/null
     ) &
     pid=$!

@@ -1,7 +1,9 @@
 // flink-go Hadoop test bed: one JVM running MiniDFSCluster (1 NameNode, 1 DataNode) and
 // MiniYARNCluster (1 ResourceManager, 2 NodeManagers) on the loopback interface.
 //
-// Usage: java ... MiniCluster <work-dir>
+// Usage: java ... MiniCluster <work-dir> [--kerberos]
+//   --kerberos: a MiniKdc and a Kerberized HDFS only (see runKerberos); conf dir as below plus
+//   kerberos.* entries in cluster.properties.
 //   Writes <work-dir>/conf/{core-site,hdfs-site,yarn-site}.xml and <work-dir>/conf/cluster.properties,
 //   prints "READY <conf-dir>" once HDFS answers and the RM reports 2 RUNNING NodeManagers, and
 //   writes <work-dir>/ready. Stops cleanly on SIGTERM/SIGINT or when <work-dir>/stop appears.
@@ -25,6 +27,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -34,6 +37,8 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.permission.FsPermission;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.hadoop.minikdc.MiniKdc;
+import org.apache.hadoop.security.UserGroupInformation;
 import org.apache.hadoop.yarn.api.records.NodeState;
 import org.apache.hadoop.yarn.conf.YarnConfiguration;
 import org.apache.hadoop.yarn.server.MiniYARNCluster;
@@ -46,10 +51,11 @@ public final class MiniCluster {
   private static final CountDownLatch stopped = new CountDownLatch(1);
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 1) {
-      System.err.println("usage: MiniCluster <work-dir>");
+    if (args.length < 1 || args.length > 2 || (args.length == 2 && !args[1].equals("--kerberos"))) {
+      System.err.println("usage: MiniCluster <work-dir> [--kerberos]");
       System.exit(2);
     }
+    boolean kerberos = args.length == 2;
     long t0 = System.nanoTime();
     File work = new File(args[0]).getAbsoluteFile();
     File confDir = new File(work, "conf");
@@ -75,6 +81,11 @@ public final class MiniCluster {
         Thread.currentThread().interrupt();
       }
     }, "flink-go-minicluster-shutdown"));
+
+    if (kerberos) {
+      runKerberos(work, confDir, readyFile, stopFile, nnPort, t0);
+      return;
+    }
 
     Configuration conf = new YarnConfiguration();
     // Loopback only, simple auth.
@@ -175,6 +186,118 @@ public final class MiniCluster {
     }
     log("stopping (" + (stopFile.exists() ? "stop file" : "signal") + ")");
     shutdown(yarn, dfs);
+    readyFile.delete();
+    stopFile.delete();
+    log("stopped");
+    stopped.countDown();
+    if (!stopRequested.get()) {
+      System.exit(0);
+    }
+  }
+
+  // Kerberos mode: a MiniKdc and a Kerberized HDFS (no YARN). Principals: hdfs/localhost and
+  // HTTP/localhost for the daemons, alice for clients, each with a keytab under <work>/kdc.
+  // DataNode traffic uses SASL with block access tokens (dfs.data.transfer.protection=
+  // authentication) instead of privileged ports (ignore.secure.ports.for.testing).
+  private static void runKerberos(File work, File confDir, File readyFile, File stopFile,
+      int nnPort, long t0) throws Exception {
+    File kdir = new File(work, "kdc");
+    kdir.mkdirs();
+    Properties kdcConf = MiniKdc.createConf();
+    kdcConf.setProperty(MiniKdc.KDC_BIND_ADDRESS, "localhost");
+    MiniKdc kdc = new MiniKdc(kdcConf, kdir);
+    kdc.start(); // also sets java.security.krb5.conf to its krb5.conf
+    String realm = kdc.getRealm();
+    File svcKeytab = new File(kdir, "hdfs.keytab");
+    kdc.createPrincipal(svcKeytab, "hdfs/localhost", "HTTP/localhost");
+    File clientKeytab = new File(kdir, "alice.keytab");
+    kdc.createPrincipal(clientKeytab, "alice");
+    log("KDC up, realm " + realm + " after " + secs(t0) + "s");
+
+    String nnPrincipal = "hdfs/localhost@" + realm;
+    Configuration conf = new Configuration();
+    conf.set("hadoop.security.authentication", "kerberos");
+    conf.set("hadoop.rpc.protection", "authentication");
+    conf.set("dfs.namenode.kerberos.principal", nnPrincipal);
+    conf.set("dfs.namenode.keytab.file", svcKeytab.getPath());
+    conf.set("dfs.datanode.kerberos.principal", nnPrincipal);
+    conf.set("dfs.datanode.keytab.file", svcKeytab.getPath());
+    conf.set("dfs.web.authentication.kerberos.principal", "HTTP/localhost@" + realm);
+    conf.set("dfs.web.authentication.kerberos.keytab", svcKeytab.getPath());
+    // WebHDFS with SPNEGO (how submitters fetch delegation tokens over HTTP).
+    conf.set("hadoop.http.authentication.type", "kerberos");
+    conf.set("hadoop.http.authentication.kerberos.principal", "HTTP/localhost@" + realm);
+    conf.set("hadoop.http.authentication.kerberos.keytab", svcKeytab.getPath());
+    conf.setBoolean("hadoop.http.authentication.simple.anonymous.allowed", false);
+    conf.setBoolean("dfs.block.access.token.enable", true);
+    conf.set("dfs.data.transfer.protection", "authentication");
+    conf.setBoolean("ignore.secure.ports.for.testing", true);
+    conf.set("dfs.http.policy", "HTTP_ONLY");
+    conf.setInt("dfs.replication", 1);
+    conf.set("dfs.namenode.rpc-bind-host", "127.0.0.1");
+    conf.set("hadoop.proxyuser.hdfs.hosts", "*");
+    conf.set("hadoop.proxyuser.hdfs.groups", "*");
+    UserGroupInformation.setConfiguration(conf);
+    UserGroupInformation.loginUserFromKeytab(nnPrincipal, svcKeytab.getPath());
+
+    MiniDFSCluster dfs = new MiniDFSCluster.Builder(conf, new File(work, "dfs"))
+        .numDataNodes(1)
+        .nameNodePort(nnPort)
+        .format(true)
+        .build();
+    dfs.waitActive();
+    int port = dfs.getNameNode().getNameNodeAddress().getPort();
+    // The SPN is hdfs/localhost: clients must name the NameNode "localhost".
+    String defaultFS = "hdfs://localhost:" + port;
+    FileSystem hdfs = dfs.getFileSystem();
+    mkdir(hdfs, "/tmp", (short) 01777);
+    mkdir(hdfs, "/user", (short) 0777);
+    log("Kerberized HDFS up at " + defaultFS + " after " + secs(t0) + "s");
+
+    Map<String, String> core = new LinkedHashMap<>();
+    core.put("fs.defaultFS", defaultFS);
+    core.put("hadoop.security.authentication", "kerberos");
+    core.put("hadoop.rpc.protection", "authentication");
+    writeSite(new File(confDir, "core-site.xml"), core);
+    Map<String, String> hdfsSite = new LinkedHashMap<>();
+    hdfsSite.put("dfs.namenode.rpc-address", "localhost:" + port);
+    hdfsSite.put("dfs.namenode.http-address",
+        "localhost:" + dfs.getNameNode().getHttpAddress().getPort());
+    hdfsSite.put("dfs.namenode.kerberos.principal", "hdfs/_HOST@" + realm);
+    hdfsSite.put("dfs.block.access.token.enable", "true");
+    hdfsSite.put("dfs.data.transfer.protection", "authentication");
+    hdfsSite.put("dfs.replication", "1");
+    writeSite(new File(confDir, "hdfs-site.xml"), hdfsSite);
+    Map<String, String> props = new LinkedHashMap<>();
+    props.put("mode", "kerberos");
+    props.put("hdfs.uri", defaultFS);
+    props.put("hdfs.namenode.address", "localhost:" + port);
+    props.put("kerberos.realm", realm);
+    props.put("kerberos.krb5conf", kdc.getKrb5conf().getAbsolutePath());
+    props.put("kerberos.client.principal", "alice@" + realm);
+    props.put("kerberos.client.keytab", clientKeytab.getAbsolutePath());
+    props.put("kerberos.namenode.principal", nnPrincipal);
+    props.put("work.dir", work.getPath());
+    props.put("pid", Long.toString(ProcessHandle.current().pid()));
+    StringBuilder sb = new StringBuilder("# flink-go Hadoop test bed, Kerberos mode (generated)\n");
+    for (Map.Entry<String, String> e : props.entrySet()) {
+      sb.append(e.getKey()).append('=').append(e.getValue()).append('\n');
+    }
+    writeAtomically(new File(confDir, "cluster.properties"), sb.toString());
+    Files.write(readyFile.toPath(), (confDir.getPath() + "\n").getBytes(StandardCharsets.UTF_8));
+    System.out.println("READY " + confDir.getPath() + " in " + secs(t0) + "s");
+    System.out.flush();
+
+    while (!stopRequested.get() && !stopFile.exists()) {
+      Thread.sleep(500);
+    }
+    log("stopping (" + (stopFile.exists() ? "stop file" : "signal") + ")");
+    try {
+      dfs.shutdown();
+    } catch (Throwable t) {
+      System.err.println("WARN stopping HDFS: " + t);
+    }
+    kdc.stop();
     readyFile.delete();
     stopFile.delete();
     log("stopped");

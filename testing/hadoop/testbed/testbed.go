@@ -49,6 +49,10 @@ const (
 	EnvConfDir = "FLINK_GO_HADOOP_CONF_DIR"
 	// EnvScript overrides the path of minicluster.sh.
 	EnvScript = "FLINK_GO_MINICLUSTER_SCRIPT"
+	// EnvKerberosConfDir names the conf dir of an existing Kerberized cluster
+	// for StartMode(ModeKerberos); it needs the kerberos.* entries of
+	// cluster.properties (see Kerberos).
+	EnvKerberosConfDir = "FLINK_GO_HADOOP_KERBEROS_CONF_DIR"
 	// EnvKeep, when "1" or "true", keeps an auto-started cluster running.
 	EnvKeep = "FLINK_GO_HADOOP_KEEP"
 )
@@ -63,6 +67,7 @@ type Cluster struct {
 	props   map[string]string // cluster.properties of the mini-cluster, if any
 
 	script   string
+	mode     Mode
 	workDir  string // "" for an external conf dir
 	leased   bool
 	stopOnce sync.Once
@@ -104,35 +109,53 @@ func Skip(t testing.TB) {
 	}
 }
 
+// Mode selects which test bed a cluster is.
+type Mode string
+
+const (
+	// ModeSimple is HDFS + YARN with SIMPLE authentication.
+	ModeSimple Mode = "simple"
+	// ModeKerberos is a MiniKdc plus a Kerberized HDFS (no YARN).
+	ModeKerberos Mode = "kerberos"
+)
+
 // Start returns a running cluster: the one FLINK_GO_HADOOP_CONF_DIR names, the
 // mini-cluster that is already up, or a mini-cluster it starts (which can take
 // a few minutes the first time, while Maven fetches the jars).
-func Start(ctx context.Context) (*Cluster, error) {
-	if dir := os.Getenv(EnvConfDir); dir != "" {
+func Start(ctx context.Context) (*Cluster, error) { return StartMode(ctx, ModeSimple) }
+
+// StartMode is Start for a given mode. For ModeKerberos the override variable
+// is FLINK_GO_HADOOP_KERBEROS_CONF_DIR.
+func StartMode(ctx context.Context, mode Mode) (*Cluster, error) {
+	envDir := EnvConfDir
+	if mode == ModeKerberos {
+		envDir = EnvKerberosConfDir
+	} else if mode != ModeSimple {
+		return nil, fmt.Errorf("testbed: unknown mode %q", mode)
+	}
+	if dir := os.Getenv(envDir); dir != "" {
 		c, err := load(dir)
 		if err != nil {
-			return nil, fmt.Errorf("testbed: %s=%s: %w", EnvConfDir, dir, err)
+			return nil, fmt.Errorf("testbed: %s=%s: %w", envDir, dir, err)
 		}
-		log.Info().Str("conf", dir).Msg("using the cluster named by " + EnvConfDir)
+		log.Info().Str("conf", dir).Msg("using the cluster named by " + envDir)
 		return c, nil
 	}
 	script, err := findScript()
 	if err != nil {
 		return nil, err
 	}
-	// conf-dir prints nothing useful unless a cluster is up; the work dir is
-	// the conf dir's parent either way, so learn it from a dry call.
-	workDir := scriptWorkDir(script)
+	workDir := scriptWorkDir(script, mode)
 	unlock, err := lockFile(filepath.Join(workDir, ".testbed.lock"))
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 
-	confDir, err := runScript(ctx, script, "conf-dir")
+	confDir, err := runScript(ctx, script, mode, "conf-dir")
 	if err != nil {
-		log.Info().Msg("no mini-cluster running: starting one")
-		if confDir, err = runScript(ctx, script, "start"); err != nil {
+		log.Info().Str("mode", string(mode)).Msg("no mini-cluster running: starting one")
+		if confDir, err = runScript(ctx, script, mode, "start"); err != nil {
 			return nil, fmt.Errorf("testbed: start the Hadoop mini-cluster (%s start): %w", script, err)
 		}
 		if err := os.WriteFile(filepath.Join(workDir, "autostarted"), nil, 0o644); err != nil {
@@ -145,7 +168,7 @@ func Start(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testbed: read the mini-cluster's conf dir: %w", err)
 	}
-	c.script, c.workDir = script, workDir
+	c.script, c.workDir, c.mode = script, workDir, mode
 	if err := addLease(workDir); err != nil {
 		return nil, err
 	}
@@ -188,7 +211,7 @@ func (c *Cluster) stop() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := runScript(ctx, c.script, "stop"); err != nil {
+	if _, err := runScript(ctx, c.script, c.mode, "stop"); err != nil {
 		return fmt.Errorf("testbed: stop the mini-cluster: %w", err)
 	}
 	if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -318,39 +341,58 @@ func (c *Cluster) WaitForNodes(ctx context.Context, n int) ([]Node, error) {
 
 // ---- TestMain support ----
 
+type shared struct {
+	started bool
+	c       *Cluster
+	err     error
+}
+
 var (
-	mainMu      sync.Mutex
-	mainRan     bool
-	mainStarted bool
-	mainCluster *Cluster
-	mainErr     error
+	mainMu  sync.Mutex
+	mainRan bool
+	mains   = map[Mode]*shared{}
 )
 
-// Main runs a test package with a shared cluster: the first test that calls
-// Require starts (or joins) it, and Main releases it after the tests. A
-// package whose selected tests never call Require starts nothing. Use it as
-// os.Exit(testbed.Main(m)).
+// Main runs a test package with shared clusters: the first test that calls
+// Require (or RequireKerberos) starts or joins that cluster, and Main releases
+// them after the tests. A package whose selected tests never call Require
+// starts nothing. Use it as os.Exit(testbed.Main(m)).
 func Main(m *testing.M) int {
 	mainMu.Lock()
 	mainRan = true
 	mainMu.Unlock()
 	code := m.Run()
 	mainMu.Lock()
-	c := mainCluster
-	mainMu.Unlock()
-	if c != nil {
-		if err := c.Stop(); err != nil {
-			log.Error().Err(err).Msg("release the Hadoop cluster")
+	defer mainMu.Unlock()
+	for _, sh := range mains {
+		if sh.c != nil {
+			if err := sh.c.Stop(); err != nil {
+				log.Error().Err(err).Msg("release the Hadoop cluster")
+			}
 		}
 	}
 	return code
 }
 
-// Require returns the package's cluster, starting or joining it on first use.
-// It skips the test when java is absent or -short is set, and fails it when
-// the cluster cannot be started. Without Main in TestMain, each call starts
-// (or joins) a cluster and releases it in t.Cleanup.
+// Require returns the package's cluster (HDFS + YARN, SIMPLE auth), starting
+// or joining it on first use. It skips the test when java is absent or -short
+// is set, and fails it when the cluster cannot be started. Without Main in
+// TestMain, each call starts (or joins) a cluster and releases it in
+// t.Cleanup.
 func Require(t testing.TB) *Cluster {
+	t.Helper()
+	return require(t, ModeSimple)
+}
+
+// RequireKerberos is Require for the Kerberos test bed: a MiniKdc and a
+// Kerberized HDFS (no YARN). Its Kerberos() describes the realm, krb5.conf
+// and a client principal with keytab.
+func RequireKerberos(t testing.TB) *Cluster {
+	t.Helper()
+	return require(t, ModeKerberos)
+}
+
+func require(t testing.TB, mode Mode) *Cluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("testbed: -short: skipping the Hadoop test")
@@ -361,9 +403,9 @@ func Require(t testing.TB) *Cluster {
 		mainMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
-		c, err := Start(ctx)
+		c, err := StartMode(ctx, mode)
 		if err != nil {
-			t.Fatalf("testbed: no Hadoop cluster: %v", err)
+			t.Fatalf("testbed: no Hadoop cluster (%s): %v", mode, err)
 		}
 		t.Cleanup(func() {
 			if err := c.Stop(); err != nil {
@@ -373,22 +415,50 @@ func Require(t testing.TB) *Cluster {
 		return c
 	}
 	defer mainMu.Unlock()
-	if !mainStarted {
-		mainStarted = true
+	sh := mains[mode]
+	if sh == nil {
+		sh = &shared{}
+		mains[mode] = sh
+	}
+	if !sh.started {
+		sh.started = true
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		start := time.Now()
-		mainCluster, mainErr = Start(ctx)
+		sh.c, sh.err = StartMode(ctx, mode)
 		cancel()
-		if mainErr != nil {
-			log.Error().Err(mainErr).Msg("Hadoop cluster did not start: Hadoop tests fail")
+		if sh.err != nil {
+			log.Error().Err(sh.err).Str("mode", string(mode)).Msg("Hadoop cluster did not start: Hadoop tests fail")
 		} else {
-			log.Info().Dur("took", time.Since(start)).Str("conf", mainCluster.ConfDir()).Msg("Hadoop cluster ready")
+			log.Info().Dur("took", time.Since(start)).Str("mode", string(mode)).Str("conf", sh.c.ConfDir()).Msg("Hadoop cluster ready")
 		}
 	}
-	if mainErr != nil {
-		t.Fatalf("testbed: no Hadoop cluster: %v", mainErr)
+	if sh.err != nil {
+		t.Fatalf("testbed: no Hadoop cluster (%s): %v", mode, sh.err)
 	}
-	return mainCluster
+	return sh.c
+}
+
+// KerberosInfo describes the Kerberos test bed's realm and client identity.
+type KerberosInfo struct {
+	Realm             string
+	Krb5Conf          string // path of the KDC's krb5.conf
+	ClientPrincipal   string // e.g. alice@EXAMPLE.COM
+	ClientKeytab      string // keytab of ClientPrincipal
+	NameNodePrincipal string // e.g. hdfs/localhost@EXAMPLE.COM
+}
+
+// Kerberos returns the Kerberos details of a Kerberos-mode cluster, nil otherwise.
+func (c *Cluster) Kerberos() *KerberosInfo {
+	if c.props["kerberos.realm"] == "" {
+		return nil
+	}
+	return &KerberosInfo{
+		Realm:             c.props["kerberos.realm"],
+		Krb5Conf:          c.props["kerberos.krb5conf"],
+		ClientPrincipal:   c.props["kerberos.client.principal"],
+		ClientKeytab:      c.props["kerberos.client.keytab"],
+		NameNodePrincipal: c.props["kerberos.namenode.principal"],
+	}
 }
 
 // ---- helpers ----
@@ -465,18 +535,24 @@ func findScript() (string, error) {
 	return "", fmt.Errorf("testbed: testing/hadoop/minicluster.sh not found from %v; set %s", candidates[:1], EnvScript)
 }
 
-// scriptWorkDir mirrors the script's default: FLINK_GO_HADOOP_WORK or work/ beside it.
-func scriptWorkDir(script string) string {
-	if w := os.Getenv("FLINK_GO_HADOOP_WORK"); w != "" {
-		return w
+// scriptWorkDir mirrors the script's default: FLINK_GO_HADOOP_WORK or work/
+// beside it, plus kerberos/ in Kerberos mode.
+func scriptWorkDir(script string, mode Mode) string {
+	w := os.Getenv("FLINK_GO_HADOOP_WORK")
+	if w == "" {
+		w = filepath.Join(filepath.Dir(script), "work")
 	}
-	return filepath.Join(filepath.Dir(script), "work")
+	if mode == ModeKerberos {
+		w = filepath.Join(w, "kerberos")
+	}
+	return w
 }
 
 // runScript runs minicluster.sh with one verb; its stdout's last line is the result,
 // its stderr (progress) goes to ours.
-func runScript(ctx context.Context, script, verb string) (string, error) {
+func runScript(ctx context.Context, script string, mode Mode, verb string) (string, error) {
 	cmd := exec.CommandContext(ctx, "bash", script, verb)
+	cmd.Env = append(os.Environ(), "FLINK_GO_MC_MODE="+string(mode))
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
