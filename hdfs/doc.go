@@ -70,16 +70,25 @@
 // colinmarc authenticates to them with the block access tokens the NameNode
 // returns.
 //
+// The submitter side: FetchDelegationToken asks the NameNode for a token over
+// WebHDFS (GETDELEGATIONTOKEN; SPNEGO with KerberosOptions on secure
+// clusters) — colinmarc has no getDelegationToken RPC — and records it with
+// kind HDFS_DELEGATION_TOKEN and the service Java clients use (TokenService:
+// "ip:port" of the NameNode RPC address, or "ha-hdfs:<nameservice>"), ready
+// for the AM's container tokens and the ResourceManager's renewer.
+//
 // In a container, LoadOptions picks the token automatically when the
 // configuration says Kerberos (UseContainerToken: kind HDFS_DELEGATION_TOKEN,
 // service "ha-hdfs:<nameservice>" or the NameNode's host:port, else the only
 // HDFS token). DecodeTokenString reads tokens in Hadoop's URL-safe string form
 // (WebHDFS GETDELEGATIONTOKEN, `hdfs fetchdt`).
 //
-// Tested against the test bed, whose NameNode issues tokens although security
-// is off (dfs.namenode.delegation.token.always-use): login with a WebHDFS
-// token, file ownership by the token owner, refusal of a wrong password, and
-// selection from a container token file.
+// Tested against both test beds: the simple one, whose NameNode issues tokens
+// although security is off (dfs.namenode.delegation.token.always-use) — login
+// with a fetched token, file ownership by the token owner, refusal of a wrong
+// password, selection from a container token file — and the Kerberos one
+// (testbed.RequireKerberos): keytab login, token fetched over SPNEGO, then a
+// token-only login to the Kerberized NameNode that writes and reads a file.
 //
 // Still missing:
 //   - SASL quality of protection auth-int/auth-conf (hadoop.rpc.protection
