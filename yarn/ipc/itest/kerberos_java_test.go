@@ -62,10 +62,10 @@ func TestKerberosAgainstHadoop(t *testing.T) {
 	for _, prot := range []ipc.Protection{ipc.ProtectionAuthentication, ipc.ProtectionIntegrity, ipc.ProtectionPrivacy} {
 		t.Run(string(prot), func(t *testing.T) {
 			f := startJava(t, hlib+"/*:"+klib+"/*", "KerberosServer.java", string(prot), t.TempDir())
-			if len(f) != 4 {
+			if len(f) != 5 {
 				t.Fatalf("bad FLINKGO line %q", f)
 			}
-			port, realm, krb5conf, keytab := f[0], f[1], f[2], f[3]
+			port, realm, krb5conf, keytab, ccache := f[0], f[1], f[2], f[3], f[4]
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			c, err := ipc.Dial(ctx, ipc.Config{
@@ -95,6 +95,23 @@ func TestKerberosAgainstHadoop(t *testing.T) {
 				t.Fatalf("server sees user %q", user.GetRenewer())
 			}
 			t.Logf("server sees %q", user.GetRenewer())
+
+			// The same login from a credential cache (what kinit leaves behind).
+			cc, err := ipc.Dial(ctx, ipc.Config{
+				Addresses:       []string{"localhost:" + port},
+				Protocol:        testRPCProtocol,
+				Auth:            ipc.AuthKerberos,
+				Kerberos:        &ipc.KerberosConfig{CCachePath: ccache, Krb5ConfPath: krb5conf},
+				ServerPrincipal: "server/_HOST@" + realm,
+				Protection:      []ipc.Protection{prot},
+			})
+			if err != nil {
+				t.Fatalf("credential-cache login: %v", err)
+			}
+			defer cc.Close()
+			if got, err := echo(ctx, cc, "from ccache"); err != nil || got != "from ccache" {
+				t.Fatalf("ccache echo: %q %v", got, err)
+			}
 		})
 	}
 	t.Run("protection-mismatch", func(t *testing.T) {
