@@ -154,7 +154,11 @@ func Q4(events *stream.DataStream[nexmark.Event]) *stream.DataStream[nexmark.Q4R
 
 type q4Winner struct{}
 
+// q4ClosedRetentionMs is how long (event time) q4 remembers that an auction id has expired.
+const q4ClosedRetentionMs = 60_000
+
 func (q4Winner) ProcessElement1(a q4Auction, ctx *stream.KeyedContext[int64], _ stream.Collector[q4Final]) error {
+	stream.GetValueState[int64](ctx, "closed").Clear()
 	o := q4Open{DateTime: a.DateTime, Expires: a.Expires, Category: a.Category}
 	pending := stream.GetListState[q4Bid](ctx, "pending-bids")
 	for _, b := range pending.Get() {
@@ -172,6 +176,9 @@ func (q4Winner) ProcessElement2(b q4Bid, ctx *stream.KeyedContext[int64], _ stre
 	st := stream.GetListState[q4Open](ctx, "auctions")
 	open := st.Get()
 	if len(open) == 0 {
+		if _, closed := stream.GetValueState[int64](ctx, "closed").Value(); closed {
+			return nil // the auction has expired: with unique ids no later auction can match
+		}
 		// The auction has not arrived yet (bids may reference the next few auction ids, and
 		// parallel sources interleave): keep the bid until the watermark passes its time.
 		stream.GetListState[q4Bid](ctx, "pending-bids").Add(b)
@@ -207,6 +214,18 @@ func (q4Winner) OnTimer(ts int64, ctx *stream.KeyedContext[int64], out stream.Co
 	}
 	if len(keep) != len(open) {
 		st.Update(keep)
+		if len(keep) == 0 {
+			// Remember for a while that this id's auction is over, so bids still arriving for
+			// it (the hot auction keeps getting half of all bids for some time) are dropped
+			// at once instead of waiting in state for the watermark. Without the marker they
+			// would still be dropped, only later.
+			stream.GetValueState[int64](ctx, "closed").Update(ts + q4ClosedRetentionMs)
+			ctx.TimerService().RegisterEventTimeTimer(ts + q4ClosedRetentionMs)
+		}
+	}
+	closed := stream.GetValueState[int64](ctx, "closed")
+	if until, ok := closed.Value(); ok && until <= ts {
+		closed.Clear()
 	}
 	pending := stream.GetListState[q4Bid](ctx, "pending-bids")
 	if bids := pending.Get(); len(bids) > 0 {
