@@ -31,7 +31,7 @@ fi
 echo "== whole-job Nexmark runs" >&2
 go run ./bench/nexmark-bench \
   --parts "${BENCH_PARTS:-throughput,latency,rss,profile}" \
-  --queries "${BENCH_QUERIES:-q0,q1,q2,q3,q4,q5,q7,q8}" \
+  --queries "${BENCH_QUERIES:-q0,q1,q2,q3,q4,q5,q5-window,q7,q8}" \
   --seconds "${BENCH_SECONDS:-15s}" \
   --profile-dir "$out" \
   --doc docs/benchmarks.md \

@@ -55,7 +55,7 @@ func parseArgs(args []string) (*options, error) {
 	fs := flag.NewFlagSet("nexmark-bench", flag.ContinueOnError)
 	fs.StringVar(&o.flinkGo, "flink-go", "bin/flink-go", "the flink-go CLI binary")
 	fs.StringVar(&o.job, "job", "bin/examples/nexmark", "the Nexmark example job binary")
-	qs := fs.String("queries", strings.Join(queries.Names, ","), "queries to measure")
+	qs := fs.String("queries", strings.Join(queries.Names, ",")+",q5-window", "queries to measure (q5-window: q5 on the window operator)")
 	parts := fs.String("parts", "throughput,latency,rss,profile", "what to run: throughput, latency, rss, profile")
 	fs.DurationVar(&o.seconds, "seconds", 15*time.Second, "job runtime to aim for per throughput run")
 	fs.Int64Var(&o.calibrate, "calibrate-events", 2_000_000, "events of the calibration run that sizes each throughput run")
