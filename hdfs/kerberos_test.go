@@ -3,6 +3,9 @@ package hdfs_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +143,40 @@ func TestKerberosDelegationToken(t *testing.T) {
 	}
 	if owner := info.(interface{ Owner() string }).Owner(); owner != "alice" {
 		t.Errorf("owner = %q, want alice", owner)
+	}
+}
+
+// TestKerberosCredentialCacheLogin logs in from a kinit credential cache
+// instead of a keytab.
+func TestKerberosCredentialCacheLogin(t *testing.T) {
+	c, _, opts := kerberosFS(t)
+	kinit, err := exec.LookPath("kinit")
+	if err != nil {
+		t.Skip("kinit not installed (scripts/install-test-deps.sh installs krb5-user)")
+	}
+	k := c.Kerberos()
+	cc := filepath.Join(t.TempDir(), "krb5cc")
+	cmd := exec.Command(kinit, "-kt", k.ClientKeytab, "-c", "FILE:"+cc, k.ClientPrincipal)
+	cmd.Env = append(os.Environ(), "KRB5_CONFIG="+k.Krb5Conf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kinit: %v: %s", err, out)
+	}
+	ccOpts := opts
+	kc := *opts.Kerberos
+	kc.Keytab, kc.Principal = "", ""
+	kc.CCache = cc
+	ccOpts.Kerberos = &kc
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fsys, err := hdfs.New(ctx, ccOpts)
+	if err != nil {
+		t.Fatalf("credential-cache login: %v", err)
+	}
+	defer fsys.Close()
+	if _, err := fsys.Stat(ctx, "/tmp"); err != nil {
+		t.Fatalf("stat: %v", err)
+	}
+	if got := fsys.HomeDir(); got != "/user/alice" {
+		t.Errorf("HomeDir = %q", got)
 	}
 }

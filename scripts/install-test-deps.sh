@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently; `make test` (and `make deps`) call it first.
-#   - Debian packages: a JDK 17 and Maven, for the Hadoop mini-cluster (testing/hadoop)
+#   - Debian packages: a JDK 17 and Maven, for the Hadoop mini-cluster (testing/hadoop); curl;
+#     krb5-user (kinit) for the Kerberos credential-cache test
 #   - the Hadoop jars and the compiled launcher (testing/hadoop/minicluster.sh fetch)
 # Runs `apt-get update` at most once, and only when a package is missing. Needs root (or sudo)
 # only when something must be installed.
@@ -57,6 +58,8 @@ else
   missing+=(maven)
 fi
 if ! command -v curl >/dev/null 2>&1; then missing+=(curl); fi
+# kinit fills a Kerberos credential cache for the hdfs package's ccache-login test.
+if ! command -v kinit >/dev/null 2>&1; then missing+=(krb5-user); fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}"
