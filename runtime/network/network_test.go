@@ -148,16 +148,28 @@ func TestRemoteManyChannelsOneConnection(t *testing.T) {
 	prod := newTestEnv(t, testConfig())
 	cons := newTestEnv(t, testConfig())
 	tp := buildTopology(t, prod, cons, "map", 3, 4)
-	cons.mu.Lock()
-	nClients := len(cons.clients)
-	cons.mu.Unlock()
-	prod.mu.Lock()
-	nServers := len(prod.servers)
-	prod.mu.Unlock()
-	if nClients != 1 || nServers != 1 {
-		t.Fatalf("connections: %d client, %d server; want 1 and 1", nClients, nServers)
+	check := func() {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			cons.mu.Lock()
+			nClients := len(cons.clients)
+			cons.mu.Unlock()
+			prod.mu.Lock()
+			nServers := len(prod.servers) // registered by the accept loop, asynchronously
+			prod.mu.Unlock()
+			if nClients == 1 && nServers == 1 {
+				return
+			}
+			if nClients > 1 || nServers > 1 || time.Now().After(deadline) {
+				t.Fatalf("connections: %d client, %d server; want 1 and 1", nClients, nServers)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
+	check()
 	runTopology(t, tp, 200)
+	check()
 }
 
 // Local and remote delivery give the same per-channel sequences.
