@@ -296,3 +296,31 @@ func checkNMToken(ctx context.Context, t *testing.T, am *ipc.Client, attempt sec
 	// The container was never started, so the NM reports it as a per-container failure.
 	t.Logf("NM %s via NMToken: %d statuses, %d failed requests", node, len(st.GetStatus()), len(st.GetFailedRequests()))
 }
+
+// TestRMDelegationToken asks the real RM for a delegation token (allowed without Kerberos when
+// security is off) and decodes its identifier.
+func TestRMDelegationToken(t *testing.T) {
+	c := testbed.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rm := rmClient(t, c)
+	resp := &hadoopproto.GetDelegationTokenResponseProto{}
+	if err := rm.Call(ctx, "getDelegationToken", &hadoopproto.GetDelegationTokenRequestProto{Renewer: proto.String("yarn")}, resp); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := security.TokenFromProto(resp.GetToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := security.DecodeDelegationTokenIdentifier(tok.Identifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Kind != security.KindRMDelegation || id.Renewer != "yarn" || !strings.HasPrefix(id.Owner, user()) || !id.MaxDate.After(id.IssueDate) {
+		t.Fatalf("token %v identifier %+v", tok, id)
+	}
+	t.Logf("%v: owner %s, max date %v", tok, id.Owner, id.MaxDate)
+	if err := rm.Call(ctx, "cancelDelegationToken", &hadoopproto.CancelDelegationTokenRequestProto{Token: tok.Proto()}, &hadoopproto.CancelDelegationTokenResponseProto{}); err != nil {
+		t.Logf("cancel: %v", err)
+	}
+}
