@@ -8,8 +8,13 @@
 //     (uvarint) and packed into fixed-size pooled buffers (Config.SegmentSize, 32 KiB by default);
 //     a record may span buffers. Events (watermarks, checkpoint barriers) travel as separate
 //     buffers, in order with the data, after flushing the partially filled buffer.
-//   - A buffer is handed on when it is full, when the buffer timeout fires
-//     (Config.BufferTimeout), before an event, or on an explicit Flush.
+//   - The buffer being filled is already queued (as Flink's BufferBuilder): the writer publishes
+//     its position with one atomic store per record and takes no lock; consumers take the
+//     committed bytes when the buffer is full, before an event, or when a flush was requested by
+//     the output flusher (every Config.BufferTimeout) or by Flush.
+//   - A two-input operator can read both inputs through one gate (channels of input 1 followed by
+//     those of input 2; the channel index tells the input), so one RecordReader.Next and one
+//     barrier alignment cover both.
 //   - A consumer subtask reads each logical input through an InputGate with one input channel per
 //     producer subtask, and a RecordReader that reassembles records per channel.
 //   - Local channels (producer in the same Environment) hand buffers over in memory without

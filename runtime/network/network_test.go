@@ -1208,3 +1208,39 @@ func TestConcurrentGateClose(t *testing.T) {
 		})
 	}
 }
+
+// A producer whose channel ran out of credit announces a new backlog, and the consumer lends it
+// floating buffers although it reads nothing.
+func TestBacklogAnnouncement(t *testing.T) {
+	cfg := Config{SegmentSize: 256, TotalBuffers: 64, BufferTimeout: -1, BuffersPerChannel: 1, FloatingBuffersPerGate: 4}
+	prod := newTestEnv(t, cfg)
+	cons := newTestEnv(t, cfg)
+	tp := buildTopology(t, prod, cons, "announce", 1, 1)
+	w := tp.writers[0]
+	rc := tp.gates[0].chans[0].(*remoteChannel)
+	received := func() int {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		return len(rc.recv) - rc.head
+	}
+	waitFor := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for received() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("consumer holds %d buffers, want %d", received(), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// One full buffer: sent with the only exclusive credit, backlog 0.
+	w.EmitBytes(0, make([]byte, 250))
+	w.Flush()
+	waitFor(1)
+	// Three more: no credit left, so only a backlog announcement can bring floating credit.
+	for i := 0; i < 3; i++ {
+		w.EmitBytes(0, make([]byte, 250))
+		w.Flush()
+	}
+	waitFor(4)
+}
