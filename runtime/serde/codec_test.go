@@ -129,6 +129,12 @@ func roundTrip[T any](t *testing.T, iterations int, deterministic bool) {
 				t.Fatalf("%T: re-encoding the decoded value gave different bytes", v)
 			}
 		}
+		if m, err := EncodedLen(c, append(b, 0xCC)); err != nil || m != n {
+			t.Fatalf("%T: EncodedLen = %d, %v; Decode consumed %d", v, m, err, n)
+		}
+		if _, ok := c.(Skipper); !ok {
+			t.Fatalf("%T: codec %T has no Skip", v, c)
+		}
 		var into T
 		if m, err := DecodeInto(c, b, &into); err != nil || m != n || !reflect.DeepEqual(into, v) {
 			t.Fatalf("%T: DecodeInto = %d, %v; value equal %v", v, m, err, reflect.DeepEqual(into, v))
@@ -137,6 +143,9 @@ func roundTrip[T any](t *testing.T, iterations int, deterministic bool) {
 			for k := 0; k < len(b); k++ {
 				if _, _, err := c.Decode(b[:k]); !errors.Is(err, ErrTruncated) {
 					t.Fatalf("%T: Decode of a %d/%d-byte prefix: err = %v, want ErrTruncated", v, k, len(b), err)
+				}
+				if _, err := EncodedLen(c, b[:k]); !errors.Is(err, ErrTruncated) {
+					t.Fatalf("%T: EncodedLen of a %d/%d-byte prefix: err = %v, want ErrTruncated", v, k, len(b), err)
 				}
 			}
 		}
@@ -646,6 +655,9 @@ func TestNoAllocs(t *testing.T) {
 	enc := bc.Append(nil, bid)
 	if a := testing.AllocsPerRun(200, func() { _, _, _ = bc.Decode(enc) }); a != 1 {
 		t.Errorf("Bid Decode allocs %v, want 1 (one shared by its strings)", a)
+	}
+	if a := testing.AllocsPerRun(200, func() { _, _ = EncodedLen(bc, enc) }); a != 0 {
+		t.Errorf("Bid EncodedLen allocs %v, want 0", a)
 	}
 	ic := MustFor[int64]()
 	ienc := ic.Append(nil, -12345)

@@ -26,14 +26,14 @@ func (b *builder) engineFor(t reflect.Type, path string) (*engine, error) {
 		return e, nil
 	}
 	if u, ok := b.reg.user[t]; ok {
-		e := &engine{typ: t, enc: u.enc, dec: u.dec, minSize: 1, ready: true}
+		e := &engine{typ: t, enc: u.enc, dec: u.dec, skip: userSkip(t, u.dec), minSize: 1, ready: true}
 		e.ops = []op{{k: kCall, e: e}}
 		b.local[t] = e
 		return e, nil
 	}
 	if k, ok := primitiveKind(t); ok {
 		e := &engine{typ: t, ops: []op{{k: k}}, minSize: primitiveMinSize(k), ready: true}
-		e.enc, e.dec = e.encode, e.decode
+		e.enc, e.dec, e.skip = e.encode, e.decode, e.skipOps
 		b.local[t] = e
 		return e, nil
 	}
@@ -67,7 +67,7 @@ func (b *builder) engineFor(t reflect.Type, path string) (*engine, error) {
 		// (type Tree struct{ Kids []Tree }) resolve to it.
 		if t.Elem().Kind() == reflect.Uint8 {
 			e := &engine{typ: t, ops: []op{{k: kBytes}}, minSize: 1, ready: true}
-			e.enc, e.dec = e.encode, e.decode
+			e.enc, e.dec, e.skip = e.encode, e.decode, e.skipOps
 			b.local[t] = e
 			return e, nil
 		}
@@ -113,7 +113,7 @@ func (b *builder) engineFor(t reflect.Type, path string) (*engine, error) {
 // blank "_" fields skipped), nested structs and small arrays flattened into one op list.
 func (b *builder) structEngine(t reflect.Type, path string) (*engine, error) {
 	e := &engine{typ: t}
-	e.enc, e.dec = e.encode, e.decode
+	e.enc, e.dec, e.skip = e.encode, e.decode, e.skipOps
 	b.local[t] = e
 	if path == "" {
 		path = typeName(t)
@@ -168,7 +168,7 @@ func (b *builder) inlineArray(t reflect.Type, elem *engine) *engine {
 		e.appendOps(elem, uintptr(i)*size, "["+itoa(i)+"]")
 	}
 	e.finishOps()
-	e.enc, e.dec = e.encode, e.decode
+	e.enc, e.dec, e.skip = e.encode, e.decode, e.skipOps
 	return e
 }
 

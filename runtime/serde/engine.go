@@ -65,6 +65,8 @@ type engine struct {
 	// (and ops is a single kCall op pointing back at this engine).
 	enc encFn
 	dec decFn
+	// skip measures an encoded value without decoding it (see Skipper).
+	skip skipFn
 	// minSize is a lower bound of the encoded size of any value, used to bound decoded slice
 	// and map lengths by the input size. User codecs are assumed to write at least one byte.
 	minSize int
@@ -546,6 +548,7 @@ func sliceEngine(t reflect.Type, elem *engine) *engine {
 		}
 		return i, nil
 	}
+	e.skip = sliceSkip(elem)
 	e.ops = []op{{k: kCall, e: e}}
 	e.ready = true
 	return e
@@ -565,6 +568,7 @@ func byteArrayEngine(t reflect.Type) *engine {
 		copy(unsafe.Slice((*byte)(p), n), src[:n])
 		return n, nil
 	}
+	e.skip = byteArraySkip(n)
 	e.ops = []op{{k: kCall, e: e}}
 	e.ready = true
 	return e
@@ -592,6 +596,7 @@ func arrayEngine(t reflect.Type, elem *engine) *engine {
 		}
 		return i, nil
 	}
+	e.skip = arraySkip(n, elem)
 	e.ops = []op{{k: kCall, e: e}}
 	e.ready = true
 	return e
@@ -632,6 +637,7 @@ func pointerEngine(t reflect.Type, elem *engine) *engine {
 		*(*unsafe.Pointer)(p) = np
 		return 1 + n, nil
 	}
+	e.skip = pointerSkip(elem)
 	e.ops = []op{{k: kCall, e: e}}
 	e.ready = true
 	return e
@@ -707,6 +713,7 @@ func mapEngine(t reflect.Type, ke, ve *engine) *engine {
 		reflect.NewAt(t, p).Elem().Set(m)
 		return i, nil
 	}
+	e.skip = mapSkip(ke, ve)
 	e.ops = []op{{k: kCall, e: e}}
 	e.ready = true
 	return e

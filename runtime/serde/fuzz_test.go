@@ -57,6 +57,11 @@ type fuzzRec struct {
 func fuzzDecode[T any](t *testing.T, b []byte) {
 	c := MustFor[T]()
 	v, n, err := c.Decode(b)
+	// Skip accepts exactly what Decode accepts (these types hold no maps).
+	sn, serr := EncodedLen(c, b)
+	if (err == nil) != (serr == nil) || sn != n {
+		t.Fatalf("Decode: %d, %v but EncodedLen: %d, %v", n, err, sn, serr)
+	}
 	if err != nil {
 		if n != 0 {
 			t.Fatalf("error with n=%d", n)
