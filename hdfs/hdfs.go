@@ -24,36 +24,42 @@ func init() { fs.Register("hdfs", factory) }
 
 // factory serves fs.Get for hdfs:// URIs. The configuration comes from
 // HADOOP_CONF_DIR when set; "hdfs:///p" (no authority) needs it for
-// fs.defaultFS, "hdfs://host:port/p" works without it (SIMPLE auth).
+// fs.defaultFS, "hdfs://host:port/p" works without it (SIMPLE auth). On a
+// Kerberized cluster a YARN container's HDFS delegation token is used when
+// there is one (UseContainerToken), else a keytab (KRB5_CLIENT_KTNAME) or
+// the credential cache.
 func factory(ctx context.Context, u *url.URL) (fs.FileSystem, error) {
-	conf, confErr := LoadConf("")
-	if confErr != nil && !errors.Is(confErr, ErrNoConfig) {
-		return nil, confErr
+	conf, err := LoadConf("")
+	if err != nil && !errors.Is(err, ErrNoConfig) {
+		return nil, err
 	}
-	if u.Host == "" {
-		if confErr != nil {
-			return nil, fmt.Errorf("hdfs: %s:/// names no NameNode and there is no fs.defaultFS: %w", u.Scheme, confErr)
-		}
-		opts, err := OptionsFromConf(conf)
-		if err != nil {
+	var opts Options
+	switch {
+	case u.Host == "" && conf == nil:
+		return nil, fmt.Errorf("hdfs: %s:/// names no NameNode and there is no fs.defaultFS: %w", u.Scheme, err)
+	case u.Host == "":
+		if opts, err = OptionsFromConf(conf); err != nil {
 			return nil, err
 		}
-		return New(ctx, opts)
-	}
-	opts := Options{User: DefaultUser()}
-	if conf != nil {
-		var err error
-		if opts, err = OptionsFromConf(conf); err != nil && !errors.Is(err, ErrNoConfig) {
-			return nil, err
+	default:
+		if conf != nil {
+			if opts, err = OptionsFromConf(conf); err != nil && !errors.Is(err, ErrNoConfig) {
+				return nil, err
+			}
 		}
+		opts.Addresses = ResolveAuthority(conf, u.Host)
+		opts.Authority = u.Host
 		if opts.User == "" {
 			opts.User = DefaultUser()
 		}
+		if u.User != nil && u.User.Username() != "" {
+			opts.User = u.User.Username()
+		}
 	}
-	opts.Addresses = ResolveAuthority(conf, u.Host)
-	opts.Authority = u.Host
-	if u.User != nil && u.User.Username() != "" && opts.Kerberos == nil {
-		opts.User = u.User.Username()
+	if opts.Kerberos != nil {
+		if _, err := opts.UseContainerToken(); err != nil {
+			return nil, err
+		}
 	}
 	return New(ctx, opts)
 }

@@ -17,10 +17,13 @@ import (
 // forever: what long-running jobs need). Otherwise it uses the tickets in a
 // credential cache (kinit), which expire.
 type KerberosOptions struct {
-	// Principal to log in as, "user@REALM" or "user/host@REALM"; required with
-	// Keytab. A missing realm means the krb5.conf default_realm.
+	// Principal to log in as, "user@REALM" or "user/host@REALM". A missing
+	// realm means the krb5.conf default_realm; a missing principal with a
+	// keytab means the keytab's first principal.
 	Principal string
-	// Keytab is the path of a keytab holding Principal's keys.
+	// Keytab is the path of a keytab holding Principal's keys. Default:
+	// KRB5_CLIENT_KTNAME (MIT's client keytab variable, "FILE:" prefix
+	// accepted) when set.
 	Keytab string
 	// CCache is the credential cache path. Default: KRB5CCNAME (a "FILE:"
 	// prefix is accepted), then /tmp/krb5cc_<uid>.
@@ -43,18 +46,30 @@ func kerberosClient(o *KerberosOptions) (*krbclient.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hdfs: kerberos: load %s (set KRB5_CONFIG?): %w", cfgPath, err)
 	}
-	if o.Keytab != "" {
-		user, realm, err := SplitPrincipal(o.Principal, cfg.LibDefaults.DefaultRealm)
+	ktPath := o.Keytab
+	if ktPath == "" {
+		ktPath = strings.TrimPrefix(os.Getenv("KRB5_CLIENT_KTNAME"), "FILE:")
+	}
+	if ktPath != "" {
+		kt, err := keytab.Load(ktPath)
+		if err != nil {
+			return nil, fmt.Errorf("hdfs: kerberos: load keytab %s: %w", ktPath, err)
+		}
+		principal := o.Principal
+		if principal == "" {
+			if len(kt.Entries) == 0 {
+				return nil, fmt.Errorf("hdfs: kerberos: keytab %s holds no keys", ktPath)
+			}
+			p := kt.Entries[0].Principal
+			principal = strings.Join(p.Components, "/") + "@" + p.Realm
+		}
+		user, realm, err := SplitPrincipal(principal, cfg.LibDefaults.DefaultRealm)
 		if err != nil {
 			return nil, err
 		}
-		kt, err := keytab.Load(o.Keytab)
-		if err != nil {
-			return nil, fmt.Errorf("hdfs: kerberos: load keytab %s: %w", o.Keytab, err)
-		}
 		cl := krbclient.NewWithKeytab(user, realm, kt, cfg, krbclient.DisablePAFXFAST(true))
 		if err := cl.Login(); err != nil {
-			return nil, fmt.Errorf("hdfs: kerberos: log in as %s@%s with keytab %s: %w", user, realm, o.Keytab, err)
+			return nil, fmt.Errorf("hdfs: kerberos: log in as %s@%s with keytab %s: %w", user, realm, ktPath, err)
 		}
 		return cl, nil
 	}

@@ -180,3 +180,26 @@ func TestKerberosCredentialCacheLogin(t *testing.T) {
 		t.Errorf("HomeDir = %q", got)
 	}
 }
+
+// TestKerberosThroughGet: fs.Get("hdfs:///...") on a Kerberized conf dir logs
+// in from KRB5_CLIENT_KTNAME, taking the principal from the keytab.
+func TestKerberosThroughGet(t *testing.T) {
+	c := testbed.RequireKerberos(t)
+	k := c.Kerberos()
+	t.Setenv("HADOOP_CONF_DIR", c.ConfDir())
+	t.Setenv("KRB5_CLIENT_KTNAME", "FILE:"+k.ClientKeytab)
+	t.Setenv("KRB5_CONFIG", k.Krb5Conf)
+	t.Setenv("HADOOP_TOKEN_FILE_LOCATION", "")
+	t.Cleanup(func() { _ = fs.CloseAll() })
+	ctx := context.Background()
+	fsys, p, err := fs.Get(ctx, "hdfs:///tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := fsys.Stat(ctx, p); err != nil || !st.IsDir {
+		t.Fatalf("Stat(/tmp) = %+v, %v", st, err)
+	}
+	if h := fsys.(*hdfs.FileSystem); h.HomeDir() != "/user/alice" {
+		t.Errorf("logged in as %q", h.User())
+	}
+}
