@@ -82,7 +82,18 @@ type ThroughputResult struct {
 	Query   string
 	Events  int64
 	Runtime time.Duration
-	Err     error
+	// CPU is the user+system time of the whole run (CLI, planning, the job process and its
+	// TaskManagers): less sensitive to other load on the machine than the runtime.
+	CPU time.Duration
+	Err error
+}
+
+// PerCPUSecond returns events per CPU-second of the run (0 when unknown).
+func (r ThroughputResult) PerCPUSecond() float64 {
+	if r.CPU <= 0 {
+		return 0
+	}
+	return float64(r.Events) / r.CPU.Seconds()
 }
 
 // Rate returns events per second of job runtime.
@@ -171,7 +182,7 @@ func (r *Report) Markdown() string {
 		m.Date.UTC().Format("2006-01-02 15:04 MST"), m.CPUs, m.Model, m.Commit, m.GoVersion, m.LoadAvg)
 	if len(r.Throughput) > 0 {
 		b.WriteString("### Throughput (parallelism 2, generator in the job, discard sink, buffer timeout 100 ms)\n\n")
-		b.WriteString("| query | events | job runtime | events/s | target | result |\n|---|---:|---:|---:|---:|---|\n")
+		b.WriteString("| query | events | job runtime | events/s | target | result | CPU (user+sys) | events per CPU-s |\n|---|---:|---:|---:|---:|---|---:|---:|\n")
 		for _, t := range r.Throughput {
 			target, has := Targets[t.Query]
 			ts := "–"
@@ -179,14 +190,15 @@ func (r *Report) Markdown() string {
 				ts = fmt.Sprintf("%.0f", target)
 			}
 			if t.Err != nil {
-				fmt.Fprintf(&b, "| %s | %d | – | – | %s | failed: %s |\n", t.Query, t.Events, ts, oneLine(t.Err.Error()))
+				fmt.Fprintf(&b, "| %s | %d | – | – | %s | failed: %s | – | – |\n", t.Query, t.Events, ts, oneLine(t.Err.Error()))
 				continue
 			}
 			res := "–"
 			if has {
 				res = verdict(t.Met())
 			}
-			fmt.Fprintf(&b, "| %s | %d | %.2f s | %.0f | %s | %s |\n", t.Query, t.Events, t.Runtime.Seconds(), t.Rate(), ts, res)
+			fmt.Fprintf(&b, "| %s | %d | %.2f s | %.0f | %s | %s | %.2f s | %.0f |\n", t.Query, t.Events, t.Runtime.Seconds(), t.Rate(), ts, res,
+				t.CPU.Seconds(), t.PerCPUSecond())
 		}
 		b.WriteString("\n")
 	}

@@ -125,7 +125,7 @@ func TestMarkdown(t *testing.T) {
 	r := &Report{
 		Machine: Machine{Date: time.Date(2026, 11, 21, 22, 0, 0, 0, time.UTC), CPUs: 2, Model: "X", Commit: "abc", GoVersion: "go1.26", LoadAvg: "1 1 1"},
 		Throughput: []ThroughputResult{
-			{Query: "q0", Events: 30_000_000, Runtime: 15 * time.Second},
+			{Query: "q0", Events: 30_000_000, Runtime: 15 * time.Second, CPU: 30 * time.Second},
 			{Query: "q5", Events: 3_000_000, Runtime: 15 * time.Second},
 			{Query: "q4", Events: 1_000_000, Runtime: 10 * time.Second},
 			{Query: "q7", Events: 1_000, Err: errors.New("boom | bang")},
@@ -137,9 +137,10 @@ func TestMarkdown(t *testing.T) {
 	}
 	md := r.Markdown()
 	for _, want := range []string{
-		"| q0 | 30000000 | 15.00 s | 2000000 | 1500000 | met |",
+		"| q0 | 30000000 | 15.00 s | 2000000 | 1500000 | met | 30.00 s | 1000000 |",
 		"| q5 | 3000000 | 15.00 s | 200000 | 300000 | **missed** |",
 		"| q4 | 1000000 | 10.00 s | 100000 | – | – |",
+		"| q7 | 1000 | – | – | 90000 | failed: boom / bang | – | – |",
 		"failed: boom / bang",
 		"| 30.00 ms |", "**missed** |",
 		"highest: 300.0 MiB",

@@ -185,8 +185,8 @@ func run(o *options, log zerolog.Logger) error {
 }
 
 // runJob runs the Nexmark job through the CLI on the local target at parallelism 2 and returns
-// its job runtime and output.
-func runJob(o *options, query string, events int64, extraD []string, jobArgs ...string) (time.Duration, string, error) {
+// its job runtime, the CPU time of the run (the CLI and its descendants) and the output.
+func runJob(o *options, query string, events int64, extraD []string, jobArgs ...string) (time.Duration, time.Duration, string, error) {
 	args := []string{"run", "-t", "local", "-p", "2", "-D", "execution.buffer-timeout.interval=100ms"}
 	for _, d := range extraD {
 		args = append(args, "-D", d)
@@ -197,10 +197,12 @@ func runJob(o *options, query string, events int64, extraD []string, jobArgs ...
 	cmd.Env = append(os.Environ(), "FLINK_GO_LOG_LEVEL=warn")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, string(out), fmt.Errorf("%s %s: %w: %s", o.flinkGo, strings.Join(args, " "), err, lastLines(string(out), 5))
+		return 0, 0, string(out), fmt.Errorf("%s %s: %w: %s", o.flinkGo, strings.Join(args, " "), err, lastLines(string(out), 5))
 	}
+	// wait4's usage of the CLI includes the descendants it and they waited for (the job process).
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	d, err := bench.ParseJobRuntime(string(out))
-	return d, string(out), err
+	return d, cpu, string(out), err
 }
 
 func lastLines(s string, n int) string {
@@ -213,15 +215,15 @@ func lastLines(s string, n int) string {
 
 func throughput(o *options, q string, log zerolog.Logger) bench.ThroughputResult {
 	cal := o.calibrate
-	d, _, err := runJob(o, q, cal, nil)
+	d, _, _, err := runJob(o, q, cal, nil)
 	if err != nil {
 		return bench.ThroughputResult{Query: q, Events: cal, Err: err}
 	}
 	n := bench.SizeRun(cal, d, o.seconds, cal, o.maxEvents)
 	log.Info().Str("query", q).Int64("calibration_events", cal).Dur("calibration_runtime", d).Int64("events", n).Msg("measuring")
-	d, _, err = runJob(o, q, n, nil)
-	r := bench.ThroughputResult{Query: q, Events: n, Runtime: d, Err: err}
-	log.Info().Str("query", q).Int64("events", n).Dur("runtime", d).Float64("events_per_s", r.Rate()).Bool("target_met", r.Met()).AnErr("error", err).Msg("throughput")
+	d, cpu, _, err := runJob(o, q, n, nil)
+	r := bench.ThroughputResult{Query: q, Events: n, Runtime: d, CPU: cpu, Err: err}
+	log.Info().Str("query", q).Int64("events", n).Dur("runtime", d).Dur("cpu", cpu).Float64("events_per_s", r.Rate()).Bool("target_met", r.Met()).AnErr("error", err).Msg("throughput")
 	return r
 }
 
@@ -281,7 +283,7 @@ func profile(o *options, t bench.ThroughputResult, log zerolog.Logger) (string, 
 	}
 	n := bench.SizeRun(t.Events, t.Runtime, o.profileSeconds, 100_000, o.maxEvents)
 	log.Info().Str("query", t.Query).Int64("events", n).Str("profile", path).Msg("profiling")
-	if _, _, err := runJob(o, t.Query, n, nil, "--cpuprofile", path); err != nil {
+	if _, _, _, err := runJob(o, t.Query, n, nil, "--cpuprofile", path); err != nil {
 		return "", err
 	}
 	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", path).CombinedOutput()
