@@ -1,0 +1,331 @@
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/flink-go/flink-go/runtime/serde"
+)
+
+// TaskID names one subtask of a job vertex (a chain of operators).
+type TaskID struct {
+	Vertex  string
+	Subtask int
+}
+
+// String formats t as "vertex#subtask".
+func (t TaskID) String() string { return fmt.Sprintf("%s#%d", t.Vertex, t.Subtask) }
+
+// StateFile references one file of a snapshot.
+//
+// Path is relative and slash-separated, without "." or ".." elements. A file
+// that is not Shared lives in the checkpoint's own directory (chk-<n>/ or the
+// savepoint directory) and is deleted with it. A Shared file lives in the job's
+// shared directory (<job dir>/shared/) and may be referenced by several
+// retained checkpoints (incremental checkpoints); it is deleted when the last
+// retained checkpoint referencing it is discarded (see SharedRegistry).
+// Savepoints never reference shared files: they are self-contained.
+type StateFile struct {
+	Path   string
+	Size   int64
+	Shared bool
+}
+
+// KeyedState is the keyed state of one operator subtask written by one state
+// backend: the key groups it covers and the files that hold them.
+//
+// Format names the backend's layout (e.g. "heap-v1", "pebble-v1") so a restore
+// picks the matching reader. For single-file formats Offsets holds, for each
+// key group in KeyGroups (in order), the byte offset in Files[0] where that key
+// group's data starts, so a restore at another parallelism reads only the key
+// groups it owns. Formats with several files (an incremental Pebble snapshot:
+// SST files) leave Offsets empty; the restoring backend filters by key group.
+type KeyedState struct {
+	KeyGroups serde.KeyGroupRange
+	Format    string
+	Files     []StateFile
+	Offsets   []int64
+}
+
+// OperatorSubtaskState is what one operator of a task's chain snapshotted.
+type OperatorSubtaskState struct {
+	// OperatorID is the operator's stable id from the job graph.
+	OperatorID string
+	// MaxParallelism is the operator's max parallelism (number of key groups)
+	// at the time of the snapshot.
+	MaxParallelism int
+	// Keyed holds the keyed state handles (usually one per backend).
+	Keyed []KeyedState
+	// Files holds non-keyed (operator) state files.
+	Files []StateFile
+	// SourceReader is the source reader's snapshot (splits and offsets),
+	// inline; nil for operators that are not sources.
+	SourceReader []byte
+	// Committables are a two-phase-commit sink's pre-committed transactions,
+	// inline; committed when the checkpoint completes, re-committed on restore.
+	Committables [][]byte
+}
+
+// TaskStateHandle is what a task acknowledges for a checkpoint: the state of
+// every operator in its chain (stateless operators included, with no state)
+// plus figures for the statistics.
+type TaskStateHandle struct {
+	Operators []OperatorSubtaskState
+	// AlignmentDuration is how long the task waited for barriers to align.
+	AlignmentDuration int64 // nanoseconds (time.Duration)
+	// BytesWritten is what this checkpoint uploaded for the task (for an
+	// incremental checkpoint, the new files only).
+	BytesWritten int64
+}
+
+// SubtaskState is the state one subtask of an operator left in a checkpoint.
+type SubtaskState struct {
+	Subtask      int
+	Keyed        []KeyedState
+	Files        []StateFile
+	SourceReader []byte
+	Committables [][]byte
+}
+
+// OperatorState is the state of one operator across its subtasks.
+type OperatorState struct {
+	OperatorID     string
+	Parallelism    int
+	MaxParallelism int
+	// Subtasks are sorted by Subtask; subtasks without any state are omitted.
+	Subtasks []SubtaskState
+}
+
+// Completed is a completed checkpoint or savepoint: what _metadata holds.
+type Completed struct {
+	JobID string
+	ID    int64
+	// Timestamp is the trigger time in Unix milliseconds; CompletedAt the time
+	// the last acknowledgement arrived.
+	Timestamp   int64
+	CompletedAt int64
+	Savepoint   bool
+	// Kind is the savepoint kind (SavepointNone for checkpoints).
+	Kind SavepointKind
+	// Operators are sorted by OperatorID.
+	Operators []*OperatorState
+	// ExternalPath is the checkpoint's directory (URI or path) where it is or
+	// will be stored. It is not part of the serialized metadata: the reader
+	// sets it to the directory it read from, so relative file paths resolve.
+	ExternalPath string
+	// BytesWritten is the sum of the acknowledged BytesWritten (statistics;
+	// not serialized).
+	BytesWritten int64
+}
+
+// Operator returns the state of one operator, or nil.
+func (c *Completed) Operator(id string) *OperatorState {
+	i := sort.Search(len(c.Operators), func(i int) bool { return c.Operators[i].OperatorID >= id })
+	if i < len(c.Operators) && c.Operators[i].OperatorID == id {
+		return c.Operators[i]
+	}
+	return nil
+}
+
+// StateSize is the total size of all referenced files plus inline bytes.
+func (c *Completed) StateSize() int64 {
+	var n int64
+	c.eachFile(func(f StateFile) { n += f.Size })
+	for _, op := range c.Operators {
+		for _, st := range op.Subtasks {
+			n += int64(len(st.SourceReader))
+			for _, b := range st.Committables {
+				n += int64(len(b))
+			}
+		}
+	}
+	return n
+}
+
+// Files returns every file the checkpoint references, sorted, shared files
+// listed once.
+func (c *Completed) Files() []StateFile {
+	seen := map[StateFile]bool{}
+	var out []StateFile
+	c.eachFile(func(f StateFile) {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Shared != out[j].Shared {
+			return !out[i].Shared
+		}
+		return out[i].Path < out[j].Path
+	})
+	return out
+}
+
+// SharedFiles returns the distinct paths of the shared files, sorted.
+func (c *Completed) SharedFiles() []string {
+	seen := map[string]bool{}
+	var out []string
+	c.eachFile(func(f StateFile) {
+		if f.Shared && !seen[f.Path] {
+			seen[f.Path] = true
+			out = append(out, f.Path)
+		}
+	})
+	sort.Strings(out)
+	return out
+}
+
+func (c *Completed) eachFile(fn func(StateFile)) {
+	for _, op := range c.Operators {
+		for _, st := range op.Subtasks {
+			for _, k := range st.Keyed {
+				for _, f := range k.Files {
+					fn(f)
+				}
+			}
+			for _, f := range st.Files {
+				fn(f)
+			}
+		}
+	}
+}
+
+// FilePath resolves a file of the checkpoint against its ExternalPath: an
+// exclusive file below the checkpoint directory, a shared file below the
+// job's shared directory (a sibling of chk-<n>).
+func (c *Completed) FilePath(f StateFile) string {
+	return ResolveFile(c.ExternalPath, f)
+}
+
+// ResolveFile resolves a file referenced by the checkpoint stored in chkDir
+// (a URI or path): exclusive files are below chkDir, shared files below
+// chkDir/../shared.
+func ResolveFile(chkDir string, f StateFile) string {
+	if f.Shared {
+		return joinURI(parentURI(chkDir), SharedDirName, f.Path)
+	}
+	return joinURI(chkDir, f.Path)
+}
+
+// handleFiles calls fn for every file of a task handle.
+func (h *TaskStateHandle) eachFile(fn func(StateFile)) {
+	for _, op := range h.Operators {
+		for _, k := range op.Keyed {
+			for _, f := range k.Files {
+				fn(f)
+			}
+		}
+		for _, f := range op.Files {
+			fn(f)
+		}
+	}
+}
+
+// ErrInvalidHandle marks a state handle that breaks the rules of this package
+// (bad path, inconsistent key groups, ...).
+var ErrInvalidHandle = errors.New("invalid state handle")
+
+// validatePath checks a relative file path.
+func validatePath(p string) error {
+	if p == "" {
+		return fmt.Errorf("%w: empty file path", ErrInvalidHandle)
+	}
+	if len(p) > maxStringLen {
+		return fmt.Errorf("%w: file path of %d bytes is too long", ErrInvalidHandle, len(p))
+	}
+	if strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || strings.Contains(p, "://") {
+		return fmt.Errorf("%w: file path %q must be relative and slash-separated", ErrInvalidHandle, p)
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == "" || el == "." || el == ".." {
+			return fmt.Errorf("%w: file path %q has an empty, \".\" or \"..\" element", ErrInvalidHandle, p)
+		}
+	}
+	if p == MetadataFileName {
+		return fmt.Errorf("%w: file path %q would overwrite the metadata file", ErrInvalidHandle, p)
+	}
+	return nil
+}
+
+func validateFile(f StateFile, savepoint bool) error {
+	if err := validatePath(f.Path); err != nil {
+		return err
+	}
+	if f.Size < 0 {
+		return fmt.Errorf("%w: file %q has negative size %d", ErrInvalidHandle, f.Path, f.Size)
+	}
+	if f.Shared && savepoint {
+		return fmt.Errorf("%w: savepoint references shared file %q (savepoints must be self-contained: the backend must write a full snapshot)", ErrInvalidHandle, f.Path)
+	}
+	return nil
+}
+
+func validateKeyed(k KeyedState, maxParallelism int, savepoint bool) error {
+	if k.KeyGroups.Len() == 0 {
+		return fmt.Errorf("%w: keyed state with empty key-group range %v", ErrInvalidHandle, k.KeyGroups)
+	}
+	if k.KeyGroups.Start < 0 || k.KeyGroups.End >= maxParallelism {
+		return fmt.Errorf("%w: key groups %v outside [0, %d) (max parallelism)", ErrInvalidHandle, k.KeyGroups, maxParallelism)
+	}
+	if len(k.Format) > maxStringLen {
+		return fmt.Errorf("%w: format name too long", ErrInvalidHandle)
+	}
+	if len(k.Offsets) != 0 {
+		if len(k.Offsets) != k.KeyGroups.Len() {
+			return fmt.Errorf("%w: %d key-group offsets for %d key groups %v", ErrInvalidHandle, len(k.Offsets), k.KeyGroups.Len(), k.KeyGroups)
+		}
+		if len(k.Files) != 1 {
+			return fmt.Errorf("%w: key-group offsets need exactly one file, have %d", ErrInvalidHandle, len(k.Files))
+		}
+		prev := int64(0)
+		for i, o := range k.Offsets {
+			if o < prev || o > k.Files[0].Size {
+				return fmt.Errorf("%w: key-group offset %d (key group %d) not ascending within the file's %d bytes", ErrInvalidHandle, o, k.KeyGroups.Start+i, k.Files[0].Size)
+			}
+			prev = o
+		}
+	}
+	for _, f := range k.Files {
+		if err := validateFile(f, savepoint); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks a task's handle: relative paths, key groups within the max
+// parallelism, offsets consistent, no shared files in savepoints, no operator
+// twice.
+func (h *TaskStateHandle) Validate(savepoint bool) error {
+	seen := map[string]bool{}
+	for _, op := range h.Operators {
+		if op.OperatorID == "" || len(op.OperatorID) > maxStringLen {
+			return fmt.Errorf("%w: operator id %q is empty or too long", ErrInvalidHandle, op.OperatorID)
+		}
+		if seen[op.OperatorID] {
+			return fmt.Errorf("%w: operator %s appears twice", ErrInvalidHandle, op.OperatorID)
+		}
+		seen[op.OperatorID] = true
+		if op.MaxParallelism < 1 || op.MaxParallelism > serde.UpperBoundMaxParallelism {
+			return fmt.Errorf("%w: operator %s has max parallelism %d, want 1..%d", ErrInvalidHandle, op.OperatorID, op.MaxParallelism, serde.UpperBoundMaxParallelism)
+		}
+		for _, k := range op.Keyed {
+			if err := validateKeyed(k, op.MaxParallelism, savepoint); err != nil {
+				return fmt.Errorf("operator %s: %w", op.OperatorID, err)
+			}
+		}
+		for _, f := range op.Files {
+			if err := validateFile(f, savepoint); err != nil {
+				return fmt.Errorf("operator %s: %w", op.OperatorID, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *SubtaskState) empty() bool {
+	return len(s.Keyed) == 0 && len(s.Files) == 0 && s.SourceReader == nil && len(s.Committables) == 0
+}
