@@ -157,7 +157,8 @@ type Report struct {
 	Throughput []ThroughputResult
 	Latency    *LatencyResult
 	RSS        *RSSResult
-	// Profiles maps a query that missed its target to the top of its CPU profile.
+	// Profiles maps a query that missed its target (or was asked for) to the top of its CPU
+	// profile.
 	Profiles map[string]string
 	// Micro is the output of the Go micro-benchmarks.
 	Micro string
@@ -231,7 +232,7 @@ func (r *Report) Markdown() string {
 		}
 	}
 	if len(r.Profiles) > 0 {
-		b.WriteString("### CPU profiles of the queries that missed their target\n\n")
+		b.WriteString("### CPU profiles (queries that missed their target, and those asked for)\n\n")
 		qs := make([]string, 0, len(r.Profiles))
 		for q := range r.Profiles {
 			qs = append(qs, q)

@@ -8,7 +8,8 @@
 #
 # Environment: BENCH_PARTS (default throughput,latency,rss,profile), BENCH_QUERIES (default all),
 # BENCH_SECONDS (job runtime per throughput run, default 15s), BENCH_MICRO=0 skips the
-# micro-benchmarks, BENCH_BENCHTIME (go test -benchtime, default 200ms).
+# micro-benchmarks, BENCH_BENCHTIME (go test -benchtime, default 200ms), BENCH_PROFILE_ALSO
+# (queries to profile even when they met their target, e.g. q5-window,q4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench
@@ -34,5 +35,6 @@ go run ./bench/nexmark-bench \
   --queries "${BENCH_QUERIES:-q0,q1,q2,q3,q4,q5,q5-window,q7,q8}" \
   --seconds "${BENCH_SECONDS:-15s}" \
   --profile-dir "$out" \
+  --profile-also "${BENCH_PROFILE_ALSO:-}" \
   --doc docs/benchmarks.md \
   "${micro_args[@]}" | tee "$out/results.md"

@@ -47,6 +47,7 @@ type options struct {
 	rssEvents       int64
 	profileDir      string
 	profileSeconds  time.Duration
+	profileAlso     map[string]bool
 	doc, micro      string
 }
 
@@ -66,6 +67,7 @@ func parseArgs(args []string) (*options, error) {
 	fs.Int64Var(&o.rssEvents, "rss-events", 0, "events of the q5 memory run (0: the size of the q5 throughput run, else 20M)")
 	fs.StringVar(&o.profileDir, "profile-dir", "build/bench", "directory for CPU profiles")
 	fs.DurationVar(&o.profileSeconds, "profile-seconds", 6*time.Second, "job runtime to aim for per profiled run")
+	also := fs.String("profile-also", "", "queries to profile even when they met their target (comma-separated)")
 	fs.StringVar(&o.doc, "doc", "docs/benchmarks.md", "markdown file whose results section is replaced (empty: print only)")
 	fs.StringVar(&o.micro, "micro", "", "file with Go micro-benchmark output to include")
 	if err := fs.Parse(args); err != nil {
@@ -79,6 +81,12 @@ func parseArgs(args []string) (*options, error) {
 		case "":
 		default:
 			return nil, fmt.Errorf("unknown part %q: use throughput, latency, rss, profile", p)
+		}
+	}
+	o.profileAlso = map[string]bool{}
+	for _, q := range strings.Split(*also, ",") {
+		if q = strings.TrimSpace(q); q != "" {
+			o.profileAlso[q] = true
 		}
 	}
 	for _, q := range strings.Split(*qs, ",") {
@@ -158,7 +166,7 @@ func run(o *options, log zerolog.Logger) error {
 	}
 	if o.parts["profile"] {
 		for _, t := range rep.Throughput {
-			if t.Met() || t.Err != nil {
+			if t.Err != nil || (t.Met() && !o.profileAlso[t.Query]) {
 				continue
 			}
 			top, err := profile(o, t, log)
