@@ -364,3 +364,19 @@ func TestLateBids(t *testing.T) {
 	inOrder := []nexmark.Event{evs[0], evs[1], evs[2], evs[6]}
 	sameMultiset(t, runSlice[nexmark.Q5Row](t, "q5", inOrder, 1), nexmark.Q5(inOrder))
 }
+
+// TestPacedWithDelays runs q5 on a rate-limited generator with Beam's occasional delays (10 %
+// of events held back by up to 1 s): the 4 s watermark bound covers them, so the result is
+// the reference's.
+func TestPacedWithDelays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("paced run of ~3 s")
+	}
+	cfg := testConfig(40_000)
+	cfg.FirstEventRate = 20_000
+	cfg.RateLimited = true
+	cfg.OccasionalDelaySec = 1
+	cfg.ProbDelayedEvent = 0.1
+	got := run[nexmark.Q5Row](t, "q5", cfg, 2, queries.OutOfOrderness)
+	sameMultiset(t, got, nexmark.Q5(generate(t, cfg)))
+}
