@@ -87,6 +87,24 @@ func (r *RecordReader) UnblockAll() {
 // io.EOF once every channel delivered EndOfPartition, blocks while nothing is available and
 // returns ctx.Err() when ctx is done.
 func (r *RecordReader) Next(ctx context.Context) (channel int, rec []byte, ev []byte, err error) {
+	// Fast path: the next short record lies wholly in the buffer being parsed.
+	if c := r.cur; c >= 0 && r.nBlocked == 0 && r.hold == nil && !r.g.closedFlag.Load() {
+		if st := &r.st[c]; !st.assembling {
+			buf, pos := st.buf.seg, st.pos
+			if pos < len(buf) {
+				if x := buf[pos]; x < 0x80 {
+					if end := pos + 1 + int(x); end <= len(buf) {
+						st.pos = end
+						return c, buf[pos+1 : end : end], nil, nil
+					}
+				}
+			}
+		}
+	}
+	return r.next(ctx)
+}
+
+func (r *RecordReader) next(ctx context.Context) (channel int, rec []byte, ev []byte, err error) {
 	if r.hold != nil {
 		r.hold.Recycle()
 		r.hold = nil
