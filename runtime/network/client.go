@@ -34,7 +34,7 @@ type clientConn struct {
 }
 
 func dialClientConn(ctx context.Context, e *Environment, addr string) (*clientConn, error) {
-	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}
+	d := net.Dialer{Timeout: 10 * time.Second, KeepAliveConfig: keepAlive}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("network: connecting to producer data address %s (TaskManager down or address unreachable?): %w", addr, err)
