@@ -31,6 +31,11 @@ func (b *builder) engineFor(t reflect.Type, path string) (*engine, error) {
 		b.local[t] = e
 		return e, nil
 	}
+	if usesMarshaler(t) {
+		e := marshalerEngine(t)
+		b.local[t] = e
+		return e, nil
+	}
 	if k, ok := primitiveKind(t); ok {
 		e := &engine{typ: t, ops: []op{{k: k}}, minSize: primitiveMinSize(k), ready: true}
 		e.enc, e.dec, e.skip = e.encode, e.decode, e.skipOps

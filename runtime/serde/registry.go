@@ -83,7 +83,8 @@ func Register[T any](c Codec[T]) {
 
 // For returns the codec for T: the registered codec if there is one, else a built-in fast codec
 // for the common key types (string, []byte, bool, int, int32, int64, uint32, uint64, float64),
-// else a codec derived from T's structure. Derivation happens once per type; later calls return
+// else a codec derived from T's structure (types with AppendBinary or MarshalBinary and
+// UnmarshalBinary methods, such as netip.Addr, are encoded with those methods instead). Derivation happens once per type; later calls return
 // the cached codec. For fails, with an *UnsupportedTypeError naming the field path, when T
 // contains an interface, channel, function or unsafe.Pointer without a registered codec.
 func For[T any]() (Codec[T], error) {
