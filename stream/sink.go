@@ -22,8 +22,16 @@ func (h *SinkHandle) SetParallelism(p int) *SinkHandle { h.n.parallelism = p; re
 
 type sinkOp[T any] struct {
 	baseOp
-	sink   op.Sink[T]
-	writer op.SinkWriter[T]
+	sink       op.Sink[T]
+	writer     op.SinkWriter[T]
+	committer  op.CommittingSinkWriter[T]
+	pending    []pendingCommit // pre-committed, waiting for their checkpoint to complete
+	finalReady bool
+}
+
+type pendingCommit struct {
+	id   int64
+	data []byte
 }
 
 func (s *sinkOp[T]) Open() error {
@@ -32,8 +40,65 @@ func (s *sinkOp[T]) Open() error {
 		return fmt.Errorf("creating sink writer: %w", err)
 	}
 	s.writer = w
+	s.committer, _ = w.(op.CommittingSinkWriter[T])
+	if s.committer == nil {
+		return nil
+	}
+	// The checkpoint we restore from completed, but its commit may not have happened before the
+	// failure: commit its committables again (commits are idempotent). With a new parallelism,
+	// old subtask j's committables go to new subtask j mod p.
+	info := s.ctx.TaskInfo()
+	var mine [][]byte
+	for j, c := range s.ctx.RestoredOperatorState() {
+		if len(c) > 0 && j%info.Parallelism() == info.Subtask() {
+			mine = append(mine, c)
+		}
+	}
+	if len(mine) > 0 {
+		if err := s.committer.Commit(s.ctx.RestoredCheckpointID(), mine); err != nil {
+			return fmt.Errorf("committing the output of restored checkpoint %d: %w", s.ctx.RestoredCheckpointID(), err)
+		}
+	}
 	return nil
 }
+
+// SnapshotOperatorState implements task.OperatorStateful: pre-commit (two-phase commit).
+func (s *sinkOp[T]) SnapshotOperatorState(checkpointID int64) ([]byte, error) {
+	if s.committer == nil {
+		return nil, nil
+	}
+	data, err := s.committer.PreCommit(checkpointID)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > 0 {
+		s.pending = append(s.pending, pendingCommit{checkpointID, data})
+	}
+	return data, nil
+}
+
+// NotifyCheckpointComplete implements task.CheckpointListener: commit what checkpoints up to id
+// pre-committed.
+func (s *sinkOp[T]) NotifyCheckpointComplete(id int64) error {
+	if s.committer == nil {
+		return nil
+	}
+	var rest []pendingCommit
+	for _, p := range s.pending {
+		if p.id > id {
+			rest = append(rest, p)
+			continue
+		}
+		if err := s.committer.Commit(p.id, [][]byte{p.data}); err != nil {
+			return err
+		}
+	}
+	s.pending = rest
+	return nil
+}
+
+// NeedsFinalCommit implements task.FinalCommitter.
+func (s *sinkOp[T]) NeedsFinalCommit() bool { return len(s.pending) > 0 }
 func (s *sinkOp[T]) ProcessElement(v T, ts int64) {
 	if err := s.writer.Write(v, ts); err != nil {
 		op.Fail(fmt.Errorf("sink %s: %w", s.ctx.TaskInfo().OperatorName(), err))

@@ -167,6 +167,11 @@ func (s *sourceOp[T]) MarkIdle() {
 	}
 }
 
+// SnapshotOperatorState implements task.OperatorStateful: the reader's position.
+func (s *sourceOp[T]) SnapshotOperatorState(checkpointID int64) ([]byte, error) {
+	return s.reader.Snapshot(checkpointID)
+}
+
 func (s *sourceOp[T]) Close() error {
 	if s.reader != nil {
 		return s.reader.Close()

@@ -170,6 +170,7 @@ func (te *TaskExecutor) SubmitTask(_ context.Context, d *jobgraph.TaskDeployment
 		return nil, errors.New("this TaskManager has no job code to run tasks with")
 	}
 	t := task.New(d, te.cfg.Registry, te.net, te.log)
+	t.SetAcker(te)
 	te.mu.Lock()
 	te.tasks[d.ExecutionId] = t
 	te.mu.Unlock()
@@ -214,6 +215,54 @@ func (te *TaskExecutor) report(d *jobgraph.TaskDeployment, st jobgraph.Execution
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TriggerCheckpoint implements the gateway (sent to source tasks).
+func (te *TaskExecutor) TriggerCheckpoint(_ context.Context, req *jobgraph.CheckpointRequest) (*jobgraph.Ack, error) {
+	te.mu.Lock()
+	t := te.tasks[req.ExecutionId]
+	te.mu.Unlock()
+	if t == nil {
+		return nil, fmt.Errorf("no running task %s", req.ExecutionId)
+	}
+	t.TriggerCheckpoint(req.CheckpointId, req.Timestamp, req.Savepoint, req.TargetDir)
+	return &jobgraph.Ack{}, nil
+}
+
+// NotifyCheckpoint implements the gateway.
+func (te *TaskExecutor) NotifyCheckpoint(_ context.Context, req *jobgraph.NotifyCheckpointRequest) (*jobgraph.Ack, error) {
+	te.mu.Lock()
+	t := te.tasks[req.ExecutionId]
+	te.mu.Unlock()
+	if t != nil {
+		t.NotifyCheckpoint(req.CheckpointId, req.Aborted)
+	}
+	return &jobgraph.Ack{}, nil
+}
+
+// AckCheckpoint implements task.Acker.
+func (te *TaskExecutor) AckCheckpoint(d *jobgraph.TaskDeployment, id int64, s *jobgraph.TaskStateSnapshot) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := te.jm.AcknowledgeCheckpoint(ctx, &jobgraph.CheckpointAck{JobId: d.JobId, ExecutionId: d.ExecutionId, CheckpointId: id, State: s}); err != nil {
+		te.log.Warn().Err(err).Int64("checkpoint", id).Msg("acknowledging a checkpoint failed")
+	}
+}
+
+// DeclineCheckpoint implements task.Acker.
+func (te *TaskExecutor) DeclineCheckpoint(d *jobgraph.TaskDeployment, id int64, reason string) {
+	te.log.Warn().Int64("checkpoint", id).Str("task", d.Vertex.Name).Str("reason", reason).Msg("declining checkpoint")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = te.jm.DeclineCheckpoint(ctx, &jobgraph.CheckpointDecline{JobId: d.JobId, ExecutionId: d.ExecutionId, CheckpointId: id, Reason: reason})
+}
+
+// EndOfInput implements task.Acker.
+func (te *TaskExecutor) EndOfInput(d *jobgraph.TaskDeployment) {
+	msg := &jobgraph.TaskExecutionState{JobId: d.JobId, ExecutionId: d.ExecutionId, State: jobgraph.ExecutionState_RUNNING, ResourceId: te.cfg.ResourceID, EndOfInput: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = te.jm.UpdateTaskExecutionState(ctx, msg)
 }
 
 // CancelTask implements the gateway.

@@ -347,13 +347,16 @@ func (x *HeartbeatResponse) GetUnknown() bool {
 }
 
 type TaskExecutionState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	ExecutionId   string                 `protobuf:"bytes,2,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
-	State         ExecutionState         `protobuf:"varint,3,opt,name=state,proto3,enum=flinkgo.jobgraph.v1.ExecutionState" json:"state,omitempty"`
-	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`                                // failure message
-	ErrorDetail   string                 `protobuf:"bytes,5,opt,name=error_detail,json=errorDetail,proto3" json:"error_detail,omitempty"` // stack trace
-	ResourceId    string                 `protobuf:"bytes,6,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	JobId       string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	ExecutionId string                 `protobuf:"bytes,2,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
+	State       ExecutionState         `protobuf:"varint,3,opt,name=state,proto3,enum=flinkgo.jobgraph.v1.ExecutionState" json:"state,omitempty"`
+	Error       string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`                                // failure message
+	ErrorDetail string                 `protobuf:"bytes,5,opt,name=error_detail,json=errorDetail,proto3" json:"error_detail,omitempty"` // stack trace
+	ResourceId  string                 `protobuf:"bytes,6,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	// RUNNING with end_of_input: the task consumed all its input and waits for the final commit
+	// (NotifyCheckpoint with checkpoint_id = FINAL) before it finishes (exactly-once sinks).
+	EndOfInput    bool `protobuf:"varint,7,opt,name=end_of_input,json=endOfInput,proto3" json:"end_of_input,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -430,6 +433,370 @@ func (x *TaskExecutionState) GetResourceId() string {
 	return ""
 }
 
+func (x *TaskExecutionState) GetEndOfInput() bool {
+	if x != nil {
+		return x.EndOfInput
+	}
+	return false
+}
+
+// State of one operator instance in a checkpoint.
+type StateHandle struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`     // URI of the keyed-state snapshot file; empty when inline
+	Inline        []byte                 `protobuf:"bytes,2,opt,name=inline,proto3" json:"inline,omitempty"` // the snapshot bytes (no checkpoint directory configured)
+	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateHandle) Reset() {
+	*x = StateHandle{}
+	mi := &file_rpc_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateHandle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateHandle) ProtoMessage() {}
+
+func (x *StateHandle) ProtoReflect() protoreflect.Message {
+	mi := &file_rpc_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateHandle.ProtoReflect.Descriptor instead.
+func (*StateHandle) Descriptor() ([]byte, []int) {
+	return file_rpc_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StateHandle) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *StateHandle) GetInline() []byte {
+	if x != nil {
+		return x.Inline
+	}
+	return nil
+}
+
+func (x *StateHandle) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type OperatorSubtaskState struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OperatorId     string                 `protobuf:"bytes,1,opt,name=operator_id,json=operatorId,proto3" json:"operator_id,omitempty"`
+	Subtask        int32                  `protobuf:"varint,2,opt,name=subtask,proto3" json:"subtask,omitempty"`
+	Parallelism    int32                  `protobuf:"varint,3,opt,name=parallelism,proto3" json:"parallelism,omitempty"`
+	MaxParallelism int32                  `protobuf:"varint,4,opt,name=max_parallelism,json=maxParallelism,proto3" json:"max_parallelism,omitempty"`
+	Keyed          *StateHandle           `protobuf:"bytes,5,opt,name=keyed,proto3" json:"keyed,omitempty"`                                      // keyed state and timers (runtime/state snapshot format)
+	OperatorState  []byte                 `protobuf:"bytes,6,opt,name=operator_state,json=operatorState,proto3" json:"operator_state,omitempty"` // source reader position, sink committables
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *OperatorSubtaskState) Reset() {
+	*x = OperatorSubtaskState{}
+	mi := &file_rpc_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OperatorSubtaskState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OperatorSubtaskState) ProtoMessage() {}
+
+func (x *OperatorSubtaskState) ProtoReflect() protoreflect.Message {
+	mi := &file_rpc_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OperatorSubtaskState.ProtoReflect.Descriptor instead.
+func (*OperatorSubtaskState) Descriptor() ([]byte, []int) {
+	return file_rpc_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *OperatorSubtaskState) GetOperatorId() string {
+	if x != nil {
+		return x.OperatorId
+	}
+	return ""
+}
+
+func (x *OperatorSubtaskState) GetSubtask() int32 {
+	if x != nil {
+		return x.Subtask
+	}
+	return 0
+}
+
+func (x *OperatorSubtaskState) GetParallelism() int32 {
+	if x != nil {
+		return x.Parallelism
+	}
+	return 0
+}
+
+func (x *OperatorSubtaskState) GetMaxParallelism() int32 {
+	if x != nil {
+		return x.MaxParallelism
+	}
+	return 0
+}
+
+func (x *OperatorSubtaskState) GetKeyed() *StateHandle {
+	if x != nil {
+		return x.Keyed
+	}
+	return nil
+}
+
+func (x *OperatorSubtaskState) GetOperatorState() []byte {
+	if x != nil {
+		return x.OperatorState
+	}
+	return nil
+}
+
+type TaskStateSnapshot struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Operators     []*OperatorSubtaskState `protobuf:"bytes,1,rep,name=operators,proto3" json:"operators,omitempty"`
+	AlignmentMs   int64                   `protobuf:"varint,2,opt,name=alignment_ms,json=alignmentMs,proto3" json:"alignment_ms,omitempty"`
+	SyncMs        int64                   `protobuf:"varint,3,opt,name=sync_ms,json=syncMs,proto3" json:"sync_ms,omitempty"`
+	AsyncMs       int64                   `protobuf:"varint,4,opt,name=async_ms,json=asyncMs,proto3" json:"async_ms,omitempty"`
+	Bytes         int64                   `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskStateSnapshot) Reset() {
+	*x = TaskStateSnapshot{}
+	mi := &file_rpc_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskStateSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskStateSnapshot) ProtoMessage() {}
+
+func (x *TaskStateSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_rpc_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskStateSnapshot.ProtoReflect.Descriptor instead.
+func (*TaskStateSnapshot) Descriptor() ([]byte, []int) {
+	return file_rpc_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TaskStateSnapshot) GetOperators() []*OperatorSubtaskState {
+	if x != nil {
+		return x.Operators
+	}
+	return nil
+}
+
+func (x *TaskStateSnapshot) GetAlignmentMs() int64 {
+	if x != nil {
+		return x.AlignmentMs
+	}
+	return 0
+}
+
+func (x *TaskStateSnapshot) GetSyncMs() int64 {
+	if x != nil {
+		return x.SyncMs
+	}
+	return 0
+}
+
+func (x *TaskStateSnapshot) GetAsyncMs() int64 {
+	if x != nil {
+		return x.AsyncMs
+	}
+	return 0
+}
+
+func (x *TaskStateSnapshot) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+type CheckpointAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	ExecutionId   string                 `protobuf:"bytes,2,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
+	CheckpointId  int64                  `protobuf:"varint,3,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
+	State         *TaskStateSnapshot     `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointAck) Reset() {
+	*x = CheckpointAck{}
+	mi := &file_rpc_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointAck) ProtoMessage() {}
+
+func (x *CheckpointAck) ProtoReflect() protoreflect.Message {
+	mi := &file_rpc_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointAck.ProtoReflect.Descriptor instead.
+func (*CheckpointAck) Descriptor() ([]byte, []int) {
+	return file_rpc_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CheckpointAck) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *CheckpointAck) GetExecutionId() string {
+	if x != nil {
+		return x.ExecutionId
+	}
+	return ""
+}
+
+func (x *CheckpointAck) GetCheckpointId() int64 {
+	if x != nil {
+		return x.CheckpointId
+	}
+	return 0
+}
+
+func (x *CheckpointAck) GetState() *TaskStateSnapshot {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+type CheckpointDecline struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	ExecutionId   string                 `protobuf:"bytes,2,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
+	CheckpointId  int64                  `protobuf:"varint,3,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointDecline) Reset() {
+	*x = CheckpointDecline{}
+	mi := &file_rpc_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointDecline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointDecline) ProtoMessage() {}
+
+func (x *CheckpointDecline) ProtoReflect() protoreflect.Message {
+	mi := &file_rpc_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointDecline.ProtoReflect.Descriptor instead.
+func (*CheckpointDecline) Descriptor() ([]byte, []int) {
+	return file_rpc_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CheckpointDecline) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *CheckpointDecline) GetExecutionId() string {
+	if x != nil {
+		return x.ExecutionId
+	}
+	return ""
+}
+
+func (x *CheckpointDecline) GetCheckpointId() int64 {
+	if x != nil {
+		return x.CheckpointId
+	}
+	return 0
+}
+
+func (x *CheckpointDecline) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type Ack struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -438,7 +805,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_rpc_proto_msgTypes[5]
+	mi := &file_rpc_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +817,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[5]
+	mi := &file_rpc_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +830,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{5}
+	return file_rpc_proto_rawDescGZIP(), []int{10}
 }
 
 // InputChannels locates the producers of one network input edge of a task.
@@ -478,7 +845,7 @@ type InputChannels struct {
 
 func (x *InputChannels) Reset() {
 	*x = InputChannels{}
-	mi := &file_rpc_proto_msgTypes[6]
+	mi := &file_rpc_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +857,7 @@ func (x *InputChannels) String() string {
 func (*InputChannels) ProtoMessage() {}
 
 func (x *InputChannels) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[6]
+	mi := &file_rpc_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +870,7 @@ func (x *InputChannels) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputChannels.ProtoReflect.Descriptor instead.
 func (*InputChannels) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{6}
+	return file_rpc_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InputChannels) GetEdgeId() string {
@@ -528,23 +895,25 @@ func (x *InputChannels) GetProducerAttempts() []int32 {
 }
 
 type TaskDeployment struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	JobId             string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
-	JobName           string                 `protobuf:"bytes,2,opt,name=job_name,json=jobName,proto3" json:"job_name,omitempty"`
-	ExecutionId       string                 `protobuf:"bytes,3,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"` // unique per (vertex, subtask, attempt)
-	Vertex            *Vertex                `protobuf:"bytes,4,opt,name=vertex,proto3" json:"vertex,omitempty"`
-	Subtask           int32                  `protobuf:"varint,5,opt,name=subtask,proto3" json:"subtask,omitempty"`
-	Attempt           int32                  `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	Inputs            []*InputChannels       `protobuf:"bytes,7,rep,name=inputs,proto3" json:"inputs,omitempty"`                                                                                                                           // one per vertex.inputs entry, same order
-	OutputParallelism map[string]int32       `protobuf:"bytes,8,rep,name=output_parallelism,json=outputParallelism,proto3" json:"output_parallelism,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // edge id -> consumer parallelism
-	Config            map[string]string      `protobuf:"bytes,9,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	state               protoimpl.MessageState  `protogen:"open.v1"`
+	JobId               string                  `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	JobName             string                  `protobuf:"bytes,2,opt,name=job_name,json=jobName,proto3" json:"job_name,omitempty"`
+	ExecutionId         string                  `protobuf:"bytes,3,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"` // unique per (vertex, subtask, attempt)
+	Vertex              *Vertex                 `protobuf:"bytes,4,opt,name=vertex,proto3" json:"vertex,omitempty"`
+	Subtask             int32                   `protobuf:"varint,5,opt,name=subtask,proto3" json:"subtask,omitempty"`
+	Attempt             int32                   `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Inputs              []*InputChannels        `protobuf:"bytes,7,rep,name=inputs,proto3" json:"inputs,omitempty"`                                                                                                                           // one per vertex.inputs entry, same order
+	OutputParallelism   map[string]int32        `protobuf:"bytes,8,rep,name=output_parallelism,json=outputParallelism,proto3" json:"output_parallelism,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"` // edge id -> consumer parallelism
+	Config              map[string]string       `protobuf:"bytes,9,rep,name=config,proto3" json:"config,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RestoreCheckpointId int64                   `protobuf:"varint,10,opt,name=restore_checkpoint_id,json=restoreCheckpointId,proto3" json:"restore_checkpoint_id,omitempty"` // 0: fresh start
+	RestoreState        []*OperatorSubtaskState `protobuf:"bytes,11,rep,name=restore_state,json=restoreState,proto3" json:"restore_state,omitempty"`                         // every old subtask's state of this chain's operators
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *TaskDeployment) Reset() {
 	*x = TaskDeployment{}
-	mi := &file_rpc_proto_msgTypes[7]
+	mi := &file_rpc_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -556,7 +925,7 @@ func (x *TaskDeployment) String() string {
 func (*TaskDeployment) ProtoMessage() {}
 
 func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[7]
+	mi := &file_rpc_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -569,7 +938,7 @@ func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskDeployment.ProtoReflect.Descriptor instead.
 func (*TaskDeployment) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{7}
+	return file_rpc_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskDeployment) GetJobId() string {
@@ -635,6 +1004,156 @@ func (x *TaskDeployment) GetConfig() map[string]string {
 	return nil
 }
 
+func (x *TaskDeployment) GetRestoreCheckpointId() int64 {
+	if x != nil {
+		return x.RestoreCheckpointId
+	}
+	return 0
+}
+
+func (x *TaskDeployment) GetRestoreState() []*OperatorSubtaskState {
+	if x != nil {
+		return x.RestoreState
+	}
+	return nil
+}
+
+type CheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ExecutionId   string                 `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
+	CheckpointId  int64                  `protobuf:"varint,2,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
+	Timestamp     int64                  `protobuf:"varint,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	Savepoint     bool                   `protobuf:"varint,4,opt,name=savepoint,proto3" json:"savepoint,omitempty"`
+	TargetDir     string                 `protobuf:"bytes,5,opt,name=target_dir,json=targetDir,proto3" json:"target_dir,omitempty"` // where task files go: <dir>/<job>/chk-<n> or the savepoint dir
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointRequest) Reset() {
+	*x = CheckpointRequest{}
+	mi := &file_rpc_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointRequest) ProtoMessage() {}
+
+func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rpc_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
+func (*CheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_rpc_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CheckpointRequest) GetExecutionId() string {
+	if x != nil {
+		return x.ExecutionId
+	}
+	return ""
+}
+
+func (x *CheckpointRequest) GetCheckpointId() int64 {
+	if x != nil {
+		return x.CheckpointId
+	}
+	return 0
+}
+
+func (x *CheckpointRequest) GetTimestamp() int64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+func (x *CheckpointRequest) GetSavepoint() bool {
+	if x != nil {
+		return x.Savepoint
+	}
+	return false
+}
+
+func (x *CheckpointRequest) GetTargetDir() string {
+	if x != nil {
+		return x.TargetDir
+	}
+	return ""
+}
+
+type NotifyCheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ExecutionId   string                 `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
+	CheckpointId  int64                  `protobuf:"varint,2,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"` // FINAL (max int64) = the job finished: commit what is pending
+	Aborted       bool                   `protobuf:"varint,3,opt,name=aborted,proto3" json:"aborted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotifyCheckpointRequest) Reset() {
+	*x = NotifyCheckpointRequest{}
+	mi := &file_rpc_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotifyCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotifyCheckpointRequest) ProtoMessage() {}
+
+func (x *NotifyCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rpc_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotifyCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*NotifyCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_rpc_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *NotifyCheckpointRequest) GetExecutionId() string {
+	if x != nil {
+		return x.ExecutionId
+	}
+	return ""
+}
+
+func (x *NotifyCheckpointRequest) GetCheckpointId() int64 {
+	if x != nil {
+		return x.CheckpointId
+	}
+	return 0
+}
+
+func (x *NotifyCheckpointRequest) GetAborted() bool {
+	if x != nil {
+		return x.Aborted
+	}
+	return false
+}
+
 type CancelTaskRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ExecutionId   string                 `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
@@ -644,7 +1163,7 @@ type CancelTaskRequest struct {
 
 func (x *CancelTaskRequest) Reset() {
 	*x = CancelTaskRequest{}
-	mi := &file_rpc_proto_msgTypes[8]
+	mi := &file_rpc_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +1175,7 @@ func (x *CancelTaskRequest) String() string {
 func (*CancelTaskRequest) ProtoMessage() {}
 
 func (x *CancelTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[8]
+	mi := &file_rpc_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +1188,7 @@ func (x *CancelTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTaskRequest.ProtoReflect.Descriptor instead.
 func (*CancelTaskRequest) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{8}
+	return file_rpc_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CancelTaskRequest) GetExecutionId() string {
@@ -688,7 +1207,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_rpc_proto_msgTypes[9]
+	mi := &file_rpc_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +1219,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[9]
+	mi := &file_rpc_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +1232,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{9}
+	return file_rpc_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ShutdownRequest) GetReason() string {
@@ -748,7 +1267,7 @@ const file_rpc_proto_rawDesc = "" +
 	"resourceId\x12-\n" +
 	"\x12running_executions\x18\x02 \x03(\tR\x11runningExecutions\"-\n" +
 	"\x11HeartbeatResponse\x12\x18\n" +
-	"\aunknown\x18\x01 \x01(\bR\aunknown\"\xe3\x01\n" +
+	"\aunknown\x18\x01 \x01(\bR\aunknown\"\x85\x02\n" +
 	"\x12TaskExecutionState\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12!\n" +
 	"\fexecution_id\x18\x02 \x01(\tR\vexecutionId\x129\n" +
@@ -756,12 +1275,42 @@ const file_rpc_proto_rawDesc = "" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12!\n" +
 	"\ferror_detail\x18\x05 \x01(\tR\verrorDetail\x12\x1f\n" +
 	"\vresource_id\x18\x06 \x01(\tR\n" +
-	"resourceId\"\x05\n" +
+	"resourceId\x12 \n" +
+	"\fend_of_input\x18\a \x01(\bR\n" +
+	"endOfInput\"M\n" +
+	"\vStateHandle\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
+	"\x06inline\x18\x02 \x01(\fR\x06inline\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\"\xfb\x01\n" +
+	"\x14OperatorSubtaskState\x12\x1f\n" +
+	"\voperator_id\x18\x01 \x01(\tR\n" +
+	"operatorId\x12\x18\n" +
+	"\asubtask\x18\x02 \x01(\x05R\asubtask\x12 \n" +
+	"\vparallelism\x18\x03 \x01(\x05R\vparallelism\x12'\n" +
+	"\x0fmax_parallelism\x18\x04 \x01(\x05R\x0emaxParallelism\x126\n" +
+	"\x05keyed\x18\x05 \x01(\v2 .flinkgo.jobgraph.v1.StateHandleR\x05keyed\x12%\n" +
+	"\x0eoperator_state\x18\x06 \x01(\fR\roperatorState\"\xc9\x01\n" +
+	"\x11TaskStateSnapshot\x12G\n" +
+	"\toperators\x18\x01 \x03(\v2).flinkgo.jobgraph.v1.OperatorSubtaskStateR\toperators\x12!\n" +
+	"\falignment_ms\x18\x02 \x01(\x03R\valignmentMs\x12\x17\n" +
+	"\async_ms\x18\x03 \x01(\x03R\x06syncMs\x12\x19\n" +
+	"\basync_ms\x18\x04 \x01(\x03R\aasyncMs\x12\x14\n" +
+	"\x05bytes\x18\x05 \x01(\x03R\x05bytes\"\xac\x01\n" +
+	"\rCheckpointAck\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12!\n" +
+	"\fexecution_id\x18\x02 \x01(\tR\vexecutionId\x12#\n" +
+	"\rcheckpoint_id\x18\x03 \x01(\x03R\fcheckpointId\x12<\n" +
+	"\x05state\x18\x04 \x01(\v2&.flinkgo.jobgraph.v1.TaskStateSnapshotR\x05state\"\x8a\x01\n" +
+	"\x11CheckpointDecline\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12!\n" +
+	"\fexecution_id\x18\x02 \x01(\tR\vexecutionId\x12#\n" +
+	"\rcheckpoint_id\x18\x03 \x01(\x03R\fcheckpointId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x05\n" +
 	"\x03Ack\"\x84\x01\n" +
 	"\rInputChannels\x12\x17\n" +
 	"\aedge_id\x18\x01 \x01(\tR\x06edgeId\x12-\n" +
 	"\x12producer_addresses\x18\x02 \x03(\tR\x11producerAddresses\x12+\n" +
-	"\x11producer_attempts\x18\x03 \x03(\x05R\x10producerAttempts\"\xbf\x04\n" +
+	"\x11producer_attempts\x18\x03 \x03(\x05R\x10producerAttempts\"\xc3\x05\n" +
 	"\x0eTaskDeployment\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x19\n" +
 	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12!\n" +
@@ -771,13 +1320,27 @@ const file_rpc_proto_rawDesc = "" +
 	"\aattempt\x18\x06 \x01(\x05R\aattempt\x12:\n" +
 	"\x06inputs\x18\a \x03(\v2\".flinkgo.jobgraph.v1.InputChannelsR\x06inputs\x12i\n" +
 	"\x12output_parallelism\x18\b \x03(\v2:.flinkgo.jobgraph.v1.TaskDeployment.OutputParallelismEntryR\x11outputParallelism\x12G\n" +
-	"\x06config\x18\t \x03(\v2/.flinkgo.jobgraph.v1.TaskDeployment.ConfigEntryR\x06config\x1aD\n" +
+	"\x06config\x18\t \x03(\v2/.flinkgo.jobgraph.v1.TaskDeployment.ConfigEntryR\x06config\x122\n" +
+	"\x15restore_checkpoint_id\x18\n" +
+	" \x01(\x03R\x13restoreCheckpointId\x12N\n" +
+	"\rrestore_state\x18\v \x03(\v2).flinkgo.jobgraph.v1.OperatorSubtaskStateR\frestoreState\x1aD\n" +
 	"\x16OutputParallelismEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1a9\n" +
 	"\vConfigEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"6\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb6\x01\n" +
+	"\x11CheckpointRequest\x12!\n" +
+	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12#\n" +
+	"\rcheckpoint_id\x18\x02 \x01(\x03R\fcheckpointId\x12\x1c\n" +
+	"\ttimestamp\x18\x03 \x01(\x03R\ttimestamp\x12\x1c\n" +
+	"\tsavepoint\x18\x04 \x01(\bR\tsavepoint\x12\x1d\n" +
+	"\n" +
+	"target_dir\x18\x05 \x01(\tR\ttargetDir\"{\n" +
+	"\x17NotifyCheckpointRequest\x12!\n" +
+	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12#\n" +
+	"\rcheckpoint_id\x18\x02 \x01(\x03R\fcheckpointId\x12\x18\n" +
+	"\aaborted\x18\x03 \x01(\bR\aaborted\"6\n" +
 	"\x11CancelTaskRequest\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\")\n" +
 	"\x0fShutdownRequest\x12\x16\n" +
@@ -792,17 +1355,21 @@ const file_rpc_proto_rawDesc = "" +
 	"\tCANCELING\x10\x06\x12\f\n" +
 	"\bCANCELED\x10\a\x12\n" +
 	"\n" +
-	"\x06FAILED\x10\b2\xc8\x02\n" +
+	"\x06FAILED\x10\b2\xf6\x03\n" +
 	"\x11JobManagerGateway\x12x\n" +
 	"\x13RegisterTaskManager\x12/.flinkgo.jobgraph.v1.RegisterTaskManagerRequest\x1a0.flinkgo.jobgraph.v1.RegisterTaskManagerResponse\x12Z\n" +
 	"\tHeartbeat\x12%.flinkgo.jobgraph.v1.HeartbeatRequest\x1a&.flinkgo.jobgraph.v1.HeartbeatResponse\x12]\n" +
-	"\x18UpdateTaskExecutionState\x12'.flinkgo.jobgraph.v1.TaskExecutionState\x1a\x18.flinkgo.jobgraph.v1.Ack2\xfe\x01\n" +
+	"\x18UpdateTaskExecutionState\x12'.flinkgo.jobgraph.v1.TaskExecutionState\x1a\x18.flinkgo.jobgraph.v1.Ack\x12U\n" +
+	"\x15AcknowledgeCheckpoint\x12\".flinkgo.jobgraph.v1.CheckpointAck\x1a\x18.flinkgo.jobgraph.v1.Ack\x12U\n" +
+	"\x11DeclineCheckpoint\x12&.flinkgo.jobgraph.v1.CheckpointDecline\x1a\x18.flinkgo.jobgraph.v1.Ack2\xb1\x03\n" +
 	"\x13TaskExecutorGateway\x12K\n" +
 	"\n" +
 	"SubmitTask\x12#.flinkgo.jobgraph.v1.TaskDeployment\x1a\x18.flinkgo.jobgraph.v1.Ack\x12N\n" +
 	"\n" +
 	"CancelTask\x12&.flinkgo.jobgraph.v1.CancelTaskRequest\x1a\x18.flinkgo.jobgraph.v1.Ack\x12J\n" +
-	"\bShutdown\x12$.flinkgo.jobgraph.v1.ShutdownRequest\x1a\x18.flinkgo.jobgraph.v1.AckB/Z-github.com/flink-go/flink-go/runtime/jobgraphb\x06proto3"
+	"\bShutdown\x12$.flinkgo.jobgraph.v1.ShutdownRequest\x1a\x18.flinkgo.jobgraph.v1.Ack\x12U\n" +
+	"\x11TriggerCheckpoint\x12&.flinkgo.jobgraph.v1.CheckpointRequest\x1a\x18.flinkgo.jobgraph.v1.Ack\x12Z\n" +
+	"\x10NotifyCheckpoint\x12,.flinkgo.jobgraph.v1.NotifyCheckpointRequest\x1a\x18.flinkgo.jobgraph.v1.AckB/Z-github.com/flink-go/flink-go/runtime/jobgraphb\x06proto3"
 
 var (
 	file_rpc_proto_rawDescOnce sync.Once
@@ -817,7 +1384,7 @@ func file_rpc_proto_rawDescGZIP() []byte {
 }
 
 var file_rpc_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_rpc_proto_goTypes = []any{
 	(ExecutionState)(0),                 // 0: flinkgo.jobgraph.v1.ExecutionState
 	(*RegisterTaskManagerRequest)(nil),  // 1: flinkgo.jobgraph.v1.RegisterTaskManagerRequest
@@ -825,38 +1392,57 @@ var file_rpc_proto_goTypes = []any{
 	(*HeartbeatRequest)(nil),            // 3: flinkgo.jobgraph.v1.HeartbeatRequest
 	(*HeartbeatResponse)(nil),           // 4: flinkgo.jobgraph.v1.HeartbeatResponse
 	(*TaskExecutionState)(nil),          // 5: flinkgo.jobgraph.v1.TaskExecutionState
-	(*Ack)(nil),                         // 6: flinkgo.jobgraph.v1.Ack
-	(*InputChannels)(nil),               // 7: flinkgo.jobgraph.v1.InputChannels
-	(*TaskDeployment)(nil),              // 8: flinkgo.jobgraph.v1.TaskDeployment
-	(*CancelTaskRequest)(nil),           // 9: flinkgo.jobgraph.v1.CancelTaskRequest
-	(*ShutdownRequest)(nil),             // 10: flinkgo.jobgraph.v1.ShutdownRequest
-	nil,                                 // 11: flinkgo.jobgraph.v1.TaskDeployment.OutputParallelismEntry
-	nil,                                 // 12: flinkgo.jobgraph.v1.TaskDeployment.ConfigEntry
-	(*Vertex)(nil),                      // 13: flinkgo.jobgraph.v1.Vertex
+	(*StateHandle)(nil),                 // 6: flinkgo.jobgraph.v1.StateHandle
+	(*OperatorSubtaskState)(nil),        // 7: flinkgo.jobgraph.v1.OperatorSubtaskState
+	(*TaskStateSnapshot)(nil),           // 8: flinkgo.jobgraph.v1.TaskStateSnapshot
+	(*CheckpointAck)(nil),               // 9: flinkgo.jobgraph.v1.CheckpointAck
+	(*CheckpointDecline)(nil),           // 10: flinkgo.jobgraph.v1.CheckpointDecline
+	(*Ack)(nil),                         // 11: flinkgo.jobgraph.v1.Ack
+	(*InputChannels)(nil),               // 12: flinkgo.jobgraph.v1.InputChannels
+	(*TaskDeployment)(nil),              // 13: flinkgo.jobgraph.v1.TaskDeployment
+	(*CheckpointRequest)(nil),           // 14: flinkgo.jobgraph.v1.CheckpointRequest
+	(*NotifyCheckpointRequest)(nil),     // 15: flinkgo.jobgraph.v1.NotifyCheckpointRequest
+	(*CancelTaskRequest)(nil),           // 16: flinkgo.jobgraph.v1.CancelTaskRequest
+	(*ShutdownRequest)(nil),             // 17: flinkgo.jobgraph.v1.ShutdownRequest
+	nil,                                 // 18: flinkgo.jobgraph.v1.TaskDeployment.OutputParallelismEntry
+	nil,                                 // 19: flinkgo.jobgraph.v1.TaskDeployment.ConfigEntry
+	(*Vertex)(nil),                      // 20: flinkgo.jobgraph.v1.Vertex
 }
 var file_rpc_proto_depIdxs = []int32{
 	0,  // 0: flinkgo.jobgraph.v1.TaskExecutionState.state:type_name -> flinkgo.jobgraph.v1.ExecutionState
-	13, // 1: flinkgo.jobgraph.v1.TaskDeployment.vertex:type_name -> flinkgo.jobgraph.v1.Vertex
-	7,  // 2: flinkgo.jobgraph.v1.TaskDeployment.inputs:type_name -> flinkgo.jobgraph.v1.InputChannels
-	11, // 3: flinkgo.jobgraph.v1.TaskDeployment.output_parallelism:type_name -> flinkgo.jobgraph.v1.TaskDeployment.OutputParallelismEntry
-	12, // 4: flinkgo.jobgraph.v1.TaskDeployment.config:type_name -> flinkgo.jobgraph.v1.TaskDeployment.ConfigEntry
-	1,  // 5: flinkgo.jobgraph.v1.JobManagerGateway.RegisterTaskManager:input_type -> flinkgo.jobgraph.v1.RegisterTaskManagerRequest
-	3,  // 6: flinkgo.jobgraph.v1.JobManagerGateway.Heartbeat:input_type -> flinkgo.jobgraph.v1.HeartbeatRequest
-	5,  // 7: flinkgo.jobgraph.v1.JobManagerGateway.UpdateTaskExecutionState:input_type -> flinkgo.jobgraph.v1.TaskExecutionState
-	8,  // 8: flinkgo.jobgraph.v1.TaskExecutorGateway.SubmitTask:input_type -> flinkgo.jobgraph.v1.TaskDeployment
-	9,  // 9: flinkgo.jobgraph.v1.TaskExecutorGateway.CancelTask:input_type -> flinkgo.jobgraph.v1.CancelTaskRequest
-	10, // 10: flinkgo.jobgraph.v1.TaskExecutorGateway.Shutdown:input_type -> flinkgo.jobgraph.v1.ShutdownRequest
-	2,  // 11: flinkgo.jobgraph.v1.JobManagerGateway.RegisterTaskManager:output_type -> flinkgo.jobgraph.v1.RegisterTaskManagerResponse
-	4,  // 12: flinkgo.jobgraph.v1.JobManagerGateway.Heartbeat:output_type -> flinkgo.jobgraph.v1.HeartbeatResponse
-	6,  // 13: flinkgo.jobgraph.v1.JobManagerGateway.UpdateTaskExecutionState:output_type -> flinkgo.jobgraph.v1.Ack
-	6,  // 14: flinkgo.jobgraph.v1.TaskExecutorGateway.SubmitTask:output_type -> flinkgo.jobgraph.v1.Ack
-	6,  // 15: flinkgo.jobgraph.v1.TaskExecutorGateway.CancelTask:output_type -> flinkgo.jobgraph.v1.Ack
-	6,  // 16: flinkgo.jobgraph.v1.TaskExecutorGateway.Shutdown:output_type -> flinkgo.jobgraph.v1.Ack
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	6,  // 1: flinkgo.jobgraph.v1.OperatorSubtaskState.keyed:type_name -> flinkgo.jobgraph.v1.StateHandle
+	7,  // 2: flinkgo.jobgraph.v1.TaskStateSnapshot.operators:type_name -> flinkgo.jobgraph.v1.OperatorSubtaskState
+	8,  // 3: flinkgo.jobgraph.v1.CheckpointAck.state:type_name -> flinkgo.jobgraph.v1.TaskStateSnapshot
+	20, // 4: flinkgo.jobgraph.v1.TaskDeployment.vertex:type_name -> flinkgo.jobgraph.v1.Vertex
+	12, // 5: flinkgo.jobgraph.v1.TaskDeployment.inputs:type_name -> flinkgo.jobgraph.v1.InputChannels
+	18, // 6: flinkgo.jobgraph.v1.TaskDeployment.output_parallelism:type_name -> flinkgo.jobgraph.v1.TaskDeployment.OutputParallelismEntry
+	19, // 7: flinkgo.jobgraph.v1.TaskDeployment.config:type_name -> flinkgo.jobgraph.v1.TaskDeployment.ConfigEntry
+	7,  // 8: flinkgo.jobgraph.v1.TaskDeployment.restore_state:type_name -> flinkgo.jobgraph.v1.OperatorSubtaskState
+	1,  // 9: flinkgo.jobgraph.v1.JobManagerGateway.RegisterTaskManager:input_type -> flinkgo.jobgraph.v1.RegisterTaskManagerRequest
+	3,  // 10: flinkgo.jobgraph.v1.JobManagerGateway.Heartbeat:input_type -> flinkgo.jobgraph.v1.HeartbeatRequest
+	5,  // 11: flinkgo.jobgraph.v1.JobManagerGateway.UpdateTaskExecutionState:input_type -> flinkgo.jobgraph.v1.TaskExecutionState
+	9,  // 12: flinkgo.jobgraph.v1.JobManagerGateway.AcknowledgeCheckpoint:input_type -> flinkgo.jobgraph.v1.CheckpointAck
+	10, // 13: flinkgo.jobgraph.v1.JobManagerGateway.DeclineCheckpoint:input_type -> flinkgo.jobgraph.v1.CheckpointDecline
+	13, // 14: flinkgo.jobgraph.v1.TaskExecutorGateway.SubmitTask:input_type -> flinkgo.jobgraph.v1.TaskDeployment
+	16, // 15: flinkgo.jobgraph.v1.TaskExecutorGateway.CancelTask:input_type -> flinkgo.jobgraph.v1.CancelTaskRequest
+	17, // 16: flinkgo.jobgraph.v1.TaskExecutorGateway.Shutdown:input_type -> flinkgo.jobgraph.v1.ShutdownRequest
+	14, // 17: flinkgo.jobgraph.v1.TaskExecutorGateway.TriggerCheckpoint:input_type -> flinkgo.jobgraph.v1.CheckpointRequest
+	15, // 18: flinkgo.jobgraph.v1.TaskExecutorGateway.NotifyCheckpoint:input_type -> flinkgo.jobgraph.v1.NotifyCheckpointRequest
+	2,  // 19: flinkgo.jobgraph.v1.JobManagerGateway.RegisterTaskManager:output_type -> flinkgo.jobgraph.v1.RegisterTaskManagerResponse
+	4,  // 20: flinkgo.jobgraph.v1.JobManagerGateway.Heartbeat:output_type -> flinkgo.jobgraph.v1.HeartbeatResponse
+	11, // 21: flinkgo.jobgraph.v1.JobManagerGateway.UpdateTaskExecutionState:output_type -> flinkgo.jobgraph.v1.Ack
+	11, // 22: flinkgo.jobgraph.v1.JobManagerGateway.AcknowledgeCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
+	11, // 23: flinkgo.jobgraph.v1.JobManagerGateway.DeclineCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
+	11, // 24: flinkgo.jobgraph.v1.TaskExecutorGateway.SubmitTask:output_type -> flinkgo.jobgraph.v1.Ack
+	11, // 25: flinkgo.jobgraph.v1.TaskExecutorGateway.CancelTask:output_type -> flinkgo.jobgraph.v1.Ack
+	11, // 26: flinkgo.jobgraph.v1.TaskExecutorGateway.Shutdown:output_type -> flinkgo.jobgraph.v1.Ack
+	11, // 27: flinkgo.jobgraph.v1.TaskExecutorGateway.TriggerCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
+	11, // 28: flinkgo.jobgraph.v1.TaskExecutorGateway.NotifyCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
+	19, // [19:29] is the sub-list for method output_type
+	9,  // [9:19] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_rpc_proto_init() }
@@ -871,7 +1457,7 @@ func file_rpc_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rpc_proto_rawDesc), len(file_rpc_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

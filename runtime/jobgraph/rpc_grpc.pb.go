@@ -24,6 +24,8 @@ const (
 	JobManagerGateway_RegisterTaskManager_FullMethodName      = "/flinkgo.jobgraph.v1.JobManagerGateway/RegisterTaskManager"
 	JobManagerGateway_Heartbeat_FullMethodName                = "/flinkgo.jobgraph.v1.JobManagerGateway/Heartbeat"
 	JobManagerGateway_UpdateTaskExecutionState_FullMethodName = "/flinkgo.jobgraph.v1.JobManagerGateway/UpdateTaskExecutionState"
+	JobManagerGateway_AcknowledgeCheckpoint_FullMethodName    = "/flinkgo.jobgraph.v1.JobManagerGateway/AcknowledgeCheckpoint"
+	JobManagerGateway_DeclineCheckpoint_FullMethodName        = "/flinkgo.jobgraph.v1.JobManagerGateway/DeclineCheckpoint"
 )
 
 // JobManagerGatewayClient is the client API for JobManagerGateway service.
@@ -33,6 +35,8 @@ type JobManagerGatewayClient interface {
 	RegisterTaskManager(ctx context.Context, in *RegisterTaskManagerRequest, opts ...grpc.CallOption) (*RegisterTaskManagerResponse, error)
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	UpdateTaskExecutionState(ctx context.Context, in *TaskExecutionState, opts ...grpc.CallOption) (*Ack, error)
+	AcknowledgeCheckpoint(ctx context.Context, in *CheckpointAck, opts ...grpc.CallOption) (*Ack, error)
+	DeclineCheckpoint(ctx context.Context, in *CheckpointDecline, opts ...grpc.CallOption) (*Ack, error)
 }
 
 type jobManagerGatewayClient struct {
@@ -73,6 +77,26 @@ func (c *jobManagerGatewayClient) UpdateTaskExecutionState(ctx context.Context, 
 	return out, nil
 }
 
+func (c *jobManagerGatewayClient) AcknowledgeCheckpoint(ctx context.Context, in *CheckpointAck, opts ...grpc.CallOption) (*Ack, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Ack)
+	err := c.cc.Invoke(ctx, JobManagerGateway_AcknowledgeCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *jobManagerGatewayClient) DeclineCheckpoint(ctx context.Context, in *CheckpointDecline, opts ...grpc.CallOption) (*Ack, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Ack)
+	err := c.cc.Invoke(ctx, JobManagerGateway_DeclineCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // JobManagerGatewayServer is the server API for JobManagerGateway service.
 // All implementations must embed UnimplementedJobManagerGatewayServer
 // for forward compatibility.
@@ -80,6 +104,8 @@ type JobManagerGatewayServer interface {
 	RegisterTaskManager(context.Context, *RegisterTaskManagerRequest) (*RegisterTaskManagerResponse, error)
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	UpdateTaskExecutionState(context.Context, *TaskExecutionState) (*Ack, error)
+	AcknowledgeCheckpoint(context.Context, *CheckpointAck) (*Ack, error)
+	DeclineCheckpoint(context.Context, *CheckpointDecline) (*Ack, error)
 	mustEmbedUnimplementedJobManagerGatewayServer()
 }
 
@@ -98,6 +124,12 @@ func (UnimplementedJobManagerGatewayServer) Heartbeat(context.Context, *Heartbea
 }
 func (UnimplementedJobManagerGatewayServer) UpdateTaskExecutionState(context.Context, *TaskExecutionState) (*Ack, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method UpdateTaskExecutionState not implemented")
+}
+func (UnimplementedJobManagerGatewayServer) AcknowledgeCheckpoint(context.Context, *CheckpointAck) (*Ack, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AcknowledgeCheckpoint not implemented")
+}
+func (UnimplementedJobManagerGatewayServer) DeclineCheckpoint(context.Context, *CheckpointDecline) (*Ack, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeclineCheckpoint not implemented")
 }
 func (UnimplementedJobManagerGatewayServer) mustEmbedUnimplementedJobManagerGatewayServer() {}
 func (UnimplementedJobManagerGatewayServer) testEmbeddedByValue()                           {}
@@ -174,6 +206,42 @@ func _JobManagerGateway_UpdateTaskExecutionState_Handler(srv interface{}, ctx co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _JobManagerGateway_AcknowledgeCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointAck)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JobManagerGatewayServer).AcknowledgeCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JobManagerGateway_AcknowledgeCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JobManagerGatewayServer).AcknowledgeCheckpoint(ctx, req.(*CheckpointAck))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _JobManagerGateway_DeclineCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointDecline)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(JobManagerGatewayServer).DeclineCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: JobManagerGateway_DeclineCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(JobManagerGatewayServer).DeclineCheckpoint(ctx, req.(*CheckpointDecline))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // JobManagerGateway_ServiceDesc is the grpc.ServiceDesc for JobManagerGateway service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -193,15 +261,25 @@ var JobManagerGateway_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "UpdateTaskExecutionState",
 			Handler:    _JobManagerGateway_UpdateTaskExecutionState_Handler,
 		},
+		{
+			MethodName: "AcknowledgeCheckpoint",
+			Handler:    _JobManagerGateway_AcknowledgeCheckpoint_Handler,
+		},
+		{
+			MethodName: "DeclineCheckpoint",
+			Handler:    _JobManagerGateway_DeclineCheckpoint_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "rpc.proto",
 }
 
 const (
-	TaskExecutorGateway_SubmitTask_FullMethodName = "/flinkgo.jobgraph.v1.TaskExecutorGateway/SubmitTask"
-	TaskExecutorGateway_CancelTask_FullMethodName = "/flinkgo.jobgraph.v1.TaskExecutorGateway/CancelTask"
-	TaskExecutorGateway_Shutdown_FullMethodName   = "/flinkgo.jobgraph.v1.TaskExecutorGateway/Shutdown"
+	TaskExecutorGateway_SubmitTask_FullMethodName        = "/flinkgo.jobgraph.v1.TaskExecutorGateway/SubmitTask"
+	TaskExecutorGateway_CancelTask_FullMethodName        = "/flinkgo.jobgraph.v1.TaskExecutorGateway/CancelTask"
+	TaskExecutorGateway_Shutdown_FullMethodName          = "/flinkgo.jobgraph.v1.TaskExecutorGateway/Shutdown"
+	TaskExecutorGateway_TriggerCheckpoint_FullMethodName = "/flinkgo.jobgraph.v1.TaskExecutorGateway/TriggerCheckpoint"
+	TaskExecutorGateway_NotifyCheckpoint_FullMethodName  = "/flinkgo.jobgraph.v1.TaskExecutorGateway/NotifyCheckpoint"
 )
 
 // TaskExecutorGatewayClient is the client API for TaskExecutorGateway service.
@@ -211,6 +289,8 @@ type TaskExecutorGatewayClient interface {
 	SubmitTask(ctx context.Context, in *TaskDeployment, opts ...grpc.CallOption) (*Ack, error)
 	CancelTask(ctx context.Context, in *CancelTaskRequest, opts ...grpc.CallOption) (*Ack, error)
 	Shutdown(ctx context.Context, in *ShutdownRequest, opts ...grpc.CallOption) (*Ack, error)
+	TriggerCheckpoint(ctx context.Context, in *CheckpointRequest, opts ...grpc.CallOption) (*Ack, error)
+	NotifyCheckpoint(ctx context.Context, in *NotifyCheckpointRequest, opts ...grpc.CallOption) (*Ack, error)
 }
 
 type taskExecutorGatewayClient struct {
@@ -251,6 +331,26 @@ func (c *taskExecutorGatewayClient) Shutdown(ctx context.Context, in *ShutdownRe
 	return out, nil
 }
 
+func (c *taskExecutorGatewayClient) TriggerCheckpoint(ctx context.Context, in *CheckpointRequest, opts ...grpc.CallOption) (*Ack, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Ack)
+	err := c.cc.Invoke(ctx, TaskExecutorGateway_TriggerCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *taskExecutorGatewayClient) NotifyCheckpoint(ctx context.Context, in *NotifyCheckpointRequest, opts ...grpc.CallOption) (*Ack, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Ack)
+	err := c.cc.Invoke(ctx, TaskExecutorGateway_NotifyCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TaskExecutorGatewayServer is the server API for TaskExecutorGateway service.
 // All implementations must embed UnimplementedTaskExecutorGatewayServer
 // for forward compatibility.
@@ -258,6 +358,8 @@ type TaskExecutorGatewayServer interface {
 	SubmitTask(context.Context, *TaskDeployment) (*Ack, error)
 	CancelTask(context.Context, *CancelTaskRequest) (*Ack, error)
 	Shutdown(context.Context, *ShutdownRequest) (*Ack, error)
+	TriggerCheckpoint(context.Context, *CheckpointRequest) (*Ack, error)
+	NotifyCheckpoint(context.Context, *NotifyCheckpointRequest) (*Ack, error)
 	mustEmbedUnimplementedTaskExecutorGatewayServer()
 }
 
@@ -276,6 +378,12 @@ func (UnimplementedTaskExecutorGatewayServer) CancelTask(context.Context, *Cance
 }
 func (UnimplementedTaskExecutorGatewayServer) Shutdown(context.Context, *ShutdownRequest) (*Ack, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Shutdown not implemented")
+}
+func (UnimplementedTaskExecutorGatewayServer) TriggerCheckpoint(context.Context, *CheckpointRequest) (*Ack, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method TriggerCheckpoint not implemented")
+}
+func (UnimplementedTaskExecutorGatewayServer) NotifyCheckpoint(context.Context, *NotifyCheckpointRequest) (*Ack, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method NotifyCheckpoint not implemented")
 }
 func (UnimplementedTaskExecutorGatewayServer) mustEmbedUnimplementedTaskExecutorGatewayServer() {}
 func (UnimplementedTaskExecutorGatewayServer) testEmbeddedByValue()                             {}
@@ -352,6 +460,42 @@ func _TaskExecutorGateway_Shutdown_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TaskExecutorGateway_TriggerCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskExecutorGatewayServer).TriggerCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskExecutorGateway_TriggerCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskExecutorGatewayServer).TriggerCheckpoint(ctx, req.(*CheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TaskExecutorGateway_NotifyCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NotifyCheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TaskExecutorGatewayServer).NotifyCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TaskExecutorGateway_NotifyCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TaskExecutorGatewayServer).NotifyCheckpoint(ctx, req.(*NotifyCheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TaskExecutorGateway_ServiceDesc is the grpc.ServiceDesc for TaskExecutorGateway service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -370,6 +514,14 @@ var TaskExecutorGateway_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Shutdown",
 			Handler:    _TaskExecutorGateway_Shutdown_Handler,
+		},
+		{
+			MethodName: "TriggerCheckpoint",
+			Handler:    _TaskExecutorGateway_TriggerCheckpoint_Handler,
+		},
+		{
+			MethodName: "NotifyCheckpoint",
+			Handler:    _TaskExecutorGateway_NotifyCheckpoint_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -38,6 +38,7 @@ type event struct {
 	kind      byte
 	watermark int64
 	idle      bool
+	barrier   barrier
 }
 
 func decodeEvent(b []byte) (event, error) {
@@ -55,6 +56,11 @@ func decodeEvent(b []byte) (event, error) {
 			return event{}, fmt.Errorf("watermark status event has %d bytes, want 2", len(b))
 		}
 		return event{kind: evWatermarkStatus, idle: b[1] == 1}, nil
+	case evBarrier:
+		if len(b) != 18 {
+			return event{}, fmt.Errorf("barrier event has %d bytes, want 18", len(b))
+		}
+		return event{kind: evBarrier, barrier: barrier{id: int64(binary.BigEndian.Uint64(b[1:])), ts: int64(binary.BigEndian.Uint64(b[9:])), savepoint: b[17]&1 == 1}}, nil
 	default:
 		return event{}, fmt.Errorf("unknown task event type %d", b[0])
 	}

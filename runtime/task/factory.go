@@ -72,6 +72,7 @@ type OperatorContext struct {
 	KeyGroups      serde.KeyGroupRange
 	task           *Task
 	backend        *state.KeyedBackend
+	restoredOp     [][]byte
 }
 
 // TaskInfo returns the subtask description for user functions and connectors.
@@ -99,7 +100,14 @@ func (c *OperatorContext) ScheduleAt(ts int64, fn func(now int64)) { c.task.sche
 func (c *OperatorContext) AutoWatermarkInterval() int64 { return c.task.autoWatermarkMs }
 
 // RestoredSourceState returns the source reader snapshots to restore from (nil on a fresh start).
-func (c *OperatorContext) RestoredSourceState() [][]byte { return nil }
+func (c *OperatorContext) RestoredSourceState() [][]byte { return c.restoredOp }
+
+// RestoredOperatorState returns the operator state of every subtask of the checkpoint the task
+// restores from (nil on a fresh start), e.g. sink committables to commit again.
+func (c *OperatorContext) RestoredOperatorState() [][]byte { return c.restoredOp }
+
+// RestoredCheckpointID is the id of the checkpoint the task restored from (0: fresh start).
+func (c *OperatorContext) RestoredCheckpointID() int64 { return c.task.d.RestoreCheckpointId }
 
 // MarkIdle tells downstream tasks that this (source) subtask is idle (true) or active again.
 func (c *OperatorContext) MarkIdle(idle bool) { c.task.forwardStatus(idle) }

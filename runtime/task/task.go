@@ -64,6 +64,18 @@ type Task struct {
 	decoders  []func([]byte) error // per input channel
 	valve     *valve
 	headWM    int64
+	contexts  []*OperatorContext
+
+	// checkpoints
+	acker          Acker
+	exactlyOnce    bool
+	aligning       *barrier
+	alignStart     time.Time
+	barriersSeen   map[int]bool
+	eopPending     bool
+	eopChannels    []int
+	finishedInput  bool
+	finalCommitted bool
 }
 
 // New prepares a task from its deployment. Nothing runs until Run.
@@ -78,6 +90,7 @@ func New(d *jobgraph.TaskDeployment, reg Registry, net *network.Environment, log
 			t.autoWatermarkMs = dur
 		}
 	}
+	t.exactlyOnce = !strings.EqualFold(strings.ReplaceAll(d.Config["execution.checkpointing.mode"], "-", "_"), "AT_LEAST_ONCE")
 	t.epochCtx, t.epochCancel = context.WithCancel(context.Background())
 	return t
 }
@@ -189,6 +202,31 @@ func (t *Task) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("closing output: %w", err)
 		}
 	}
+	return t.awaitFinalCommit()
+}
+
+// awaitFinalCommit keeps a task with uncommitted output (an exactly-once sink) alive after its
+// input ended until the JobManager reports that the whole job finished: committing earlier could
+// duplicate output if another task failed and the job restarted from the last checkpoint.
+func (t *Task) awaitFinalCommit() error {
+	need := false
+	for _, inst := range t.instances {
+		if f, ok := inst.(FinalCommitter); ok && f.NeedsFinalCommit() {
+			need = true
+		}
+	}
+	if !need || t.acker == nil {
+		return nil
+	}
+	t.finishedInput = true
+	t.acker.EndOfInput(t.d)
+	for !t.finalCommitted {
+		if t.canceled.Load() {
+			return ErrCanceled
+		}
+		<-t.epochCtx.Done()
+		t.runMail()
+	}
 	return nil
 }
 
@@ -225,6 +263,16 @@ func (t *Task) runInputs() error {
 			return ErrCanceled
 		}
 		ch, rec, ev, err := t.reader.Next(t.epochCtx)
+		if t.eopPending {
+			t.eopPending = false
+			for _, c := range t.eopChannels {
+				if wm, adv := t.valve.status(c, true); adv {
+					t.instances[0].ProcessWatermark(wm)
+				}
+			}
+			t.eopChannels = t.eopChannels[:0]
+			t.maybeCompleteAlignment()
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -267,6 +315,9 @@ func (t *Task) handleEvent(ch int, b []byte) error {
 		if t.valve.allIdle != wasIdle {
 			t.forwardStatus(t.valve.allIdle)
 		}
+	case evBarrier:
+		t.onBarrier(ch, e.barrier)
+		return nil
 	}
 	if adv {
 		t.instances[0].ProcessWatermark(wm)
@@ -335,6 +386,7 @@ func (t *Task) build() error {
 		}
 	}
 	t.instances = make([]Instance, len(v.Operators))
+	t.contexts = make([]*OperatorContext, len(v.Operators))
 	t.byID = map[string]Instance{}
 	for i := len(v.Operators) - 1; i >= 0; i-- {
 		o := v.Operators[i]
@@ -391,6 +443,10 @@ func (t *Task) build() error {
 		targets := wmTargets[o.Id]
 		ctx := &OperatorContext{info: t.info, opID: o.Id, opName: o.Name, MaxParallelism: maxPar, KeyGroups: kg, task: t,
 			Watermarks: wmFanout(targets)}
+		if err := t.restoreInto(i, ctx); err != nil {
+			return err
+		}
+		t.contexts[i] = ctx
 		inst, err := factories[o.Id].NewInstance(ctx, main, sides)
 		if err != nil {
 			return fmt.Errorf("creating operator %s: %w", o.Name, err)
@@ -440,6 +496,12 @@ func (t *Task) buildInputs(factories map[string]Factory) error {
 	t.gate = g
 	t.reader = network.NewRecordReader(g)
 	t.valve = newValve(len(specs), op.MinWatermark)
+	t.reader.SetEndOfPartitionHandler(func(ch int) {
+		// Handled after Next returns: an ended channel no longer holds the watermark back, and
+		// counts as having delivered any pending barrier.
+		t.eopChannels = append(t.eopChannels, ch)
+		t.eopPending = true
+	})
 	return nil
 }
 
