@@ -194,6 +194,10 @@ func (d *decoder) uvarint(what string) uint64 {
 		d.fail(fmt.Errorf("%w: %s overflows 64 bits", ErrCorrupt, what))
 		return 0
 	}
+	if n > 1 && d.b[n-1] == 0 {
+		d.fail(fmt.Errorf("%w: %s has a non-minimal varint encoding", ErrCorrupt, what))
+		return 0
+	}
 	d.b = d.b[n:]
 	return v
 }
@@ -209,6 +213,10 @@ func (d *decoder) varint(what string) int64 {
 	}
 	if n < 0 {
 		d.fail(fmt.Errorf("%w: %s overflows 64 bits", ErrCorrupt, what))
+		return 0
+	}
+	if n > 1 && d.b[n-1] == 0 {
+		d.fail(fmt.Errorf("%w: %s has a non-minimal varint encoding", ErrCorrupt, what))
 		return 0
 	}
 	d.b = d.b[n:]
