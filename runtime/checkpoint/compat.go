@@ -30,7 +30,8 @@ type Compatibility struct {
 	// job does not have (sorted). Their state is dropped when
 	// allowNonRestoredState is set.
 	NotRestored []string
-	// NewOperators lists the job's operators without state in the checkpoint.
+	// NewOperators lists the job's operators the checkpoint does not know
+	// (they start with empty state).
 	NewOperators []string
 	// Mismatches lists max-parallelism changes of operators with keyed state.
 	Mismatches []MaxParallelismMismatch
@@ -81,7 +82,7 @@ func CheckCompatibility(ops []OperatorInfo, c *Completed, allowNonRestoredState 
 		}
 	}
 	for _, o := range ops {
-		if st := c.Operator(o.ID); st == nil || len(st.Subtasks) == 0 {
+		if c.Operator(o.ID) == nil {
 			rep.NewOperators = append(rep.NewOperators, o.ID)
 		}
 	}
