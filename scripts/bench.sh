@@ -9,7 +9,8 @@
 # Environment: BENCH_PARTS (default throughput,latency,rss,profile), BENCH_QUERIES (default all),
 # BENCH_SECONDS (job runtime per throughput run, default 15s), BENCH_MICRO=0 skips the
 # micro-benchmarks, BENCH_BENCHTIME (go test -benchtime, default 200ms), BENCH_PROFILE_ALSO
-# (queries to profile even when they met their target, e.g. q5-window,q4).
+# (queries to profile even when they met their target, e.g. q5-window,q4), BENCH_REPEAT (measured
+# runs per query, the fastest counts; default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench
@@ -34,6 +35,7 @@ go run ./bench/nexmark-bench \
   --parts "${BENCH_PARTS:-throughput,latency,rss,profile}" \
   --queries "${BENCH_QUERIES:-q0,q1,q2,q3,q4,q5,q5-window,q7,q8}" \
   --seconds "${BENCH_SECONDS:-15s}" \
+  --repeat "${BENCH_REPEAT:-1}" \
   --profile-dir "$out" \
   --profile-also "${BENCH_PROFILE_ALSO:-}" \
   --doc docs/benchmarks.md \

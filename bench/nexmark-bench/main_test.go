@@ -10,7 +10,7 @@ func TestParseArgs(t *testing.T) {
 	if !o.parts["throughput"] || !o.parts["rss"] || o.parts["latency"] || len(o.queries) != 2 || o.queries[1] != "q5" {
 		t.Fatalf("parsed %+v", o)
 	}
-	for _, bad := range [][]string{{"--parts", "speed"}, {"--seconds", "0s"}, {"--latency-rate", "-1"}} {
+	for _, bad := range [][]string{{"--parts", "speed"}, {"--seconds", "0s"}, {"--latency-rate", "-1"}, {"--repeat", "0"}} {
 		if _, err := parseArgs(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
