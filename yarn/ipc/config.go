@@ -35,6 +35,7 @@ const (
 	AuthKerberos
 )
 
+// String returns the Hadoop name of the method (SIMPLE, TOKEN, KERBEROS).
 func (a AuthMethod) String() string {
 	switch a {
 	case AuthSimple:

@@ -227,6 +227,7 @@ type ConnectError struct {
 	last error
 }
 
+// Error lists every address tried with its error, then the configuration hint.
 func (e *ConnectError) Error() string {
 	var parts []string
 	for _, addr := range slices.Sorted(maps.Keys(e.Attempts)) {

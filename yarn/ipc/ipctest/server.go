@@ -78,6 +78,7 @@ type Exception struct {
 	Fatal bool
 }
 
+// Error returns "class: message".
 func (e *Exception) Error() string { return e.Class + ": " + e.Message }
 
 // Server is a fake Hadoop IPC server listening on a loopback port.
