@@ -1,0 +1,395 @@
+// Package pebblestore is the on-disk key-value store behind the Pebble keyed state backend: one
+// Pebble database per operator subtask, on the TaskManager's local disk, with incremental
+// checkpoints that upload only the SST files a previous checkpoint did not already hold.
+//
+// Keys are opaque to the store. The state backend prefixes every key with the 2-byte big-endian
+// key group and a 1-byte state id, so one key group (or a range of them) is a contiguous key
+// range: DeleteRange drops it, ExportRange dumps it in key order for savepoints and rescaling,
+// Import loads such a dump.
+//
+// # Durability model
+//
+// Like Flink's RocksDB backend, the store runs without a write-ahead log: writes go to the
+// memtable and are made durable only by checkpoints, which flush the memtable first. After a
+// crash the local directory is discarded and the store is rebuilt from the latest completed
+// checkpoint with Restore.
+//
+// # Checkpoints
+//
+// A checkpoint has a synchronous and an asynchronous half (see PrepareCheckpoint and
+// PreparedCheckpoint.Upload): the task flushes the memtable and hard-links the database's live
+// files into a private local directory while processing is paused, then uploads from that
+// directory while processing goes on. SST files are immutable, so a file uploaded by an earlier
+// checkpoint is referenced again instead of uploaded; docs/formats/pebble-state.md describes the
+// layout of the uploaded files and the Snapshot that records them.
+package pebblestore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/rs/zerolog"
+)
+
+// Default sizes used when Options leaves them zero.
+const (
+	DefaultCacheSize    = 32 << 20
+	DefaultMemTableSize = 32 << 20
+	// DefaultTransferConcurrency is the number of files uploaded or downloaded at once.
+	DefaultTransferConcurrency = 4
+	// importBatchBytes is the size at which Import commits its batch.
+	importBatchBytes = 16 << 20
+)
+
+// Options configure a Store.
+type Options struct {
+	// Dir is the store's local working directory (created if missing). The database lives in
+	// Dir/db, prepared checkpoints in Dir/checkpoints, a restore is staged in Dir/restore.
+	// Prepared checkpoints are hard links, so they share the database's file system.
+	Dir string
+	// CacheSize is the block cache size in bytes; 0 means DefaultCacheSize.
+	CacheSize int64
+	// MemTableSize is the size of one memtable in bytes; 0 means DefaultMemTableSize. A
+	// checkpoint flushes the memtable synchronously, so this bounds the synchronous part.
+	MemTableSize int
+	// TransferConcurrency is the number of files uploaded or downloaded in parallel; 0 means
+	// DefaultTransferConcurrency.
+	TransferConcurrency int
+	// Logger receives the store's and Pebble's log lines; nil discards them.
+	Logger *zerolog.Logger
+
+	// tweak, set by tests only, adjusts the Pebble options after the store has set its own.
+	tweak func(*pebble.Options)
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Dir == "" {
+		return o, errors.New("pebblestore: Options.Dir is empty: the store needs a local working directory")
+	}
+	if o.CacheSize < 0 || o.MemTableSize < 0 || o.TransferConcurrency < 0 {
+		return o, fmt.Errorf("pebblestore: negative size in options (cache %d, memtable %d, concurrency %d)",
+			o.CacheSize, o.MemTableSize, o.TransferConcurrency)
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultCacheSize
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = DefaultMemTableSize
+	}
+	if o.TransferConcurrency == 0 {
+		o.TransferConcurrency = DefaultTransferConcurrency
+	}
+	if o.Logger == nil {
+		nop := zerolog.Nop()
+		o.Logger = &nop
+	}
+	return o, nil
+}
+
+func (o Options) dbDir() string          { return filepath.Join(o.Dir, "db") }
+func (o Options) checkpointsDir() string { return filepath.Join(o.Dir, "checkpoints") }
+func (o Options) restoreDir() string     { return filepath.Join(o.Dir, "restore") }
+
+// Store is the key-value store of one operator subtask. Get, Set, Delete, DeleteRange, Iter,
+// ExportRange, Import, PrepareCheckpoint and Close belong to one goroutine (the task's);
+// PreparedCheckpoint.Upload may run on another goroutine at the same time.
+type Store struct {
+	opts Options
+	db   *pebble.DB
+	log  zerolog.Logger
+	// uid names the files this instance of the database creates in shared checkpoint storage:
+	// Pebble numbers files per database, and a database restored from an older checkpoint
+	// reuses numbers that a later checkpoint of the previous instance already used.
+	uid string
+
+	getBuf []byte
+	wo     *pebble.WriteOptions
+	closed bool
+
+	mu sync.Mutex
+	// known maps local SST file names to their entry in shared storage, once uploaded or
+	// restored, so that later checkpoints reference them with their checksums.
+	known map[string]SnapshotFile
+}
+
+// Open opens (or creates) the database in o.Dir/db. A task normally opens a fresh directory, or
+// uses Restore; reopening a directory that a crashed process left behind loses the writes after
+// its last flush (the store keeps no write-ahead log).
+func Open(o Options) (*Store, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return openDB(o, map[string]SnapshotFile{})
+}
+
+func openDB(o Options, known map[string]SnapshotFile) (*Store, error) {
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("pebblestore: create working directory %s: %w", o.Dir, err)
+	}
+	uid, err := randomHex(8)
+	if err != nil {
+		return nil, err
+	}
+	log := o.Logger.With().Str("component", "pebblestore").Str("dir", o.Dir).Logger()
+	po := &pebble.Options{
+		CacheSize:    o.CacheSize,
+		MemTableSize: uint64(o.MemTableSize),
+		DisableWAL:   true,
+		Logger:       pebbleLogger{log: log},
+		// Format versions are not pinned: Restore reopens with the same binary, and the
+		// savepoint path (ExportRange/Import) does not depend on the on-disk format.
+	}
+	if o.tweak != nil {
+		o.tweak(po)
+	}
+	db, err := pebble.Open(o.dbDir(), po)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: open database in %s: %w", o.dbDir(), err)
+	}
+	log.Debug().Str("uid", uid).Msg("opened store")
+	return &Store{
+		opts:  o,
+		db:    db,
+		log:   log,
+		uid:   uid,
+		wo:    pebble.NoSync,
+		known: known,
+	}, nil
+}
+
+var errClosed = errors.New("pebblestore: store is closed")
+
+// Get returns the value stored under key. The value is valid until the next call to Get; copy
+// it to keep it.
+func (s *Store) Get(key []byte) (value []byte, ok bool, err error) {
+	if s.closed {
+		return nil, false, errClosed
+	}
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("pebblestore: get key %x: %w", key, err)
+	}
+	s.getBuf = append(s.getBuf[:0], v...)
+	if err := closer.Close(); err != nil {
+		return nil, false, fmt.Errorf("pebblestore: get key %x: release value: %w", key, err)
+	}
+	return s.getBuf, true, nil
+}
+
+// Set stores value under key. Both slices may be reused by the caller after Set returns.
+func (s *Store) Set(key, value []byte) error {
+	if s.closed {
+		return errClosed
+	}
+	if err := s.db.Set(key, value, s.wo); err != nil {
+		return fmt.Errorf("pebblestore: set key %x: %w", key, err)
+	}
+	return nil
+}
+
+// Delete removes key; deleting a missing key is not an error.
+func (s *Store) Delete(key []byte) error {
+	if s.closed {
+		return errClosed
+	}
+	if err := s.db.Delete(key, s.wo); err != nil {
+		return fmt.Errorf("pebblestore: delete key %x: %w", key, err)
+	}
+	return nil
+}
+
+// DeleteRange removes every key k with start <= k < end. An empty range (start >= end when
+// end is non-nil) removes nothing; a nil end means "to the end of the key space".
+func (s *Store) DeleteRange(start, end []byte) error {
+	if s.closed {
+		return errClosed
+	}
+	if end == nil {
+		// Pebble's range deletions need an exclusive end key: use the successor of the
+		// largest key present.
+		last, ok, err := s.lastKey()
+		if err != nil || !ok {
+			return err
+		}
+		end = append(append([]byte(nil), last...), 0)
+	}
+	if bytes.Compare(start, end) >= 0 {
+		if bytes.Compare(start, end) > 0 {
+			return fmt.Errorf("pebblestore: delete range [%x, %x): start is after end", start, end)
+		}
+		return nil
+	}
+	if err := s.db.DeleteRange(start, end, s.wo); err != nil {
+		return fmt.Errorf("pebblestore: delete range [%x, %x): %w", start, end, err)
+	}
+	return nil
+}
+
+func (s *Store) lastKey() ([]byte, bool, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("pebblestore: open iterator: %w", err)
+	}
+	var last []byte
+	ok := it.Last()
+	if ok {
+		last = append(last, it.Key()...)
+	}
+	if err := it.Close(); err != nil {
+		return nil, false, fmt.Errorf("pebblestore: iterate: %w", err)
+	}
+	return last, ok, nil
+}
+
+// Iter calls fn for every key that starts with prefix, in key order, until fn returns false.
+// key and value are valid only during the call. An empty prefix visits every key. fn must not
+// write to the store (it sees a consistent view regardless).
+func (s *Store) Iter(prefix []byte, fn func(key, value []byte) bool) error {
+	var end []byte
+	if len(prefix) > 0 {
+		end = PrefixEnd(prefix)
+	}
+	return s.scan(prefix, end, func(k, v []byte) (bool, error) { return fn(k, v), nil })
+}
+
+// ExportRange calls fn for every key k with start <= k < end in key order (a nil end means no
+// upper bound), stopping at the first error fn returns, which ExportRange returns wrapped. key
+// and value are valid only during the call. Savepoints and rescaling use it to dump key-group
+// ranges in a canonical, format-independent form.
+func (s *Store) ExportRange(start, end []byte, fn func(key, value []byte) error) error {
+	if end != nil && bytes.Compare(start, end) > 0 {
+		return fmt.Errorf("pebblestore: export range [%x, %x): start is after end", start, end)
+	}
+	return s.scan(start, end, func(k, v []byte) (bool, error) {
+		if err := fn(k, v); err != nil {
+			return false, fmt.Errorf("pebblestore: export range: at key %x: %w", k, err)
+		}
+		return true, nil
+	})
+}
+
+func (s *Store) scan(lower, upper []byte, fn func(k, v []byte) (bool, error)) (err error) {
+	if s.closed {
+		return errClosed
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("pebblestore: open iterator over [%x, %x): %w", lower, upper, err)
+	}
+	defer func() {
+		if cerr := it.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("pebblestore: iterate over [%x, %x): %w", lower, upper, cerr)
+		}
+	}()
+	for ok := it.First(); ok; ok = it.Next() {
+		v, verr := it.ValueAndErr()
+		if verr != nil {
+			return fmt.Errorf("pebblestore: read value of key %x: %w", it.Key(), verr)
+		}
+		more, ferr := fn(it.Key(), v)
+		if ferr != nil {
+			return ferr
+		}
+		if !more {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Import bulk-loads entries: it writes them in large batches (later entries win over earlier
+// ones with the same key, as with Set). The iterator's slices may be reused between yields. A
+// batch that fails to commit ends the import with an error; the entries of batches committed
+// before stay in the store.
+func (s *Store) Import(entries func(yield func(key, value []byte) bool)) error {
+	if s.closed {
+		return errClosed
+	}
+	if entries == nil {
+		return errors.New("pebblestore: import: nil entry iterator")
+	}
+	b := s.db.NewBatch()
+	defer func() { _ = b.Close() }()
+	var err error
+	var n int64
+	entries(func(k, v []byte) bool {
+		if err = b.Set(k, v, nil); err != nil {
+			err = fmt.Errorf("pebblestore: import: add key %x to batch: %w", k, err)
+			return false
+		}
+		n++
+		if b.Len() >= importBatchBytes {
+			if err = b.Commit(s.wo); err != nil {
+				err = fmt.Errorf("pebblestore: import: commit batch after %d entries: %w", n, err)
+				return false
+			}
+			b.Reset()
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if b.Count() > 0 {
+		if err := b.Commit(s.wo); err != nil {
+			return fmt.Errorf("pebblestore: import: commit batch after %d entries: %w", n, err)
+		}
+	}
+	s.log.Debug().Int64("entries", n).Msg("imported")
+	return nil
+}
+
+// Close closes the database. Prepared checkpoints stay valid (they are hard links) until
+// uploaded or released. Close is idempotent.
+func (s *Store) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("pebblestore: close database in %s: %w", s.opts.dbDir(), err)
+	}
+	return nil
+}
+
+// PrefixEnd returns the smallest key greater than every key that starts with prefix, or nil
+// when there is none (prefix is all 0xff bytes): the exclusive end of the prefix's key range.
+func PrefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// pebbleLogger sends Pebble's log lines to zerolog. Pebble logs routine events (compactions,
+// file deletions) through Infof, which become debug lines here.
+type pebbleLogger struct{ log zerolog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug().Msgf(format, args...)
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error().Msgf(format, args...)
+}
+
+// Fatalf is called by Pebble on broken invariants (e.g. on-disk corruption it cannot continue
+// from); Pebble expects it not to return.
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.log.Error().Str("fatal", "true").Msg(msg)
+	panic("pebblestore: pebble fatal error: " + msg)
+}
