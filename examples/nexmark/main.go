@@ -34,6 +34,7 @@ type options struct {
 	output     string
 	wmDelay    time.Duration
 	cpuProfile string
+	par        int
 	gen        nexmark.Config
 }
 
@@ -46,6 +47,7 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVar(&o.sink, "sink", "", "result sink: print (default), discard, file (needs --output)")
 	fs.StringVar(&o.output, "output", "", "write results as text lines into part files under this directory")
 	fs.DurationVar(&o.wmDelay, "watermark-delay", queries.OutOfOrderness, "bounded out-of-orderness of the watermark; negative: use the generator's own watermarks")
+	fs.IntVar(&o.par, "parallelism", 0, "parallelism of the job when run directly (0: from flink-go run -p, else 1)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (client and goroutine TaskManagers) to this file")
 	nexmark.RegisterFlags(fs, &o.gen)
 	if err := fs.Parse(args); err != nil {
@@ -77,6 +79,9 @@ func parseArgs(args []string) (*options, error) {
 	default:
 		return nil, fmt.Errorf("unknown --sink %q: use print, discard or file", o.sink)
 	}
+	if o.par < 0 {
+		return nil, fmt.Errorf("--parallelism must not be negative, got %d", o.par)
+	}
 	if err := o.gen.Validate(); err != nil {
 		return nil, err
 	}
@@ -100,6 +105,9 @@ func main() {
 
 func run(o *options) error {
 	env := stream.NewEnvironment()
+	if o.par > 0 {
+		env.SetParallelism(o.par)
+	}
 	events, err := queries.Source(env, o.gen, o.wmDelay)
 	if err != nil {
 		return err

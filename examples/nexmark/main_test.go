@@ -47,6 +47,7 @@ func TestParseArgs(t *testing.T) {
 		{"--query", "q1", "--rate", "0"},
 		{"--query", "q1", "--events", "-5"},
 		{"--query", "q1", "stray"},
+		{"--query", "q1", "--parallelism", "-1"},
 		{"--nope"},
 	} {
 		if _, err := parseArgs(bad); err == nil {
@@ -59,7 +60,7 @@ func TestParseArgs(t *testing.T) {
 // lines with the reference query's rows.
 func TestRunToFiles(t *testing.T) {
 	dir := t.TempDir()
-	o, err := parseArgs([]string{"--query", "q2", "--events", "60000", "--output", dir})
+	o, err := parseArgs([]string{"--query", "q2", "--events", "60000", "--output", dir, "--parallelism", "2"})
 	if err != nil {
 		t.Fatal(err)
 	}
