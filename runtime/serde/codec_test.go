@@ -560,6 +560,20 @@ func TestMalformedInput(t *testing.T) {
 			t.Errorf("%s: n=%d err=%v, want %v naming field %s", k.name, n, err, k.want, k.path)
 		}
 	}
+	// Error messages spell the path through nested structs and slices.
+	type Item struct {
+		SKU string
+		Qty int16
+	}
+	type Order struct {
+		ID    uint32
+		Items []Item
+	}
+	enc := MustFor[Order]().Append(nil, Order{ID: 1, Items: []Item{{"a", 1}, {"bcd", 2}}})
+	_, _, err := MustFor[Order]().Decode(enc[:len(enc)-3])
+	if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "field Items[1].SKU: string length 3 exceeds the 1 bytes left") {
+		t.Errorf("nested path: %v", err)
+	}
 	// Huge lengths in every length-prefixed position.
 	huge := AppendUvarint(nil, math.MaxUint64)
 	for name, dec := range map[string]func([]byte) error{
@@ -608,6 +622,9 @@ func TestDecodeDepthLimit(t *testing.T) {
 	_, _, err := MustFor[*List]().Decode(b)
 	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "nested deeper") {
 		t.Fatalf("deep input: %v", err)
+	}
+	if len(err.Error()) > 1000 || !strings.Contains(err.Error(), "more)") {
+		t.Fatalf("deep input error message not abbreviated (%d bytes): %.200s", len(err.Error()), err)
 	}
 	// Within the limit works.
 	var l *List

@@ -62,12 +62,50 @@ func rangeError(v any, typ string) error {
 	return fmt.Errorf("value %v out of range for %s (written by a different type?): %w", v, typ, ErrMalformed)
 }
 
-// fieldError adds the field path to a decode error.
+// fieldError adds a field path segment to a decode error. The message is built only when
+// Error is called, once for the whole chain: formatting at every level would cost time
+// quadratic in the nesting depth, which hostile input controls.
 func fieldError(path string, err error) error {
 	if path == "" {
 		return err
 	}
-	return fmt.Errorf("field %s: %w", path, err)
+	return &pathError{seg: path, err: err}
 }
+
+// pathError is a decode error inside a field; nested pathErrors form the field path.
+type pathError struct {
+	seg string
+	err error
+}
+
+// maxPathSegments bounds how many path segments an error message spells out.
+const maxPathSegments = 40
+
+// Error implements error: "field Items[3].SKU: <cause>".
+func (e *pathError) Error() string {
+	var segs []string
+	var cause error = e
+	for {
+		pe, ok := cause.(*pathError)
+		if !ok {
+			break
+		}
+		segs = append(segs, pe.seg)
+		cause = pe.err
+	}
+	if len(segs) > maxPathSegments {
+		keep := maxPathSegments / 2
+		omitted := len(segs) - 2*keep
+		segs = append(append(segs[:keep:keep], fmt.Sprintf("…(%d more)…", omitted)), segs[len(segs)-keep:]...)
+	}
+	path := ""
+	for _, s := range segs {
+		path = joinPath(path, s)
+	}
+	return "field " + path + ": " + cause.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *pathError) Unwrap() error { return e.err }
 
 var errNilDest = errors.New("serde: DecodeInto: nil destination pointer")
