@@ -130,7 +130,7 @@ func New(ctx context.Context, opts Options) (*FileSystem, error) {
 		func(c *gohdfs.Client) { c.Close() })
 	if err != nil {
 		hint := "is it up? is HADOOP_CONF_DIR set?"
-		if opts.Token != nil && strings.Contains(err.Error(), "token auth") {
+		if opts.Token != nil && strings.Contains(err.Error(), "delegation token login") {
 			hint = "delegation token login failed: expired or for another cluster?"
 		}
 		return nil, fmt.Errorf("hdfs: connect to the NameNode at %s (%s): %w",

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -141,19 +142,34 @@ func tokenDialer(dial func(ctx context.Context, network, addr string) (net.Conn,
 		if err != nil {
 			return nil, err
 		}
-		if err := tokenauth.Handshake(conn, tok.Identifier, tok.Password, time.Now().Add(timeout)); err != nil {
+		layer, err := tokenauth.Handshake(conn, tok.Identifier, tok.Password, time.Now().Add(timeout))
+		if err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("delegation token login to %s: %w", addr, err)
 		}
-		return &preambleEater{Conn: conn, want: tokenauth.PreambleSimple}, nil
+		pc := &preambleEater{Conn: conn, want: tokenauth.PreambleSimple}
+		if layer != nil {
+			// Integrity or privacy: the NameNode wraps its responses.
+			pc.r = layer.Reader(conn)
+		}
+		return pc, nil
 	}
 }
 
-// preambleEater drops the SIMPLE preamble colinmarc writes first.
+// preambleEater drops the SIMPLE preamble colinmarc writes first and, when a
+// SASL security layer is in force, reads through it.
 type preambleEater struct {
 	net.Conn
 	mu   sync.Mutex
-	want []byte // preamble bytes still to swallow
+	want []byte    // preamble bytes still to swallow
+	r    io.Reader // unwrapping reader; nil reads the connection directly
+}
+
+func (p *preambleEater) Read(b []byte) (int, error) {
+	if p.r != nil {
+		return p.r.Read(b)
+	}
+	return p.Conn.Read(b)
 }
 
 func (p *preambleEater) Write(b []byte) (int, error) {

@@ -4,9 +4,12 @@
 // the preamble, NEGOTIATE, INITIATE and the final SUCCESS. The caller then
 // continues the connection (connection context, calls) itself.
 //
-// Only the "auth" quality of protection is supported (hadoop.rpc.protection
-// = authentication, Hadoop's default); a server that insists on integrity or
-// privacy is refused with a clear error.
+// All three qualities of protection are supported: auth (hadoop.rpc.protection
+// = authentication), auth-int (integrity) and auth-conf (privacy, with the RC4
+// ciphers). With integrity or privacy the server wraps its responses, and
+// Layer unwraps them; like Hadoop's server, which processes plain requests
+// even on a wrapped connection, requests are sent as they are (colinmarc
+// does the same for Kerberos).
 package tokenauth
 
 import (
@@ -24,6 +27,7 @@ type challenge struct {
 	realm     string
 	nonce     string
 	qop       []string
+	ciphers   []string
 	charset   string
 	algorithm string
 }
@@ -78,6 +82,10 @@ func parseChallenge(b []byte) (challenge, error) {
 			for _, q := range strings.Split(val, ",") {
 				c.qop = append(c.qop, strings.TrimSpace(q))
 			}
+		case "cipher":
+			for _, x := range strings.Split(val, ",") {
+				c.ciphers = append(c.ciphers, strings.TrimSpace(x))
+			}
 		case "charset":
 			c.charset = val
 		case "algorithm":
@@ -103,6 +111,8 @@ type digestClient struct {
 	cnonce             string
 	ch                 challenge
 	a1                 []byte
+	qop                string // chosen: auth, auth-int or auth-conf
+	cipher             string // chosen for auth-conf
 }
 
 // newDigestClient prepares a client for a Hadoop token.
@@ -114,20 +124,32 @@ func newDigestClient(identifier, password []byte, protocol, serverID string) *di
 	}
 }
 
-// respond answers a server challenge with the digest-response.
+// rc4KeyLen maps the RC4 ciphers this client speaks to the number of H(A1)
+// bytes their sealing keys use (RFC 2831 2.4).
+var rc4KeyLen = map[string]int{"rc4": 16, "rc4-56": 7, "rc4-40": 5}
+
+// respond answers a server challenge with the digest-response. It picks the
+// strongest quality of protection the server offers (auth-conf with an RC4
+// cipher, then auth-int, then auth), as Hadoop clients take what the server's
+// hadoop.rpc.protection demands.
 func (d *digestClient) respond(chal []byte) ([]byte, error) {
 	ch, err := parseChallenge(chal)
 	if err != nil {
 		return nil, err
 	}
-	hasAuth := false
+	offered := map[string]bool{}
 	for _, q := range ch.qop {
-		if q == "auth" {
-			hasAuth = true
-		}
+		offered[q] = true
 	}
-	if !hasAuth {
-		return nil, fmt.Errorf("digest-md5: the server requires qop %v (hadoop.rpc.protection integrity/privacy), only authentication is supported for token logins", ch.qop)
+	switch {
+	case offered["auth-conf"] && d.pickCipher(ch.ciphers):
+		d.qop = "auth-conf"
+	case offered["auth-int"]:
+		d.qop = "auth-int"
+	case offered["auth"]:
+		d.qop = "auth"
+	default:
+		return nil, fmt.Errorf("digest-md5: the server offers qop %v and ciphers %v; supported: auth, auth-int, auth-conf with rc4", ch.qop, ch.ciphers)
 	}
 	d.ch = ch
 	if d.cnonce == "" {
@@ -139,15 +161,38 @@ func (d *digestClient) respond(chal []byte) ([]byte, error) {
 	}
 	userHash := md5.Sum([]byte(d.username + ":" + ch.realm + ":" + d.password))
 	d.a1 = append(userHash[:], []byte(":"+ch.nonce+":"+d.cnonce)...)
-	resp := d.responseValue("AUTHENTICATE:" + d.digestURI)
+	resp := d.responseValue("AUTHENTICATE:" + d.digestURI + d.a2Suffix())
 
 	var b strings.Builder
 	if ch.charset == "utf-8" {
 		b.WriteString("charset=utf-8,")
 	}
-	fmt.Fprintf(&b, `username="%s",realm="%s",nonce="%s",nc=00000001,cnonce="%s",digest-uri="%s",maxbuf=65536,response=%s,qop=auth`,
-		quote(d.username), quote(ch.realm), quote(ch.nonce), quote(d.cnonce), quote(d.digestURI), resp)
+	fmt.Fprintf(&b, `username="%s",realm="%s",nonce="%s",nc=00000001,cnonce="%s",digest-uri="%s",maxbuf=65536,response=%s,qop=%s`,
+		quote(d.username), quote(ch.realm), quote(ch.nonce), quote(d.cnonce), quote(d.digestURI), resp, d.qop)
+	if d.qop == "auth-conf" {
+		fmt.Fprintf(&b, ",cipher=%s", d.cipher)
+	}
 	return []byte(b.String()), nil
+}
+
+func (d *digestClient) pickCipher(offered []string) bool {
+	for _, want := range []string{"rc4", "rc4-56", "rc4-40"} {
+		for _, c := range offered {
+			if c == want {
+				d.cipher = want
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// a2Suffix is what A2 carries beyond the digest-uri for integrity and privacy.
+func (d *digestClient) a2Suffix() string {
+	if d.qop == "auth-int" || d.qop == "auth-conf" {
+		return ":00000000000000000000000000000000"
+	}
+	return ""
 }
 
 // verify checks the server's final "rspauth=..." (mutual authentication).
@@ -156,7 +201,7 @@ func (d *digestClient) verify(final []byte) error {
 	if !strings.HasPrefix(s, "rspauth=") {
 		return fmt.Errorf("digest-md5: server's final message %q has no rspauth", s)
 	}
-	want := d.responseValue(":" + d.digestURI)
+	want := d.responseValue(":" + d.digestURI + d.a2Suffix())
 	if strings.Trim(strings.TrimPrefix(s, "rspauth="), `"`) != want {
 		return errors.New("digest-md5: the server's rspauth does not match: it does not know the token password")
 	}
@@ -166,7 +211,7 @@ func (d *digestClient) verify(final []byte) error {
 func (d *digestClient) responseValue(a2 string) string {
 	ha1 := md5.Sum(d.a1)
 	ha2 := md5.Sum([]byte(a2))
-	kd := hex.EncodeToString(ha1[:]) + ":" + d.ch.nonce + ":00000001:" + d.cnonce + ":auth:" + hex.EncodeToString(ha2[:])
+	kd := hex.EncodeToString(ha1[:]) + ":" + d.ch.nonce + ":00000001:" + d.cnonce + ":" + d.qop + ":" + hex.EncodeToString(ha2[:])
 	sum := md5.Sum([]byte(kd))
 	return hex.EncodeToString(sum[:])
 }

@@ -1,6 +1,10 @@
 package tokenauth
 
 import (
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rc4"
+	"encoding/binary"
 	"strings"
 	"testing"
 )
@@ -31,14 +35,99 @@ func TestDigestRFC2831Example(t *testing.T) {
 	}
 }
 
-func TestDigestRefusesIntegrityOnlyServers(t *testing.T) {
-	d := newDigestClient([]byte{1, 2}, []byte{3}, "", "default")
-	_, err := d.respond([]byte(`realm="default",nonce="n",qop="auth-int,auth-conf",charset=utf-8,algorithm=md5-sess`))
-	if err == nil || !strings.Contains(err.Error(), "hadoop.rpc.protection") {
-		t.Errorf("err = %v", err)
+func TestDigestPicksStrongestQOP(t *testing.T) {
+	cases := []struct {
+		chal, qop, cipher, errPart string
+	}{
+		{`realm="default",nonce="n",qop="auth",charset=utf-8,algorithm=md5-sess`, "auth", "", ""},
+		{`realm="default",nonce="n",qop="auth-int",charset=utf-8,algorithm=md5-sess`, "auth-int", "", ""},
+		{`realm="default",nonce="n",qop="auth,auth-int,auth-conf",cipher="3des,rc4,des,rc4-56,rc4-40",charset=utf-8,algorithm=md5-sess`, "auth-conf", "rc4", ""},
+		{`realm="default",nonce="n",qop="auth-conf",cipher="rc4-40",algorithm=md5-sess`, "auth-conf", "rc4-40", ""},
+		{`realm="default",nonce="n",qop="auth-conf",cipher="3des,des",algorithm=md5-sess`, "", "", "ciphers"},
 	}
+	for _, c := range cases {
+		d := newDigestClient([]byte{1, 2}, []byte{3}, "", "default")
+		resp, err := d.respond([]byte(c.chal))
+		if c.errPart != "" {
+			if err == nil || !strings.Contains(err.Error(), c.errPart) {
+				t.Errorf("%s: err = %v, want %q", c.chal, err, c.errPart)
+			}
+			continue
+		}
+		if err != nil || d.qop != c.qop || d.cipher != c.cipher || !strings.Contains(string(resp), "qop="+c.qop) {
+			t.Errorf("%s: qop %q cipher %q (%v): %s", c.chal, d.qop, d.cipher, err, resp)
+		}
+		if c.cipher != "" && !strings.Contains(string(resp), "cipher="+c.cipher) {
+			t.Errorf("response lacks the cipher: %s", resp)
+		}
+	}
+	d := newDigestClient([]byte{1, 2}, []byte{3}, "", "default")
 	if d.digestURI != "/default" || d.username != "AQI=" || d.password != "Aw==" {
 		t.Errorf("client = %+v", d)
+	}
+}
+
+// serverWrap is the server side of RFC 2831's security layer, for tests.
+func serverWrap(t *testing.T, d *digestClient, seq uint32, msg []byte, seal *rc4.Cipher) []byte {
+	t.Helper()
+	ha1 := md5.Sum(d.a1)
+	kis := md5.Sum(append(ha1[:], magicServerSign...))
+	var seqb [4]byte
+	binary.BigEndian.PutUint32(seqb[:], seq)
+	h := hmac.New(md5.New, kis[:])
+	h.Write(seqb[:])
+	h.Write(msg)
+	body := append(append([]byte{}, msg...), h.Sum(nil)[:10]...)
+	if seal != nil {
+		seal.XORKeyStream(body, body)
+	}
+	return append(append(body, 0, 1), seqb[:]...)
+}
+
+func TestLayerUnwrap(t *testing.T) {
+	for _, qop := range []string{"auth-int", "auth-conf"} {
+		d := newDigestClient([]byte("id"), []byte("pw"), "", "default")
+		chal := `realm="default",nonce="abc",qop="` + qop + `",cipher="rc4",algorithm=md5-sess`
+		if _, err := d.respond([]byte(chal)); err != nil {
+			t.Fatal(err)
+		}
+		l, err := d.layer()
+		if err != nil || l == nil || l.QOP() != qop {
+			t.Fatalf("%s: layer %v, %v", qop, l, err)
+		}
+		var seal *rc4.Cipher
+		if qop == "auth-conf" {
+			ha1 := md5.Sum(d.a1)
+			kcs := md5.Sum(append(append([]byte{}, ha1[:16]...), magicServerSeal...))
+			seal, _ = rc4.NewCipher(kcs[:])
+		}
+		for i, msg := range []string{"first response", "second, longer response body"} {
+			w := serverWrap(t, d, uint32(i), []byte(msg), seal)
+			if qop == "auth-conf" && strings.Contains(string(w), msg) {
+				t.Errorf("auth-conf message travels in clear")
+			}
+			got, err := l.Unwrap(w)
+			if err != nil || string(got) != msg {
+				t.Fatalf("%s #%d: %q, %v", qop, i, got, err)
+			}
+		}
+		// A replayed sequence number and a flipped bit are refused.
+		if _, err := l.Unwrap(serverWrap(t, d, 0, []byte("again"), nil)); err == nil {
+			t.Errorf("%s: replay accepted", qop)
+		}
+		d2 := newDigestClient([]byte("id"), []byte("pw"), "", "default")
+		d2.respond([]byte(`realm="default",nonce="abc",qop="auth-int",algorithm=md5-sess`))
+		l2, _ := d2.layer()
+		w := serverWrap(t, d2, 0, []byte("payload"), nil)
+		w[0] ^= 1
+		if _, err := l2.Unwrap(w); err == nil {
+			t.Error("tampered message accepted")
+		}
+	}
+	d := newDigestClient([]byte("id"), []byte("pw"), "", "default")
+	d.respond([]byte(`realm="default",nonce="abc",qop="auth",algorithm=md5-sess`))
+	if l, err := d.layer(); l != nil || err != nil {
+		t.Errorf("auth has a layer: %v, %v", l, err)
 	}
 }
 

@@ -26,6 +26,7 @@ const (
 	stateInitiate  = 2
 	stateChallenge = 3
 	stateResponse  = 4
+	stateWrap      = 5
 )
 
 const saslCallID = -33
@@ -47,31 +48,40 @@ type saslMsg struct {
 
 // Handshake authenticates conn with the token (identifier, password): it
 // writes the SASL preamble and runs the TOKEN/DIGEST-MD5 exchange. On success
-// the server expects the connection context next. deadline bounds the whole
-// exchange (zero: none).
-func Handshake(conn net.Conn, identifier, password []byte, deadline time.Time) error {
+// the server expects the connection context next; the returned Layer is nil
+// for qop auth, else it must unwrap everything the server sends from now on.
+// deadline bounds the whole exchange (zero: none).
+func Handshake(conn net.Conn, identifier, password []byte, deadline time.Time) (*Layer, error) {
+	dc, err := handshake(conn, identifier, password, deadline)
+	if err != nil {
+		return nil, err
+	}
+	return dc.layer()
+}
+
+func handshake(conn net.Conn, identifier, password []byte, deadline time.Time) (*digestClient, error) {
 	if !deadline.IsZero() {
 		if err := conn.SetDeadline(deadline); err != nil {
-			return err
+			return nil, err
 		}
 		defer conn.SetDeadline(time.Time{})
 	}
 	r := bufio.NewReader(conn)
 	if _, err := conn.Write(preambleSASL); err != nil {
-		return fmt.Errorf("token auth: write preamble: %w", err)
+		return nil, fmt.Errorf("token auth: write preamble: %w", err)
 	}
 	if err := writeSASL(conn, saslMsg{state: stateNegotiate}); err != nil {
-		return err
+		return nil, err
 	}
 	neg, err := readSASL(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if neg.state == stateSuccess {
-		return errors.New("token auth: the server accepts SIMPLE only and answered NEGOTIATE with SUCCESS: no token needed (is security off?)")
+		return nil, errors.New("token auth: the server accepts SIMPLE only and answered NEGOTIATE with SUCCESS: no token needed (is security off?)")
 	}
 	if neg.state != stateNegotiate {
-		return fmt.Errorf("token auth: server answered NEGOTIATE with state %d", neg.state)
+		return nil, fmt.Errorf("token auth: server answered NEGOTIATE with state %d", neg.state)
 	}
 	var chosen *saslAuth
 	var offered []string
@@ -83,40 +93,40 @@ func Handshake(conn net.Conn, identifier, password []byte, deadline time.Time) e
 		}
 	}
 	if chosen == nil {
-		return fmt.Errorf("token auth: the server offers %v, not TOKEN/DIGEST-MD5", offered)
+		return nil, fmt.Errorf("token auth: the server offers %v, not TOKEN/DIGEST-MD5", offered)
 	}
 	dc := newDigestClient(identifier, password, deref(chosen.protocol), deref(chosen.serverID))
 	chal := chosen.challenge
 	if len(chal) == 0 {
-		return errors.New("token auth: the server's TOKEN offer carries no DIGEST-MD5 challenge")
+		return nil, errors.New("token auth: the server's TOKEN offer carries no DIGEST-MD5 challenge")
 	}
 	resp, err := dc.respond(chal)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	echo := *chosen
 	echo.challenge = nil
 	if err := writeSASL(conn, saslMsg{state: stateInitiate, token: resp, auths: []saslAuth{echo}}); err != nil {
-		return err
+		return nil, err
 	}
 	for {
 		m, err := readSASL(r)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch m.state {
 		case stateSuccess:
 			if err := dc.verify(m.token); err != nil {
-				return err
+				return nil, err
 			}
 			if r.Buffered() > 0 {
-				return errors.New("token auth: unexpected bytes after SASL SUCCESS")
+				return nil, errors.New("token auth: unexpected bytes after SASL SUCCESS")
 			}
-			return nil
+			return dc, nil
 		case stateChallenge:
-			return errors.New("token auth: unexpected second DIGEST-MD5 challenge")
+			return nil, errors.New("token auth: unexpected second DIGEST-MD5 challenge")
 		default:
-			return fmt.Errorf("token auth: unexpected SASL state %d", m.state)
+			return nil, fmt.Errorf("token auth: unexpected SASL state %d", m.state)
 		}
 	}
 }

@@ -14,6 +14,8 @@
 //   FLINK_GO_MC_NM_VCORES      vcores per NodeManager (default 8)
 //   FLINK_GO_MC_NN_PORT        NameNode RPC port (default 0 = ephemeral)
 //   FLINK_GO_MC_READY_TIMEOUT  seconds to wait for the NodeManagers (default 120)
+//   FLINK_GO_MC_RPC_PROTECTION hadoop.rpc.protection of the Kerberos mode (default privacy: the
+//                              strongest, so SASL wrapping is always exercised)
 import java.io.File;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -215,9 +217,10 @@ public final class MiniCluster {
     log("KDC up, realm " + realm + " after " + secs(t0) + "s");
 
     String nnPrincipal = "hdfs/localhost@" + realm;
+    String rpcProtection = System.getenv().getOrDefault("FLINK_GO_MC_RPC_PROTECTION", "privacy");
     Configuration conf = new Configuration();
     conf.set("hadoop.security.authentication", "kerberos");
-    conf.set("hadoop.rpc.protection", "authentication");
+    conf.set("hadoop.rpc.protection", rpcProtection);
     conf.set("dfs.namenode.kerberos.principal", nnPrincipal);
     conf.set("dfs.namenode.keytab.file", svcKeytab.getPath());
     conf.set("dfs.datanode.kerberos.principal", nnPrincipal);
@@ -257,7 +260,7 @@ public final class MiniCluster {
     Map<String, String> core = new LinkedHashMap<>();
     core.put("fs.defaultFS", defaultFS);
     core.put("hadoop.security.authentication", "kerberos");
-    core.put("hadoop.rpc.protection", "authentication");
+    core.put("hadoop.rpc.protection", rpcProtection);
     writeSite(new File(confDir, "core-site.xml"), core);
     Map<String, String> hdfsSite = new LinkedHashMap<>();
     hdfsSite.put("dfs.namenode.rpc-address", "localhost:" + port);
