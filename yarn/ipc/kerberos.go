@@ -167,11 +167,16 @@ func (m *kerberosMechanism) selectAuth(auths []*hadoopproto.RpcSaslProto_SaslAut
 }
 
 func (m *kerberosMechanism) start(auth *hadoopproto.RpcSaslProto_SaslAuth) ([]byte, error) {
-	host := m.host
-	if auth.GetServerId() != "" && strings.Contains(m.cfg.ServerPrincipal, "_HOST") {
-		// Like the Java client, trust the host name the server advertises for _HOST (the dialled
-		// address may be an IP or an alias).
-		host = auth.GetServerId()
+	host := strings.ToLower(m.host)
+	if adv := strings.ToLower(auth.GetServerId()); adv != "" && adv != host && strings.Contains(m.cfg.ServerPrincipal, "_HOST") {
+		// The Java client substitutes the dialled address's canonical host name. Accept the name
+		// the server advertises only if it is that canonical name (the dialled address may be an
+		// IP, a short name or an alias), so a server cannot pick a principal of its choosing.
+		if !m.canonicalMatches(adv) {
+			return nil, fmt.Errorf("%w: server %s advertises host %q, which is not the canonical name of the dialled address (dial the server by its Kerberos host name)",
+				ErrSASL, m.host, adv)
+		}
+		host = adv
 	}
 	service, instance, spn, err := ServicePrincipal(m.cfg.ServerPrincipal, host)
 	if err != nil {
@@ -200,6 +205,36 @@ func (m *kerberosMechanism) start(auth *hadoopproto.RpcSaslProto_SaslAuth) ([]by
 		return nil, fmt.Errorf("encoding Kerberos AP-REQ: %w", err)
 	}
 	return b, nil
+}
+
+// lookupAddr and lookupHost resolve names; variables so tests can stub DNS.
+var (
+	lookupAddr = net.LookupAddr
+	lookupHost = net.LookupHost
+)
+
+// canonicalMatches reports whether name is a canonical (reverse-resolved) name of the dialled host.
+func (m *kerberosMechanism) canonicalMatches(name string) bool {
+	addrs := []string{m.host}
+	if net.ParseIP(m.host) == nil {
+		resolved, err := lookupHost(m.host)
+		if err != nil {
+			return false
+		}
+		addrs = resolved
+	}
+	for _, a := range addrs {
+		names, err := lookupAddr(a)
+		if err != nil {
+			continue
+		}
+		for _, n := range names {
+			if strings.EqualFold(strings.TrimSuffix(n, "."), name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isWrapToken reports whether b starts like an RFC 4121 wrap token (TOK_ID 05 04, filler FF).

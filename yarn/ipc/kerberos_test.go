@@ -3,6 +3,7 @@ package ipc
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/jcmturner/gokrb5/v8/crypto"
@@ -145,14 +146,14 @@ func TestServicePrincipal(t *testing.T) {
 }
 
 func TestKerberosChecksAdvertisedPrincipal(t *testing.T) {
-	m := &kerberosMechanism{cfg: &Config{ServerPrincipal: "rm/_HOST@EXAMPLE.COM", Kerberos: &KerberosConfig{}}, host: "10.0.0.1"}
+	m := &kerberosMechanism{cfg: &Config{ServerPrincipal: "rm/_HOST@EXAMPLE.COM", Kerberos: &KerberosConfig{}}, host: "RM1.example.com"}
 	auth := &hadoopproto.RpcSaslProto_SaslAuth{Method: proto.String("KERBEROS"), Mechanism: proto.String("GSSAPI"),
 		Protocol: proto.String("nn"), ServerId: proto.String("rm1.example.com")}
 	if got := m.selectAuth([]*hadoopproto.RpcSaslProto_SaslAuth{
 		{Method: proto.String("TOKEN"), Mechanism: proto.String("DIGEST-MD5")}, auth}); got != auth {
 		t.Fatal("KERBEROS auth not selected")
 	}
-	if _, err := m.start(auth); !errors.Is(err, ErrSASL) {
+	if _, err := m.start(auth); !errors.Is(err, ErrSASL) || !strings.Contains(err.Error(), "server advertises principal nn/") {
 		t.Fatalf("service mismatch: %v", err)
 	}
 }
@@ -219,5 +220,39 @@ func TestKerberosPrivacyLayer(t *testing.T) {
 	short := acceptorSeal(t, key, []byte("reply"), 1, 0)[:20]
 	if _, err := l.Unwrap(short); !errors.Is(err, ErrSASL) {
 		t.Fatalf("short: %v", err)
+	}
+}
+
+func TestKerberosHostCanonicalization(t *testing.T) {
+	defer func(a, h func(string) ([]string, error)) { lookupAddr, lookupHost = a, h }(lookupAddr, lookupHost)
+	lookupHost = func(h string) ([]string, error) {
+		if h == "rm1" {
+			return []string{"10.0.0.1"}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	lookupAddr = func(a string) ([]string, error) {
+		if a == "10.0.0.1" {
+			return []string{"rm1.example.com."}, nil
+		}
+		return nil, errors.New("no PTR")
+	}
+	auth := func(serverID string) *hadoopproto.RpcSaslProto_SaslAuth {
+		return &hadoopproto.RpcSaslProto_SaslAuth{Method: proto.String("KERBEROS"), Mechanism: proto.String("GSSAPI"),
+			Protocol: proto.String("rm"), ServerId: proto.String(serverID)}
+	}
+	cfg := &Config{ServerPrincipal: "rm/_HOST@EXAMPLE.COM", Kerberos: &KerberosConfig{Krb5ConfPath: "/nonexistent/krb5.conf"}}
+	// The advertised name is the canonical name of a short name or of an IP: accepted, so the
+	// mechanism goes on to the Kerberos login (which fails here on the missing krb5.conf).
+	for _, dialled := range []string{"rm1", "10.0.0.1"} {
+		m := &kerberosMechanism{cfg: cfg, host: dialled}
+		if _, err := m.start(auth("rm1.example.com")); err == nil || errors.Is(err, ErrSASL) || !strings.Contains(err.Error(), "krb5.conf") {
+			t.Fatalf("%s: %v", dialled, err)
+		}
+	}
+	// A server claiming some other host is refused before any ticket is requested.
+	m := &kerberosMechanism{cfg: cfg, host: "rm1"}
+	if _, err := m.start(auth("evil.example.com")); !errors.Is(err, ErrSASL) || !strings.Contains(err.Error(), "canonical") {
+		t.Fatalf("err = %v", err)
 	}
 }
