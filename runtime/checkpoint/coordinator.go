@@ -21,8 +21,11 @@ type pending struct {
 	awaiting map[TaskID]bool
 	acks     map[TaskID]*TaskStateHandle
 	// opVertex and opMaxPar check that acks agree about operators.
-	opVertex   map[string]string
-	opMaxPar   map[string]int
+	opVertex map[string]string
+	opMaxPar map[string]int
+	// shared holds the shared files this checkpoint holds a reference on
+	// (acquired when an acknowledgement names them).
+	shared     map[string]bool
 	finalizing *Completed
 	stats      *CheckpointStats
 	maxAlign   time.Duration
@@ -239,7 +242,7 @@ func (c *Coordinator) trigger(now time.Time, savepoint bool, kind SavepointKind,
 	p := &pending{
 		id: id, trigger: now, deadline: now.Add(c.cfg.Timeout), savepoint: savepoint, kind: kind, dir: dir,
 		awaiting: map[TaskID]bool{}, acks: map[TaskID]*TaskStateHandle{},
-		opVertex: map[string]string{}, opMaxPar: map[string]int{},
+		opVertex: map[string]string{}, opMaxPar: map[string]int{}, shared: map[string]bool{},
 	}
 	for _, t := range c.tasks {
 		p.awaiting[t] = true
@@ -303,6 +306,12 @@ func (c *Coordinator) Ack(now time.Time, t TaskID, id int64, h TaskStateHandle) 
 		p.opVertex[op.OperatorID] = t.Vertex
 		p.opMaxPar[op.OperatorID] = op.MaxParallelism
 	}
+	for _, path := range h.sharedPaths() {
+		if !p.shared[path] {
+			p.shared[path] = true
+			c.registry.Acquire(path)
+		}
+	}
 	hc := h
 	p.acks[t] = &hc
 	delete(p.awaiting, t)
@@ -331,7 +340,17 @@ func (c *Coordinator) checkAck(p *pending, t TaskID, h *TaskStateHandle) error {
 			return fmt.Errorf("%w: operator %s reported max parallelism %d and %d", ErrInvalidHandle, op.OperatorID, m, op.MaxParallelism)
 		}
 	}
-	return nil
+	var err error
+	h.eachFile(func(f StateFile) {
+		switch {
+		case err != nil || !f.Shared:
+		case f.New && c.registry.Refs(f.Path) > 0:
+			err = fmt.Errorf("%w: shared file %q is marked new but another checkpoint already references that name (new shared files need unique names)", ErrInvalidHandle, f.Path)
+		case !f.New && c.registry.Refs(f.Path) == 0:
+			err = fmt.Errorf("%w: reuses shared file %q that no retained checkpoint references any more (it may already be deleted: the backend must re-upload it, or mark files it uploaded for this checkpoint as New)", ErrInvalidHandle, f.Path)
+		}
+	})
+	return err
 }
 
 func (c *Coordinator) lateAck(t TaskID, id int64, h *TaskStateHandle) []Action {
@@ -424,7 +443,10 @@ func (c *Coordinator) startFinalize(now time.Time, p *pending) []Action {
 				ops[o.OperatorID] = op
 				cp.Operators = append(cp.Operators, op)
 			}
-			st := SubtaskState{Subtask: t.Subtask, Keyed: o.Keyed, Files: o.Files, SourceReader: o.SourceReader, Committables: o.Committables}
+			st := SubtaskState{Subtask: t.Subtask, Keyed: copyKeyed(o.Keyed), Files: copyFiles(o.Files), Committables: copyBlobs(o.Committables)}
+			if o.SourceReader != nil {
+				st.SourceReader = append([]byte{}, o.SourceReader...)
+			}
 			if !st.empty() {
 				op.Subtasks = append(op.Subtasks, st)
 			}
@@ -499,7 +521,7 @@ func (c *Coordinator) Finalized(now time.Time, id int64, err error) []Action {
 			acts = append(acts, c.abort(now, q, fmt.Sprintf("subsumed by checkpoint %d", id), false)...)
 		}
 	}
-	c.registry.Register(cp)
+	// The shared files' references were acquired with the acknowledgements.
 	c.retained = append(c.retained, cp)
 	for len(c.retained) > c.cfg.Retained {
 		old := c.retained[0]
@@ -530,18 +552,12 @@ func (c *Coordinator) abort(now time.Time, p *pending, reason string, counted bo
 	c.counts.Failed++
 	c.latestFail = p.stats
 	a := &AbortAction{ID: p.id, Reason: reason, Savepoint: p.savepoint, Kind: p.kind, Dir: p.dir}
-	seen := map[string]bool{}
-	for _, t := range c.tasks {
-		if h := p.acks[t]; h != nil {
-			h.eachFile(func(f StateFile) {
-				if f.Shared && !seen[f.Path] && c.registry.Refs(f.Path) == 0 {
-					seen[f.Path] = true
-					a.DiscardShared = append(a.DiscardShared, f.Path)
-				}
-			})
-		}
+	held := make([]string, 0, len(p.shared))
+	for path := range p.shared {
+		held = append(held, path)
 	}
-	sort.Strings(a.DiscardShared)
+	sort.Strings(held)
+	a.DiscardShared = c.registry.Release(held...)
 	ev := c.log.Info()
 	if counted {
 		ev = c.log.Warn()

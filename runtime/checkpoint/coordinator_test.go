@@ -35,7 +35,9 @@ func handle(t TaskID, id int64, shared ...string) TaskStateHandle {
 	k := KeyedState{KeyGroups: r, Format: "heap-v1",
 		Files: []StateFile{{Path: fmt.Sprintf("map-%d.state", t.Subtask), Size: 1000}}}
 	for _, s := range shared {
-		k.Files = append(k.Files, StateFile{Path: s, Size: 500, Shared: true})
+		// "new:name" is a file uploaded for this checkpoint, "name" one reused.
+		name, isNew := strings.CutPrefix(s, "new:")
+		k.Files = append(k.Files, StateFile{Path: name, Size: 500, Shared: true, New: isNew})
 	}
 	return TaskStateHandle{Operators: []OperatorSubtaskState{
 		{OperatorID: "op-map", MaxParallelism: 128, Keyed: []KeyedState{k}},
@@ -269,7 +271,7 @@ func TestTimeoutAndLateAck(t *testing.T) {
 	c.Tick(at(0))
 	want(t, "trigger", c.Tick(at(10)), "trigger(1)")
 	want(t, "ack src0", c.Ack(at(11), src0, 1, handle(src0, 1)), "")
-	want(t, "ack map0", c.Ack(at(11), map0, 1, handle(map0, 1, "sst-new-1")), "")
+	want(t, "ack map0", c.Ack(at(11), map0, 1, handle(map0, 1, "new:sst-new-1")), "")
 	want(t, "before timeout", c.Tick(at(14.9)), "")
 	acts := c.Tick(at(15))
 	want(t, "timeout", acts, "abort(1)")
@@ -278,7 +280,7 @@ func TestTimeoutAndLateAck(t *testing.T) {
 		t.Errorf("abort = %+v", ab)
 	}
 	// A late ack: its files were written for nothing.
-	acts = c.Ack(at(16), map1, 1, handle(map1, 1, "sst-late"))
+	acts = c.Ack(at(16), map1, 1, handle(map1, 1, "new:sst-late"))
 	want(t, "late ack", acts, "discard-state(1)")
 	ds := acts[0].(*DiscardStateAction)
 	if ds.Dir != "/ck/j/chk-1" || !reflect.DeepEqual(ds.Exclusive, []string{"map-1.state"}) || !reflect.DeepEqual(ds.Shared, []string{"sst-late"}) {
@@ -415,15 +417,26 @@ func TestStopWithSavepointFailureResumesCheckpoints(t *testing.T) {
 func TestRetentionAndSharedFiles(t *testing.T) {
 	c := NewCoordinator(Config{JobID: "j", JobDir: "/ck/j", Interval: time.Second, Retained: 2}, tasks4, srcs, nil, 1)
 	c.Tick(at(0))
-	// Each checkpoint's map tasks reference shared files; consecutive
-	// checkpoints share some (incremental).
-	files := map[int64][]string{1: {"a", "b"}, 2: {"b", "c"}, 3: {"c", "d"}, 4: {"d"}}
+	// Map subtask 0 uploads shared files and reuses those of the previous
+	// checkpoint (incremental); subtask 1 reuses the same files (as after a
+	// restore from one handle), so each checkpoint must count them once.
+	files := map[int64][]string{1: {"new:a", "new:b"}, 2: {"b", "new:c"}, 3: {"c", "new:d"}, 4: {"d"}}
 	var discards []*DiscardAction
 	for id := int64(1); id <= 4; id++ {
 		want(t, "trigger", c.Tick(at(float64(id))), fmt.Sprintf("trigger(%d)", id))
+		var reused []string
+		for _, f := range files[id] {
+			if !strings.HasPrefix(f, "new:") {
+				reused = append(reused, f)
+			}
+		}
 		var acts []Action
 		for _, tk := range tasks4 {
-			acts = append(acts, c.Ack(at(float64(id)+0.5), tk, id, handle(tk, id, files[id]...))...)
+			sh := files[id]
+			if tk == map1 {
+				sh = reused
+			}
+			acts = append(acts, c.Ack(at(float64(id)+0.5), tk, id, handle(tk, id, sh...))...)
 		}
 		acts = append(acts, finalizeIfComplete(c, at(float64(id)+0.5), acts)...)
 		for _, a := range acts {
@@ -500,7 +513,7 @@ func TestSubsumedPendingAbortedWithoutCounting(t *testing.T) {
 	c.Tick(at(0))
 	want(t, "t1", c.Tick(at(1)), "trigger(1)")
 	want(t, "t2", c.Tick(at(2)), "trigger(2)")
-	c.Ack(at(2.1), map1, 1, handle(map1, 1, "only-in-1"))
+	c.Ack(at(2.1), map1, 1, handle(map1, 1, "new:only-in-1"))
 	acts := ackAll(t, c, at(2.5), 2, tasks4)
 	want(t, "2 completes", acts, "complete(2) notify(2) abort(1)")
 	ab := acts[2].(*AbortAction)
@@ -522,14 +535,14 @@ func TestFinalizeFailure(t *testing.T) {
 	c.Tick(at(1))
 	var acts []Action
 	for _, tk := range tasks4 {
-		acts = append(acts, c.Ack(at(1.5), tk, 1, handle(tk, 1, "s1"))...)
+		acts = append(acts, c.Ack(at(1.5), tk, 1, handle(tk, 1, "new:s1"+tk.String()))...)
 	}
 	want(t, "complete", acts, "complete(1)")
 	want(t, "timeout does not hit a finalizing checkpoint", c.Tick(at(1000)), "")
 	acts = c.Finalized(at(1000), 1, errors.New("hdfs: no space"))
 	want(t, "write failed", acts, "abort(1)")
 	ab := acts[0].(*AbortAction)
-	if !strings.Contains(ab.Reason, "no space") || !reflect.DeepEqual(ab.DiscardShared, []string{"s1"}) {
+	if !strings.Contains(ab.Reason, "no space") || !reflect.DeepEqual(ab.DiscardShared, []string{"s1map#0", "s1map#1"}) {
 		t.Errorf("abort %+v", ab)
 	}
 	if len(c.Completed()) != 0 || c.Stats().ConsecutiveFailures != 1 {
@@ -715,5 +728,86 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := ParseMode("twice"); err == nil {
 		t.Error("ParseMode accepted junk")
+	}
+}
+
+// A pending checkpoint's acknowledged references protect shared files from
+// deletion, and a reference to an already deleted file is refused.
+func TestSharedFilesReusedByPendingCheckpoints(t *testing.T) {
+	setup := func() *Coordinator {
+		c := NewCoordinator(Config{Interval: time.Second, MaxConcurrent: 2, TolerableFailures: UnlimitedFailures}, tasks4, srcs, nil, 1)
+		c.Tick(at(0))
+		want(t, "t1", c.Tick(at(1)), "trigger(1)")
+		for _, tk := range tasks4 {
+			sh := []string{}
+			if tk == map0 {
+				sh = []string{"new:x"}
+			}
+			finalizeIfComplete(c, at(1.5), c.Ack(at(1.5), tk, 1, handle(tk, 1, sh...)))
+		}
+		if c.Latest() == nil || c.Latest().ID != 1 {
+			t.Fatal("checkpoint 1 not completed")
+		}
+		want(t, "t2", c.Tick(at(2)), "trigger(2)")
+		want(t, "t3", c.Tick(at(3)), "trigger(3)")
+		return c
+	}
+	ack := func(c *Coordinator, id int64, shared ...string) []Action {
+		var acts []Action
+		for _, tk := range tasks4 {
+			sh := []string{}
+			if tk == map0 {
+				sh = shared
+			}
+			acts = append(acts, c.Ack(at(4), tk, id, handle(tk, id, sh...))...)
+		}
+		return append(acts, finalizeIfComplete(c, at(4), acts)...)
+	}
+
+	// Checkpoint 2 was snapshotted before the task learned that 1 completed
+	// (it re-uploaded x as y); 3 after (it reuses x).
+	c := setup()
+	want(t, "3 acks first", ack(c, 3, "x"), "complete(3) notify(3) abort(2) discard(1)")
+	c = setup()
+	acts := c.Ack(at(4), map0, 3, handle(map0, 3, "x")) // acknowledged, not complete
+	want(t, "3 partly", acts, "")
+	acts = ack(c, 2, "new:y")
+	want(t, "2 completes", acts, "complete(2) notify(2) discard(1)")
+	if got := acts[2].(*DiscardAction).SharedFiles; len(got) != 0 {
+		t.Fatalf("x deleted while pending checkpoint 3 references it: %v", got)
+	}
+	// 3 completes: 2 is discarded, y goes; x stays.
+	acts = nil
+	for _, tk := range []TaskID{src0, src1, map1} {
+		acts = append(acts, c.Ack(at(5), tk, 3, handle(tk, 3))...)
+	}
+	acts = append(acts, finalizeIfComplete(c, at(5), acts)...)
+	want(t, "3 completes", acts, "complete(3) notify(3) discard(2)")
+	if got := acts[2].(*DiscardAction).SharedFiles; !reflect.DeepEqual(got, []string{"y"}) {
+		t.Errorf("freed %v, want [y]", got)
+	}
+
+	// Had 3's acknowledgement come after 2 completed, x would be gone:
+	// the acknowledgement is refused rather than completing a broken checkpoint.
+	c = setup()
+	acts = ack(c, 2, "new:y")
+	if got := acts[2].(*DiscardAction).SharedFiles; !reflect.DeepEqual(got, []string{"x"}) {
+		t.Fatalf("freed %v, want [x]", got)
+	}
+	acts = c.Ack(at(5), map0, 3, handle(map0, 3, "x"))
+	want(t, "stale reuse", acts, "abort(3)")
+	if r := acts[0].(*AbortAction).Reason; !strings.Contains(r, "reuses shared file \"x\"") {
+		t.Errorf("reason %q", r)
+	}
+
+	// A "new" file under a name that is in use is a naming bug.
+	c = setup()
+	acts = c.Ack(at(5), map0, 2, handle(map0, 2, "new:x"))
+	want(t, "name collision", acts, "abort(2)")
+	if r := acts[0].(*AbortAction).Reason; !strings.Contains(r, "unique names") {
+		t.Errorf("reason %q", r)
+	}
+	if c.SharedRegistry().Refs("x") != 1 {
+		t.Errorf("refs of x = %d after the refused ack, want 1", c.SharedRegistry().Refs("x"))
 	}
 }

@@ -3,16 +3,19 @@ package checkpoint
 import "sort"
 
 // SharedRegistry counts, for every shared file (path relative to the job's
-// shared directory), how many retained checkpoints reference it. A checkpoint
-// referencing a file several times (several subtasks or handles) counts once.
+// shared directory), how many checkpoints reference it: retained ones, and
+// pending ones from the moment a task's acknowledgement names the file (as
+// Flink registers shared state on acknowledgement). A checkpoint referencing
+// a file several times (several subtasks or handles) counts once.
 //
-// Safety rests on one rule for state backends writing incremental
-// checkpoints: a newly uploaded shared file gets a unique name and belongs to
-// exactly one checkpoint until that checkpoint completes; afterwards the
-// backend may reference it again only from checkpoints triggered after it was
-// notified of that completion. Since files are immutable and a file the
-// backend no longer uses never comes back, a file dropped by every retained
-// checkpoint is never referenced again and can be deleted.
+// The rule for state backends writing incremental checkpoints: a newly
+// uploaded shared file gets a unique name, is marked StateFile.New, and
+// belongs to exactly one checkpoint until that checkpoint completes; the
+// backend may reuse it only after it was notified of that completion. A file
+// that reaches zero references is deleted; a late reuse of such a file (the
+// task had not heard of the newer checkpoint that dropped it yet) is refused
+// by the Coordinator, which aborts that checkpoint instead of completing one
+// that could not be restored.
 type SharedRegistry struct {
 	refs map[string]int
 }
@@ -23,17 +26,24 @@ func NewSharedRegistry() *SharedRegistry {
 }
 
 // Register adds one reference to every shared file of c.
-func (r *SharedRegistry) Register(c *Completed) {
-	for _, p := range c.SharedFiles() {
+func (r *SharedRegistry) Register(c *Completed) { r.Acquire(c.SharedFiles()...) }
+
+// Unregister drops c's references and returns the files that no checkpoint
+// references any more (sorted); the caller deletes them.
+func (r *SharedRegistry) Unregister(c *Completed) []string { return r.Release(c.SharedFiles()...) }
+
+// Acquire adds one reference to each path (pass distinct paths).
+func (r *SharedRegistry) Acquire(paths ...string) {
+	for _, p := range paths {
 		r.refs[p]++
 	}
 }
 
-// Unregister drops c's references and returns the files that no retained
-// checkpoint references any more (sorted); the caller deletes them.
-func (r *SharedRegistry) Unregister(c *Completed) []string {
+// Release drops one reference from each path (pass distinct paths) and
+// returns those that reached zero, sorted.
+func (r *SharedRegistry) Release(paths ...string) []string {
 	var zero []string
-	for _, p := range c.SharedFiles() {
+	for _, p := range paths {
 		n, ok := r.refs[p]
 		if !ok {
 			continue // never registered (or registered by an earlier owner)

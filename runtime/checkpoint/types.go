@@ -27,10 +27,19 @@ func (t TaskID) String() string { return fmt.Sprintf("%s#%d", t.Vertex, t.Subtas
 // retained checkpoints (incremental checkpoints); it is deleted when the last
 // retained checkpoint referencing it is discarded (see SharedRegistry).
 // Savepoints never reference shared files: they are self-contained.
+//
+// New matters only in acknowledgements (it is not serialized): a task sets it
+// on a shared file it uploaded for this checkpoint (under a fresh, unique
+// name) and leaves it false on a shared file it reuses from a completed
+// checkpoint it was notified of. The coordinator rejects an acknowledgement
+// that reuses a shared file no retained or pending checkpoint references any
+// more (it may already be deleted), instead of completing a checkpoint that
+// could not be restored.
 type StateFile struct {
 	Path   string
 	Size   int64
 	Shared bool
+	New    bool
 }
 
 // KeyedState is the keyed state of one operator subtask written by one state
@@ -210,7 +219,7 @@ func ResolveFile(chkDir string, f StateFile) string {
 	return joinURI(chkDir, f.Path)
 }
 
-// handleFiles calls fn for every file of a task handle.
+// eachFile calls fn for every file of a task handle.
 func (h *TaskStateHandle) eachFile(fn func(StateFile)) {
 	for _, op := range h.Operators {
 		for _, k := range op.Keyed {
@@ -324,6 +333,60 @@ func (h *TaskStateHandle) Validate(savepoint bool) error {
 		}
 	}
 	return nil
+}
+
+// sharedPaths returns the distinct shared paths of a handle, sorted.
+func (h *TaskStateHandle) sharedPaths() []string {
+	seen := map[string]bool{}
+	var out []string
+	h.eachFile(func(f StateFile) {
+		if f.Shared && !seen[f.Path] {
+			seen[f.Path] = true
+			out = append(out, f.Path)
+		}
+	})
+	sort.Strings(out)
+	return out
+}
+
+// copyFiles copies files, clearing the ack-only New flag.
+func copyFiles(in []StateFile) []StateFile {
+	if in == nil {
+		return nil
+	}
+	out := make([]StateFile, len(in))
+	for i, f := range in {
+		f.New = false
+		out[i] = f
+	}
+	return out
+}
+
+func copyKeyed(in []KeyedState) []KeyedState {
+	if in == nil {
+		return nil
+	}
+	out := make([]KeyedState, len(in))
+	for i, k := range in {
+		k.Files = copyFiles(k.Files)
+		k.Offsets = append([]int64(nil), k.Offsets...)
+		if len(k.Offsets) == 0 {
+			k.Offsets = nil
+		}
+		out[i] = k
+	}
+	return out
+}
+
+func copyBlobs(in [][]byte) [][]byte {
+	if in == nil {
+		return nil
+	}
+	out := make([][]byte, len(in))
+	for i, b := range in {
+		out[i] = append([]byte{}, b...)
+	}
+	return out
 }
 
 func (s *SubtaskState) empty() bool {
