@@ -118,7 +118,11 @@ type LatencyResult struct {
 	P50, P99      time.Duration
 	P999, Max     time.Duration
 	Duration      time.Duration // measured period
-	Err           error
+	// Elapsed is the wall time of the whole job; close to warm-up + Duration when the paced
+	// generator kept up with its schedule (the latency excludes any lag of the generator).
+	Elapsed time.Duration
+	Planned time.Duration // warm-up + Duration
+	Err     error
 }
 
 // RSSResult is the memory of the TaskManager processes during a run.
@@ -211,6 +215,9 @@ func (r *Report) Markdown() string {
 			b.WriteString("| samples | measured | p50 | p99 | p99.9 | max | target p99 | result |\n|---:|---:|---:|---:|---:|---:|---:|---|\n")
 			fmt.Fprintf(&b, "| %d | %.0f s | %s | %s | %s | %s | %s | %s |\n\n", l.Samples, l.Duration.Seconds(), ms(l.P50), ms(l.P99), ms(l.P999), ms(l.Max),
 				ms(LatencyP99Target), verdict(l.P99 <= LatencyP99Target))
+			if l.Planned > 0 {
+				fmt.Fprintf(&b, "The job ran %.1f s for %.1f s of paced events (the generator kept up when these are close).\n\n", l.Elapsed.Seconds(), l.Planned.Seconds())
+			}
 		}
 	}
 	if s := r.RSS; s != nil {

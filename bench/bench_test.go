@@ -130,7 +130,8 @@ func TestMarkdown(t *testing.T) {
 			{Query: "q4", Events: 1_000_000, Runtime: 10 * time.Second},
 			{Query: "q7", Events: 1_000, Err: errors.New("boom | bang")},
 		},
-		Latency:  &LatencyResult{Rate: 100000, BufferTimeout: 5 * time.Millisecond, Samples: 10, P50: time.Millisecond, P99: 30 * time.Millisecond, Max: time.Second, Duration: 20 * time.Second},
+		Latency: &LatencyResult{Rate: 100000, BufferTimeout: 5 * time.Millisecond, Samples: 10, P50: time.Millisecond, P99: 30 * time.Millisecond, Max: time.Second, Duration: 20 * time.Second,
+			Elapsed: 26 * time.Second, Planned: 25 * time.Second},
 		RSS:      &RSSResult{Events: 10, Runtime: time.Second, PeakRSS: map[int]int64{10: 100 << 20, 11: 300 << 20}, Samples: 3},
 		Profiles: map[string]string{"q5": "flat  flat%"},
 		Micro:    "BenchmarkX 1 ns/op",
@@ -144,6 +145,7 @@ func TestMarkdown(t *testing.T) {
 		"failed: boom / bang",
 		"| 30.00 ms |", "**missed** |",
 		"highest: 300.0 MiB",
+		"The job ran 26.0 s for 25.0 s of paced events",
 		"q5 (in-process run", "BenchmarkX",
 	} {
 		if !strings.Contains(md, want) {

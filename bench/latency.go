@@ -121,7 +121,7 @@ func (w *latencyWriter) flush() error {
 // from; the chained q1 of the throughput runs has no exchange. Occasional generator delays
 // are off: they would hold events back before they are stamped.
 func RunLatency(ctx context.Context, c LatencyConfig) LatencyResult {
-	res := LatencyResult{Rate: c.Rate, BufferTimeout: c.BufferTimeout, Duration: c.Duration}
+	res := LatencyResult{Rate: c.Rate, BufferTimeout: c.BufferTimeout, Duration: c.Duration, Planned: c.Warmup + c.Duration}
 	cfg := nexmark.DefaultConfig()
 	cfg.FirstEventRate = c.Rate
 	cfg.RateLimited = true
@@ -150,7 +150,10 @@ func RunLatency(ctx context.Context, c LatencyConfig) LatencyResult {
 		return res
 	}
 	sink.from = now() + int64(c.Warmup)
-	if err := cluster.RunLocal(ctx, g, reg, c.Log); err != nil {
+	start := time.Now()
+	err = cluster.RunLocal(ctx, g, reg, c.Log)
+	res.Elapsed = time.Since(start)
+	if err != nil {
 		res.Err = fmt.Errorf("latency job: %w", err)
 		return res
 	}

@@ -10,7 +10,7 @@
 // passes the window's end; records that arrive after that (late beyond the watermark strategy's
 // bound) are dropped, as Flink's window operators drop them.
 //
-// Streaming plans (P = parallelism; "⇒ key" is a hash exchange):
+// Streaming plans ("⇒ key" is a hash exchange, "→" a chained or forward step):
 //
 //	q0  source → bids                                                      (pass-through)
 //	q1  source → bids → 0.908·price                                         (projection)
