@@ -602,6 +602,12 @@ func TestMalformedInput(t *testing.T) {
 	if err != nil || len(got) != many || n != len(zs) {
 		t.Errorf("[]struct{} of %d: len %d, %d, %v", many, len(got), n, err)
 	}
+	// A type that encodes as nothing but occupies memory (only blank fields) is not free: its
+	// count stays bounded by the input, or a few bytes could demand terabytes.
+	type padded struct{ _ [1 << 20]byte }
+	if _, _, err := MustFor[[]padded]().Decode(AppendUvarint(nil, 1<<40)); !errors.Is(err, ErrTruncated) {
+		t.Errorf("[]padded of 2^40: %v", err)
+	}
 	// A count beyond the int range is rejected, not truncated.
 	if _, _, err := MustFor[[]struct{}]().Decode(AppendUvarint(nil, math.MaxUint64)); !errors.Is(err, ErrTruncated) {
 		t.Errorf("[]struct{} of 2^64-2: %v", err)

@@ -80,6 +80,11 @@ type engine struct {
 	strOps       []int
 }
 
+// free reports whether values of the type cost neither input nor memory (derived zero-size
+// types), so any element count of them is harmless. A type that encodes as nothing but has a
+// size (only blank fields) is not free: its element counts stay bounded by the input.
+func (e *engine) free() bool { return e.empty && e.typ.Size() == 0 }
+
 // pathOf returns the field path of op j for error messages.
 func (e *engine) pathOf(j int) string {
 	if j < len(e.paths) {
@@ -479,10 +484,10 @@ func readLen(src []byte) (uint64, int, error) {
 }
 
 // maxElems is the largest element count that rem bytes of input can hold for elements whose
-// encoding takes at least minSize bytes. Elements that encode as nothing need no input and no
-// memory, so their count is only bounded by the int range.
-func maxElems(rem int, minSize int, empty bool) uint64 {
-	if empty {
+// encoding takes at least minSize bytes (counted as 1 when smaller). Free elements (see
+// engine.free) need no input and no memory, so their count is only bounded by the int range.
+func maxElems(rem int, minSize int, free bool) uint64 {
+	if free {
 		return math.MaxInt
 	}
 	if minSize < 1 {
@@ -522,7 +527,7 @@ func sliceEngine(t reflect.Type, elem *engine) *engine {
 			return i, nil
 		}
 		u--
-		if u > maxElems(len(src)-i, elem.minSize, elem.empty) {
+		if u > maxElems(len(src)-i, elem.minSize, elem.free()) {
 			return 0, lengthError("slice", u, len(src)-i)
 		}
 		n := int(u)
@@ -681,7 +686,7 @@ func mapEngine(t reflect.Type, ke, ve *engine) *engine {
 			return i, nil
 		}
 		u--
-		limit := maxElems(len(src)-i, ke.minSize+ve.minSize, ke.empty && ve.empty)
+		limit := maxElems(len(src)-i, ke.minSize+ve.minSize, ke.free() && ve.free())
 		if ke.empty && limit > 1 {
 			limit = 1 // a zero-size key type has a single value
 		}

@@ -171,7 +171,7 @@ func sliceSkip(elem *engine) skipFn {
 			return i, nil
 		}
 		u--
-		if u > maxElems(len(src)-i, elem.minSize, elem.empty) {
+		if u > maxElems(len(src)-i, elem.minSize, elem.free()) {
 			return 0, lengthError("slice", u, len(src)-i)
 		}
 		if elem.empty {
@@ -224,7 +224,7 @@ func mapSkip(ke, ve *engine) skipFn {
 			return i, nil
 		}
 		u--
-		limit := maxElems(len(src)-i, ke.minSize+ve.minSize, ke.empty && ve.empty)
+		limit := maxElems(len(src)-i, ke.minSize+ve.minSize, ke.free() && ve.free())
 		if ke.empty && limit > 1 {
 			limit = 1
 		}
@@ -351,10 +351,10 @@ func (s sliceCodec[T]) Skip(src []byte) (int, error) {
 		return i, err
 	}
 	u--
-	if u > maxElems(len(src)-i, 1, s.empty) {
+	if u > maxElems(len(src)-i, 1, s.free) {
 		return 0, lengthError("slice", u, len(src)-i)
 	}
-	if s.empty {
+	if s.free {
 		return i, nil
 	}
 	for k := uint64(0); k < u; k++ {

@@ -90,16 +90,16 @@ func (c tuple3Codec[A, B, C]) Decode(src []byte) (Tuple3[A, B, C], int, error) {
 // (each element is assumed to take at least one byte unless c is a derived codec of a
 // zero-size type).
 func SliceOf[T any](c Codec[T]) Codec[[]T] {
-	empty := false
+	free := false
 	if d, ok := c.(*derivedCodec[T]); ok {
-		empty = d.e.empty
+		free = d.e.free()
 	}
-	return sliceCodec[T]{c: c, empty: empty}
+	return sliceCodec[T]{c: c, free: free}
 }
 
 type sliceCodec[T any] struct {
-	c     Codec[T]
-	empty bool
+	c    Codec[T]
+	free bool // elements cost neither input nor memory
 }
 
 func (s sliceCodec[T]) Append(dst []byte, v []T) []byte {
@@ -122,7 +122,7 @@ func (s sliceCodec[T]) Decode(src []byte) ([]T, int, error) {
 		return nil, i, nil
 	}
 	u--
-	if u > maxElems(len(src)-i, 1, s.empty) {
+	if u > maxElems(len(src)-i, 1, s.free) {
 		return nil, 0, fmt.Errorf("serde: decode slice: %w", lengthError("slice", u, len(src)-i))
 	}
 	out := make([]T, int(u))
