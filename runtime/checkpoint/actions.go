@@ -71,8 +71,10 @@ type DiscardAction struct {
 
 // DiscardStateAction: a task acknowledged a checkpoint that is no longer
 // pending (it was aborted or expired). The caller deletes the listed files,
-// which were written for nothing: Exclusive relative to Dir, Shared relative
-// to the job's shared directory. Deleting a missing file is not an error.
+// which were written for nothing: Exclusive relative to Dir, Shared (the
+// shared files the task uploaded for it, marked New, that no checkpoint
+// references) relative to the job's shared directory. Deleting a missing file
+// is not an error.
 type DiscardStateAction struct {
 	ID        int64
 	Task      TaskID

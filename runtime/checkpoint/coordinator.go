@@ -300,7 +300,22 @@ func (c *Coordinator) Ack(now time.Time, t TaskID, id int64, h TaskStateHandle) 
 	}
 	if err := c.checkAck(p, t, &h); err != nil {
 		c.log.Warn().Err(err).Int64("checkpoint", id).Stringer("task", t).Msg("rejecting checkpoint")
-		return c.abort(now, p, fmt.Sprintf("task %v acknowledged an invalid state handle: %v", t, err), true)
+		acts := c.abort(now, p, fmt.Sprintf("task %v acknowledged an invalid state handle: %v", t, err), true)
+		// The refused handle's shared files that nobody references were
+		// uploaded in vain: delete them with the checkpoint.
+		ab := acts[0].(*AbortAction)
+		seen := map[string]bool{}
+		for _, f := range ab.DiscardShared {
+			seen[f] = true
+		}
+		h.eachFile(func(f StateFile) {
+			if f.Shared && f.New && !seen[f.Path] && validatePath(f.Path) == nil && c.registry.Refs(f.Path) == 0 {
+				seen[f.Path] = true
+				ab.DiscardShared = append(ab.DiscardShared, f.Path)
+			}
+		})
+		sort.Strings(ab.DiscardShared)
+		return acts
 	}
 	for _, op := range h.Operators {
 		p.opVertex[op.OperatorID] = t.Vertex
@@ -378,7 +393,10 @@ func (c *Coordinator) lateAck(t TaskID, id int64, h *TaskStateHandle) []Action {
 		}
 		seen[key] = true
 		if f.Shared {
-			if c.registry.Refs(f.Path) == 0 {
+			// Only files uploaded for this checkpoint: a reused file with no
+			// reference is already gone, or belongs to a checkpoint this job
+			// does not own.
+			if f.New && c.registry.Refs(f.Path) == 0 {
 				a.Shared = append(a.Shared, f.Path)
 			}
 		} else {
