@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -75,14 +73,14 @@ func TestContainerRunsAndLogsAggregate(t *testing.T) {
 	if !strings.Contains(report.App.Diagnostics, "exitCode: 0") {
 		t.Fatalf("application %s ended %s: %s", app.ID, report.App.State, report.App.Diagnostics)
 	}
+	logs, err := c.ContainerLogs(app.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var found string
-	for i := 0; i < 2 && found == ""; i++ {
-		dirs := c.Property(fmt.Sprintf("yarn.nm.%d.log-dirs", i))
-		matches, _ := filepath.Glob(filepath.Join(dirs, app.ID, "container_*", "stdout"))
-		for _, m := range matches {
-			if data, err := os.ReadFile(m); err == nil && strings.Contains(string(data), marker) {
-				found = string(data)
-			}
+	for name, content := range logs {
+		if strings.HasSuffix(name, "/stdout") && strings.Contains(content, marker) {
+			found = content
 		}
 	}
 	if want := marker + " user=" + user; !strings.Contains(found, want) {

@@ -27,6 +27,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -611,4 +612,55 @@ func dropLease(workDir string) (int, error) {
 		_ = os.Remove(filepath.Join(dir, e.Name()))
 	}
 	return live, nil
+}
+
+// ContainerLogs collects the log files the NodeManagers wrote for an
+// application's containers on local disk (stdout, stderr, prelaunch.err, ...),
+// keyed "<containerId>/<file>". It reads the mini-cluster's NodeManager log
+// dirs (cluster.properties), so it works while the NodeManagers keep the logs
+// (yarn.nodemanager.delete.debug-delay-sec, 600 s here) and only for the
+// mini-cluster. Files over 1 MiB are cut to their last MiB.
+func (c *Cluster) ContainerLogs(appID string) (map[string]string, error) {
+	n, _ := strconv.Atoi(c.props["yarn.nodemanagers"])
+	if n == 0 {
+		return nil, fmt.Errorf("testbed: %s has no NodeManager log dirs (not the mini-cluster?)", c.confDir)
+	}
+	out := map[string]string{}
+	for i := 0; i < n; i++ {
+		for _, dir := range strings.Split(c.props[fmt.Sprintf("yarn.nm.%d.log-dirs", i)], ",") {
+			if dir == "" {
+				continue
+			}
+			files, err := filepath.Glob(filepath.Join(dir, appID, "container_*", "*"))
+			if err != nil {
+				return nil, fmt.Errorf("testbed: %w", err)
+			}
+			for _, f := range files {
+				data, err := readTail(f, 1<<20)
+				if err != nil {
+					continue // a directory or a file being rotated away
+				}
+				out[filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f)] = string(data)
+			}
+		}
+	}
+	return out, nil
+}
+
+func readTail(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.IsDir() {
+		return nil, fmt.Errorf("not a file: %s", path)
+	}
+	if st.Size() > max {
+		if _, err := f.Seek(st.Size()-max, 0); err != nil {
+			return nil, err
+		}
+	}
+	return io.ReadAll(f)
 }
