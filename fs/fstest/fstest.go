@@ -214,6 +214,27 @@ func Run(t *testing.T, fsys fs.FileSystem, base string) {
 		}
 	})
 
+	t.Run("Permissions", func(t *testing.T) {
+		// YARN staging directories are 0700, token and key files 0600.
+		d := p("private")
+		if err := fsys.MkdirAll(ctx, d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := fsys.Stat(ctx, d); err != nil || st.Mode.Perm() != 0o700 || !st.IsDir {
+			t.Errorf("MkdirAll(0700): %+v, %v", st, err)
+		}
+		w, err := fsys.Create(ctx, d+"/secret", fs.CreateOptions{Perm: 0o600})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := fsys.Stat(ctx, d+"/secret"); err != nil || st.Mode.Perm() != 0o600 || st.Size != 0 {
+			t.Errorf("Create(0600): %+v, %v", st, err)
+		}
+	})
+
 	t.Run("Canceled", func(t *testing.T) {
 		cctx, ccancel := context.WithCancel(ctx)
 		ccancel()
