@@ -75,7 +75,10 @@ type Coordinator struct {
 
 	retained []*Completed
 	registry *SharedRegistry
-	restored *Completed
+	// abortedDirs remembers the directories of recently aborted checkpoints
+	// and savepoints, for late acknowledgements.
+	abortedDirs map[int64]string
+	restored    *Completed
 
 	failures      int
 	countedIDs    map[int64]bool
@@ -108,6 +111,7 @@ func NewCoordinator(cfg Config, tasks []TaskID, sources []TaskID, restoredFrom *
 		finished:      map[TaskID]bool{},
 		pending:       map[int64]*pending{},
 		registry:      NewSharedRegistry(),
+		abortedDirs:   map[int64]string{},
 		countedIDs:    map[int64]bool{},
 		lastSucceeded: -1,
 	}
@@ -309,7 +313,7 @@ func (c *Coordinator) Ack(now time.Time, t TaskID, id int64, h TaskStateHandle) 
 			seen[f] = true
 		}
 		h.eachFile(func(f StateFile) {
-			if f.Shared && f.New && !seen[f.Path] && validatePath(f.Path) == nil && c.registry.Refs(f.Path) == 0 {
+			if f.Shared && f.New && !p.savepoint && !seen[f.Path] && validatePath(f.Path) == nil && c.registry.Refs(f.Path) == 0 {
 				seen[f.Path] = true
 				ab.DiscardShared = append(ab.DiscardShared, f.Path)
 			}
@@ -330,8 +334,8 @@ func (c *Coordinator) Ack(now time.Time, t TaskID, id int64, h TaskStateHandle) 
 	hc := h
 	p.acks[t] = &hc
 	delete(p.awaiting, t)
-	if d := time.Duration(h.AlignmentDuration); d > p.maxAlign {
-		p.maxAlign = d
+	if h.AlignmentDuration > p.maxAlign {
+		p.maxAlign = h.AlignmentDuration
 	}
 	p.bytes += h.BytesWritten
 	p.lastAck = now
@@ -381,7 +385,11 @@ func (c *Coordinator) lateAck(t TaskID, id int64, h *TaskStateHandle) []Action {
 	if c.restored != nil && c.restored.ID == id {
 		return nil
 	}
-	a := &DiscardStateAction{ID: id, Task: t, Dir: c.checkpointDir(id)}
+	dir, ok := c.abortedDirs[id]
+	if !ok {
+		dir = c.checkpointDir(id)
+	}
+	a := &DiscardStateAction{ID: id, Task: t, Dir: dir}
 	seen := map[string]bool{}
 	h.eachFile(func(f StateFile) {
 		if validatePath(f.Path) != nil {
@@ -570,6 +578,7 @@ func (c *Coordinator) abort(now time.Time, p *pending, reason string, counted bo
 	c.counts.Failed++
 	c.latestFail = p.stats
 	a := &AbortAction{ID: p.id, Reason: reason, Savepoint: p.savepoint, Kind: p.kind, Dir: p.dir}
+	c.rememberAborted(p.id, p.dir)
 	held := make([]string, 0, len(p.shared))
 	for path := range p.shared {
 		held = append(held, path)
@@ -695,6 +704,21 @@ func (c *Coordinator) addHistory(s *CheckpointStats) {
 	if len(c.history) > c.cfg.History {
 		c.history = c.history[:c.cfg.History]
 	}
+}
+
+// maxAbortedDirs bounds abortedDirs; older entries fall back to chk-<id>.
+const maxAbortedDirs = 256
+
+func (c *Coordinator) rememberAborted(id int64, dir string) {
+	c.abortedDirs[id] = dir
+	if len(c.abortedDirs) <= maxAbortedDirs {
+		return
+	}
+	oldest := id
+	for k := range c.abortedDirs {
+		oldest = min(oldest, k)
+	}
+	delete(c.abortedDirs, oldest)
 }
 
 func (c *Coordinator) sortedPending() []*pending {

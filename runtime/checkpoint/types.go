@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/flink-go/flink-go/runtime/serde"
 )
@@ -83,7 +84,7 @@ type OperatorSubtaskState struct {
 type TaskStateHandle struct {
 	Operators []OperatorSubtaskState
 	// AlignmentDuration is how long the task waited for barriers to align.
-	AlignmentDuration int64 // nanoseconds (time.Duration)
+	AlignmentDuration time.Duration
 	// BytesWritten is what this checkpoint uploaded for the task (for an
 	// incremental checkpoint, the new files only).
 	BytesWritten int64
