@@ -117,7 +117,10 @@ type q4Acc struct {
 // maximum is final and goes to stage 2, keyed by category, which keeps sum and count and emits
 // the updated row. So the output is an upsert stream keyed by category, as Flink's changelog
 // for the SQL's outer GROUP BY: the latest row of a category (the one with the highest Count)
-// is the current result; once the input ended it equals the reference's row.
+// is the current result; once the input ended it equals the reference's row. Unlike Flink's
+// changelog, which also revises the average while an auction is still open, an auction counts
+// here once, when it closes and its maximum can no longer change (the watermark passed its
+// expiry), so no row is ever retracted.
 //
 // Auction ids are unique (the generator never repeats one): a bid that arrives after its
 // auction was seen joins the auctions seen so far for that id, and is not kept for later ones.
