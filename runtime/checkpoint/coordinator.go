@@ -334,8 +334,8 @@ func (c *Coordinator) Ack(now time.Time, t TaskID, id int64, h TaskStateHandle) 
 	hc := h
 	p.acks[t] = &hc
 	delete(p.awaiting, t)
-	if h.AlignmentDuration > p.maxAlign {
-		p.maxAlign = h.AlignmentDuration
+	if d := time.Duration(h.AlignmentDuration); d > p.maxAlign {
+		p.maxAlign = d
 	}
 	p.bytes += h.BytesWritten
 	p.lastAck = now

@@ -42,7 +42,7 @@ func handle(t TaskID, id int64, shared ...string) TaskStateHandle {
 	return TaskStateHandle{Operators: []OperatorSubtaskState{
 		{OperatorID: "op-map", MaxParallelism: 128, Keyed: []KeyedState{k}},
 		{OperatorID: "op-print", MaxParallelism: 128}, // stateless, chained
-	}, AlignmentDuration: time.Duration(t.Subtask+1) * time.Millisecond, BytesWritten: 100}
+	}, AlignmentDuration: int64(time.Duration(t.Subtask+1) * time.Millisecond), BytesWritten: 100}
 }
 
 // kinds renders actions compactly for comparison.

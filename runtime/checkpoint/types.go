@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/flink-go/flink-go/runtime/serde"
 )
@@ -83,8 +82,9 @@ type OperatorSubtaskState struct {
 // plus figures for the statistics.
 type TaskStateHandle struct {
 	Operators []OperatorSubtaskState
-	// AlignmentDuration is how long the task waited for barriers to align.
-	AlignmentDuration time.Duration
+	// AlignmentDuration is how long the task waited for barriers to align,
+	// in nanoseconds (a time.Duration's value).
+	AlignmentDuration int64
 	// BytesWritten is what this checkpoint uploaded for the task (for an
 	// incremental checkpoint, the new files only).
 	BytesWritten int64
