@@ -106,8 +106,6 @@ func NewCoordinator(cfg Config, tasks []TaskID, sources []TaskID, restoredFrom *
 	c := &Coordinator{
 		cfg:           cfg,
 		log:           zerolog.Nop(),
-		taskSet:       map[TaskID]bool{},
-		parallelism:   map[string]int{},
 		finished:      map[TaskID]bool{},
 		pending:       map[int64]*pending{},
 		registry:      NewSharedRegistry(),
@@ -115,19 +113,7 @@ func NewCoordinator(cfg Config, tasks []TaskID, sources []TaskID, restoredFrom *
 		countedIDs:    map[int64]bool{},
 		lastSucceeded: -1,
 	}
-	for _, t := range tasks {
-		if c.taskSet[t] {
-			continue
-		}
-		c.taskSet[t] = true
-		c.tasks = append(c.tasks, t)
-		c.parallelism[t.Vertex]++
-	}
-	for _, t := range sources {
-		if c.taskSet[t] {
-			c.sources = append(c.sources, t)
-		}
-	}
+	c.setTasks(tasks, sources)
 	if nextID < 1 {
 		nextID = 1
 	}
@@ -147,6 +133,25 @@ func NewCoordinator(cfg Config, tasks []TaskID, sources []TaskID, restoredFrom *
 	}
 	c.nextID = nextID
 	return c
+}
+
+func (c *Coordinator) setTasks(tasks, sources []TaskID) {
+	taskSet, par := map[TaskID]bool{}, map[string]int{}
+	var ts, ss []TaskID
+	for _, t := range tasks {
+		if taskSet[t] {
+			continue
+		}
+		taskSet[t] = true
+		ts = append(ts, t)
+		par[t.Vertex]++
+	}
+	for _, t := range sources {
+		if taskSet[t] {
+			ss = append(ss, t)
+		}
+	}
+	c.tasks, c.sources, c.taskSet, c.parallelism = ts, ss, taskSet, par
 }
 
 // SetLogger sets the logger for decisions worth a line (failures, ignored
@@ -620,12 +625,21 @@ func (c *Coordinator) countFailure(id int64, reason string) Action {
 // Reset is called when the job fails over (all tasks restart): pending
 // checkpoints are aborted (not counted), finished tasks run again, and the
 // periodic schedule restarts at the next Tick. The tasks restore from
-// Latest().
+// Latest(). Keep using the same Coordinator across restarts (rather than
+// creating a new one) so retained checkpoints, shared-file counts, pending
+// checkpoints' cleanup and statistics carry over.
 func (c *Coordinator) Reset(now time.Time, reason string) []Action {
+	return c.Restart(now, reason, c.tasks, c.sources)
+}
+
+// Restart is Reset with a new set of tasks and sources (e.g. the job was
+// rescaled).
+func (c *Coordinator) Restart(now time.Time, reason string, tasks, sources []TaskID) []Action {
 	var acts []Action
 	for _, p := range c.sortedPending() {
 		acts = append(acts, c.abort(now, p, "job failover: "+reason, false)...)
 	}
+	c.setTasks(tasks, sources)
 	clear(c.finished)
 	c.nextTrigger = time.Time{}
 	if l := c.Latest(); l != nil {

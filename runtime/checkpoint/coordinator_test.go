@@ -811,3 +811,29 @@ func TestSharedFilesReusedByPendingCheckpoints(t *testing.T) {
 		t.Errorf("refs of x = %d after the refused ack, want 1", c.SharedRegistry().Refs("x"))
 	}
 }
+
+func TestRestartWithNewTasks(t *testing.T) {
+	c := NewCoordinator(Config{Interval: time.Second, Retained: 2}, tasks4, srcs, nil, 1)
+	c.Tick(at(0))
+	c.Tick(at(1))
+	ackAll(t, c, at(1.5), 1, tasks4)
+	want(t, "t2", c.Tick(at(2)), "trigger(2)")
+	// Rescaled to parallelism 3 for the map vertex.
+	map2 := TaskID{"map", 2}
+	tasks5 := append(append([]TaskID(nil), tasks4...), map2)
+	want(t, "restart", c.Restart(at(2.5), "rescale", tasks5, srcs), "abort(2)")
+	want(t, "schedule", c.Tick(at(3)), "")
+	want(t, "t3", c.Tick(at(4)), "trigger(3)")
+	acts := ackAll(t, c, at(4.5), 3, tasks4)
+	want(t, "not complete without map#2", acts, "")
+	h := handle(map2, 3)
+	h.Operators[0].Keyed[0].KeyGroups = serde.KeyGroupRangeFor(128, 3, 2)
+	acts = c.Ack(at(4.6), map2, 3, h)
+	want(t, "complete", acts, "complete(3)")
+	if p := acts[0].(*CompleteAction).Checkpoint.Operator("op-map").Parallelism; p != 3 {
+		t.Errorf("parallelism %d", p)
+	}
+	if s := c.Stats(); s.Counts.Completed != 1 || s.Counts.Restored != 1 || len(c.Completed()) != 1 {
+		t.Errorf("stats %+v retained %d", s.Counts, len(c.Completed()))
+	}
+}

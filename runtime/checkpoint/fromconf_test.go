@@ -14,8 +14,8 @@ func TestConfigFrom(t *testing.T) {
 		"execution.checkpointing.min-pause":                    "5s",
 		"execution.checkpointing.mode":                         "AT_LEAST_ONCE",
 		"execution.checkpointing.tolerable-failed-checkpoints": "3",
-		"state.checkpoints.dir":                                "hdfs://nn:8020/flink/ckpt",
-		"state.checkpoints.num-retained":                       "4",
+		"execution.checkpointing.dir":                          "hdfs://nn:8020/flink/ckpt",
+		"execution.checkpointing.num-retained":                 "4",
 	}, configs.DynamicOrigin); err != nil {
 		t.Fatal(err)
 	}
