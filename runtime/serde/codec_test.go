@@ -420,6 +420,12 @@ func TestUnsupportedTypes(t *testing.T) {
 	if !errors.Is(err, ErrUnsupported) || !errors.As(err, &ute) || ute.Path != "withReader.Src" {
 		t.Fatalf("error shape: %#v", err)
 	}
+	if _, err := For[*withReader](); err == nil || err.Error() != want {
+		t.Fatalf("pointer to struct: %v", err)
+	}
+	if _, err := For[map[string]withReader](); err == nil || !strings.Contains(err.Error(), "field map[string]serde.withReader[value].Src of type io.Reader") {
+		t.Fatalf("map of struct: %v", err)
+	}
 	if _, err := For[withChans](); err == nil || !strings.Contains(err.Error(), "field withChans.Chans[] of type chan int") {
 		t.Fatalf("chan in slice: %v", err)
 	}

@@ -43,7 +43,9 @@ func (b *builder) engineFor(t reflect.Type, path string) (*engine, error) {
 		return e, nil
 	}
 	switch t.Kind() {
-	case reflect.Slice, reflect.Array, reflect.Map, reflect.Pointer:
+	case reflect.Slice, reflect.Array, reflect.Map:
+		// Name a top-level container in paths ("[]Order[].Payload"); a top-level pointer
+		// leaves the naming to its element.
 		if path == "" {
 			path = typeName(t)
 		}
