@@ -272,6 +272,8 @@ func (c *Coordinator) trigger(now time.Time, savepoint bool, kind SavepointKind,
 		return id, c.abort(now, p, "some tasks have already finished; flink-go takes no checkpoints once a task finished", false)
 	case len(c.tasks) > 0 && len(c.sources) == 0:
 		return id, c.abort(now, p, "the job has no source tasks to send barriers from", false)
+	case savepoint && dir == "":
+		return id, c.abort(now, p, "no savepoint directory (pass one, or set execution.checkpointing.savepoint-dir)", false)
 	}
 	c.log.Debug().Int64("checkpoint", id).Str("kind", kind.String()).Msg("triggering checkpoint")
 	acts := []Action{&TriggerAction{ID: id, Timestamp: now.UnixMilli(), Savepoint: savepoint, Kind: kind, Mode: c.cfg.Mode,

@@ -677,6 +677,12 @@ func TestNoTasksAndNoSources(t *testing.T) {
 	c = NewCoordinator(Config{}, tasks4, nil, nil, 1)
 	_, acts = c.TriggerSavepoint(at(0), "/sp", SavepointPlain)
 	want(t, "no sources", acts, "abort(1)")
+	c = NewCoordinator(Config{}, tasks4, srcs, nil, 1)
+	_, acts = c.TriggerSavepoint(at(0), "", SavepointStop)
+	want(t, "no savepoint dir", acts, "abort(1)")
+	if c.stopping != 0 {
+		t.Error("a refused stop-with-savepoint still holds back checkpoints")
+	}
 }
 
 func TestStatsSummaryAndHistory(t *testing.T) {

@@ -223,14 +223,20 @@ func (d *decoder) varint(what string) int64 {
 	return v
 }
 
-// intv reads a uvarint that must fit [0, max].
-func (d *decoder) intv(what string, max uint64) int {
+// intv reads a uvarint that must fit [0, max] (max fits an int on every
+// platform).
+func (d *decoder) intv(what string, max int) int {
+	return int(d.int64v(what, int64(max)))
+}
+
+// int64v reads a uvarint that must fit [0, max].
+func (d *decoder) int64v(what string, max int64) int64 {
 	v := d.uvarint(what)
-	if d.err == nil && v > max {
+	if d.err == nil && v > uint64(max) {
 		d.fail(fmt.Errorf("%w: %s %d exceeds %d", ErrCorrupt, what, v, max))
 		return 0
 	}
-	return int(v)
+	return int64(v)
 }
 
 // count reads an element count; every element takes at least minSize bytes,
@@ -287,7 +293,7 @@ func (d *decoder) files(what string) []StateFile {
 	for i := 0; i < n && d.err == nil; i++ {
 		var f StateFile
 		f.Path = d.str(what + " path")
-		f.Size = int64(d.intv(what+" size", 1<<62))
+		f.Size = d.int64v(what+" size", 1<<62)
 		flags := d.byte1(what + " flags")
 		if flags&^1 != 0 {
 			d.fail(fmt.Errorf("%w: %s %q has unknown flags %#x", ErrCorrupt, what, f.Path, flags))
@@ -302,7 +308,7 @@ func decodeBody(b []byte) (*Completed, error) {
 	d := &decoder{b: b}
 	c := &Completed{}
 	c.JobID = d.str("job id")
-	c.ID = int64(d.intv("checkpoint id", 1<<62))
+	c.ID = d.int64v("checkpoint id", 1<<62)
 	c.Timestamp = d.varint("timestamp")
 	c.CompletedAt = d.varint("completion timestamp")
 	kind := d.byte1("kind")
@@ -334,7 +340,7 @@ func decodeBody(b []byte) (*Completed, error) {
 				}
 				prev := int64(0)
 				for o := 0; o < no && d.err == nil; o++ {
-					delta := int64(d.intv("key-group offset", 1<<62))
+					delta := d.int64v("key-group offset", 1<<62)
 					if prev+delta < prev {
 						d.fail(fmt.Errorf("%w: key-group offsets overflow", ErrCorrupt))
 					}
