@@ -10,13 +10,16 @@
 # BENCH_SECONDS (job runtime per throughput run, default 15s), BENCH_MICRO=0 skips the
 # micro-benchmarks, BENCH_BENCHTIME (go test -benchtime, default 200ms), BENCH_PROFILE_ALSO
 # (queries to profile even when they met their target, e.g. q5-window,q4), BENCH_REPEAT (measured
-# runs per query, the fastest counts; default 1).
+# runs per query, the fastest counts; default 1), BENCH_FLINK_GO / BENCH_JOB (the binaries, default
+# bin/flink-go and bin/examples/nexmark).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench
 mkdir -p "$out"
 
-for b in bin/flink-go bin/examples/nexmark; do
+flink_go=${BENCH_FLINK_GO:-bin/flink-go}
+job=${BENCH_JOB:-bin/examples/nexmark}
+for b in "$flink_go" "$job"; do
   [[ -x $b ]] || { echo "bench: $b is missing; run 'make build' first" >&2; exit 1; }
 done
 
@@ -32,6 +35,7 @@ fi
 
 echo "== whole-job Nexmark runs" >&2
 go run ./bench/nexmark-bench \
+  --flink-go "$flink_go" --job "$job" \
   --parts "${BENCH_PARTS:-throughput,latency,rss,profile}" \
   --queries "${BENCH_QUERIES:-q0,q1,q2,q3,q4,q5,q5-window,q7,q8}" \
   --seconds "${BENCH_SECONDS:-15s}" \

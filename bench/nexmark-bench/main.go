@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -312,10 +313,14 @@ func profile(o *options, t bench.ThroughputResult, log zerolog.Logger) (string, 
 	return trimPprof(string(out)), nil
 }
 
-// trimPprof drops pprof's header lines up to "Showing nodes ...".
+var shapeRE = regexp.MustCompile(`go\.shape\.struct \{[^{}]*\}`)
+
+// trimPprof drops pprof's header lines up to "Showing nodes ..." and shortens the names:
+// generic shapes of struct types become struct{…}, the module path is dropped.
 func trimPprof(s string) string {
 	if i := strings.Index(s, "Showing nodes"); i >= 0 {
-		return s[i:]
+		s = s[i:]
 	}
-	return s
+	s = shapeRE.ReplaceAllString(s, "struct{…}")
+	return strings.ReplaceAll(s, "github.com/flink-go/flink-go/", "")
 }

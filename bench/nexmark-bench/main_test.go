@@ -23,3 +23,11 @@ func TestTrimPprof(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+func TestTrimPprofNames(t *testing.T) {
+	in := "  0.05s  2.27%  github.com/flink-go/flink-go/stream.(*flatMapOp[go.shape.struct { Type int64; Bid github.com/flink-go/flink-go/connectors/nexmark.Bid },go.shape.int64]).ProcessElement\n"
+	want := "  0.05s  2.27%  stream.(*flatMapOp[struct{…},go.shape.int64]).ProcessElement\n"
+	if got := trimPprof(in); got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}
