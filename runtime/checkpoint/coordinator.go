@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -97,9 +98,9 @@ type Coordinator struct {
 // subtask of every vertex) and sources (the tasks that receive triggers).
 // restoredFrom is the checkpoint the job starts from, or nil; checkpoint ids
 // continue after it (and after nextID-1). A restored checkpoint of the same
-// job (Config.JobID) that is not a savepoint is owned: it is retained like the
-// job's own checkpoints and discarded when it falls out of the retention.
-// Other restored checkpoints are never discarded. Invalid Config values are
+// job (Config.JobID) that is not a savepoint and lies in Config.JobDir is
+// owned: it is retained like the job's own checkpoints and discarded when it
+// falls out of the retention. Other restored checkpoints are never discarded. Invalid Config values are
 // replaced by defaults (see Config.Validate).
 func NewCoordinator(cfg Config, tasks []TaskID, sources []TaskID, restoredFrom *Completed, nextID int64) *Coordinator {
 	cfg = cfg.withDefaults()
@@ -124,7 +125,7 @@ func NewCoordinator(cfg Config, tasks []TaskID, sources []TaskID, restoredFrom *
 		c.lastSucceeded = restoredFrom.ID
 		c.counts.Restored = 1
 		c.latestRestore = &RestoredStats{ID: restoredFrom.ID, IsSavepoint: restoredFrom.Savepoint, ExternalPath: restoredFrom.ExternalPath}
-		if !restoredFrom.Savepoint && restoredFrom.JobID != "" && restoredFrom.JobID == cfg.JobID {
+		if owns(cfg, restoredFrom) {
 			c.retained = append(c.retained, restoredFrom)
 			c.registry.Register(restoredFrom)
 		} else {
@@ -152,6 +153,20 @@ func (c *Coordinator) setTasks(tasks, sources []TaskID) {
 		}
 	}
 	c.tasks, c.sources, c.taskSet, c.parallelism = ts, ss, taskSet, par
+}
+
+// owns reports whether a restored checkpoint belongs to this job: a
+// checkpoint (not a savepoint) of the same job id stored in the job's own
+// directory. Anything else is never deleted by this coordinator (Flink's
+// NO_CLAIM restore mode).
+func owns(cfg Config, c *Completed) bool {
+	if c.Savepoint || c.JobID == "" || c.JobID != cfg.JobID {
+		return false
+	}
+	if cfg.JobDir == "" {
+		return true
+	}
+	return strings.TrimRight(parentURI(strings.TrimRight(c.ExternalPath, "/")), "/") == strings.TrimRight(cfg.JobDir, "/")
 }
 
 // SetLogger sets the logger for decisions worth a line (failures, ignored

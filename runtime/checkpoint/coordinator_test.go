@@ -609,10 +609,12 @@ func TestRestoreNumbering(t *testing.T) {
 		{"same job: ids continue, checkpoint owned", "j", restored, 1, 8, true},
 		{"nextID larger wins", "j", restored, 20, 20, true},
 		{"other job's checkpoint: not owned", "k", restored, 1, 8, false},
+		{"same job id, other directory: not owned", "j", &Completed{JobID: "j", ID: 7, ExternalPath: "/elsewhere/chk-7"}, 1, 8, false},
+		{"same job id, URI with trailing slash", "j", &Completed{JobID: "j", ID: 7, ExternalPath: "/ck/j/chk-7/"}, 1, 8, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := NewCoordinator(Config{JobID: tc.cfgJob, Interval: time.Second}, tasks4, srcs, tc.restored, tc.nextID)
+			c := NewCoordinator(Config{JobID: tc.cfgJob, JobDir: "/ck/j", Interval: time.Second}, tasks4, srcs, tc.restored, tc.nextID)
 			c.Tick(at(0))
 			acts := c.Tick(at(1))
 			if got := acts[0].(*TriggerAction).ID; got != tc.firstID {
@@ -627,7 +629,7 @@ func TestRestoreNumbering(t *testing.T) {
 			acts = ackAll(t, c, at(2), tc.firstID, tasks4)
 			if tc.owned {
 				want(t, "complete", acts, fmt.Sprintf("complete(%d) notify(%d) discard(7)", tc.firstID, tc.firstID))
-				if got := acts[2].(*DiscardAction).SharedFiles; !reflect.DeepEqual(got, []string{"s7"}) {
+				if got := acts[2].(*DiscardAction).SharedFiles; !reflect.DeepEqual(got, tc.restored.SharedFiles()) {
 					t.Errorf("restored shared files freed: %v", got)
 				}
 			} else {

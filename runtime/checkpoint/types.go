@@ -139,10 +139,13 @@ func (c *Completed) Operator(id string) *OperatorState {
 	return nil
 }
 
-// StateSize is the total size of all referenced files plus inline bytes.
+// StateSize is the total size of all referenced files (each counted once)
+// plus inline bytes.
 func (c *Completed) StateSize() int64 {
 	var n int64
-	c.eachFile(func(f StateFile) { n += f.Size })
+	for _, f := range c.Files() {
+		n += f.Size
+	}
 	for _, op := range c.Operators {
 		for _, st := range op.Subtasks {
 			n += int64(len(st.SourceReader))
