@@ -19,6 +19,16 @@
 // containers USER is the submitter while the process runs as the
 // NodeManager's account, so the OS account is only a last resort.
 //
+// # High availability
+//
+// An HA nameservice in fs.defaultFS (or a URI's authority) resolves to all
+// its NameNodes (dfs.ha.namenodes.<ns>, dfs.namenode.rpc-address.<ns>.<nn>),
+// and URI() keeps the nameservice. colinmarc moves to the next NameNode on a
+// StandbyException but then avoids a NameNode for 5 s; operations here retry
+// StandbyExceptions for up to 30 s (a standby executes nothing, so every
+// operation is safe to retry), so a failover, even straight back, costs a
+// pause, not an error.
+//
 // # Writing files
 //
 // Create takes fs.CreateOptions: Replication and BlockSize per file (0 means

@@ -189,7 +189,9 @@ func (f *FileSystem) Close() error { return f.client.Close() }
 // Open opens a file for reading; the result supports ReadAt and Seek.
 func (f *FileSystem) Open(ctx context.Context, p string) (fs.File, error) {
 	p = fs.Clean(p)
-	r, err := callCleanup(ctx, func() (*gohdfs.FileReader, error) { return f.client.Open(p) },
+	r, err := callCleanup(ctx, func() (*gohdfs.FileReader, error) {
+		return retryStandby(ctx, func() (*gohdfs.FileReader, error) { return f.client.Open(p) })
+	},
 		func(r *gohdfs.FileReader) { r.Close() })
 	if err != nil {
 		return nil, f.wrap("open", p, err)
@@ -234,21 +236,7 @@ func (f *FileSystem) Create(ctx context.Context, p string, opts fs.CreateOptions
 		perm = 0o644
 	}
 	w, err := callCleanup(ctx, func() (*gohdfs.FileWriter, error) {
-		if err := f.client.MkdirAll(path.Dir(p), 0o755); err != nil {
-			return nil, err
-		}
-		if opts.Overwrite {
-			st, err := f.client.Stat(p)
-			if err == nil && st.IsDir() {
-				return nil, &os.PathError{Op: "create", Path: p, Err: errors.New("is a directory")}
-			}
-			if err == nil {
-				if err := f.client.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return nil, err
-				}
-			}
-		}
-		return f.client.CreateFile(p, repl, block, perm)
+		return retryStandby(ctx, func() (*gohdfs.FileWriter, error) { return f.create(p, opts, repl, block, perm) })
 	}, func(w *gohdfs.FileWriter) {
 		w.Close()
 		_ = f.client.Remove(p) // the caller gave up: do not leave an empty file behind
@@ -259,11 +247,30 @@ func (f *FileSystem) Create(ctx context.Context, p string, opts fs.CreateOptions
 	return &writer{fs: f, w: w, path: p}, nil
 }
 
+// create makes the parents, removes a file being overwritten, and creates p.
+func (f *FileSystem) create(p string, opts fs.CreateOptions, repl int, block int64, perm os.FileMode) (*gohdfs.FileWriter, error) {
+	if err := f.client.MkdirAll(path.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	if opts.Overwrite {
+		st, err := f.client.Stat(p)
+		if err == nil && st.IsDir() {
+			return nil, &os.PathError{Op: "create", Path: p, Err: errors.New("is a directory")}
+		}
+		if err == nil {
+			if err := f.client.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
+		}
+	}
+	return f.client.CreateFile(p, repl, block, perm)
+}
+
 func (f *FileSystem) serverDefaults(ctx context.Context) (int, int64, error) {
 	f.defaultsMu.Lock()
 	defer f.defaultsMu.Unlock()
 	if f.defBlock == 0 { // not fetched yet (or the last attempt failed)
-		d, err := call(ctx, f.client.ServerDefaults)
+		d, err := call(ctx, func() (gohdfs.ServerDefaults, error) { return retryStandby(ctx, f.client.ServerDefaults) })
 		if err != nil {
 			return 0, 0, fmt.Errorf("hdfs: ask the NameNode for its defaults: %w", err)
 		}
@@ -328,7 +335,9 @@ func (w *writer) Abort() error {
 // a file at to. The parent of to must exist.
 func (f *FileSystem) Rename(ctx context.Context, from, to string) error {
 	from, to = fs.Clean(from), fs.Clean(to)
-	_, err := call(ctx, func() (struct{}, error) { return struct{}{}, f.client.Rename(from, to) })
+	_, err := call(ctx, func() (struct{}, error) {
+		return retryStandby(ctx, func() (struct{}, error) { return struct{}{}, f.client.Rename(from, to) })
+	})
 	return f.wrap("rename", from+" to "+to, err)
 }
 
@@ -339,14 +348,16 @@ func (f *FileSystem) Delete(ctx context.Context, p string, recursive bool) error
 		return &os.PathError{Op: "delete", Path: p, Err: os.ErrPermission}
 	}
 	_, err := call(ctx, func() (struct{}, error) {
-		if recursive {
-			// RemoveAll hides a missing path; the fs contract reports it.
-			if _, err := f.client.Stat(p); err != nil {
-				return struct{}{}, err
+		return retryStandby(ctx, func() (struct{}, error) {
+			if recursive {
+				// RemoveAll hides a missing path; the fs contract reports it.
+				if _, err := f.client.Stat(p); err != nil {
+					return struct{}{}, err
+				}
+				return struct{}{}, f.client.RemoveAll(p)
 			}
-			return struct{}{}, f.client.RemoveAll(p)
-		}
-		return struct{}{}, f.client.Remove(p)
+			return struct{}{}, f.client.Remove(p)
+		})
 	})
 	return f.wrap("delete", p, err)
 }
@@ -355,15 +366,17 @@ func (f *FileSystem) Delete(ctx context.Context, p string, recursive bool) error
 func (f *FileSystem) List(ctx context.Context, dir string) ([]fs.FileInfo, error) {
 	dir = fs.Clean(dir)
 	infos, err := call(ctx, func() ([]os.FileInfo, error) {
-		r, err := f.client.Open(dir)
-		if err != nil {
-			return nil, err
-		}
-		defer r.Close()
-		if !r.Stat().IsDir() {
-			return nil, &os.PathError{Op: "list", Path: dir, Err: errors.New("not a directory")}
-		}
-		return r.Readdir(0)
+		return retryStandby(ctx, func() ([]os.FileInfo, error) {
+			r, err := f.client.Open(dir)
+			if err != nil {
+				return nil, err
+			}
+			defer r.Close()
+			if !r.Stat().IsDir() {
+				return nil, &os.PathError{Op: "list", Path: dir, Err: errors.New("not a directory")}
+			}
+			return r.Readdir(0)
+		})
 	})
 	if err != nil {
 		return nil, f.wrap("list", dir, err)
@@ -378,7 +391,9 @@ func (f *FileSystem) List(ctx context.Context, dir string) ([]fs.FileInfo, error
 // Stat describes a path. ModTime is HDFS's modification time (ms resolution).
 func (f *FileSystem) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
 	p = fs.Clean(p)
-	info, err := call(ctx, func() (os.FileInfo, error) { return f.client.Stat(p) })
+	info, err := call(ctx, func() (os.FileInfo, error) {
+		return retryStandby(ctx, func() (os.FileInfo, error) { return f.client.Stat(p) })
+	})
 	if err != nil {
 		return fs.FileInfo{}, f.wrap("stat", p, err)
 	}
@@ -391,7 +406,9 @@ func (f *FileSystem) MkdirAll(ctx context.Context, p string, perm os.FileMode) e
 	if perm == 0 {
 		perm = 0o755
 	}
-	_, err := call(ctx, func() (struct{}, error) { return struct{}{}, f.client.MkdirAll(p, perm) })
+	_, err := call(ctx, func() (struct{}, error) {
+		return retryStandby(ctx, func() (struct{}, error) { return struct{}{}, f.client.MkdirAll(p, perm) })
+	})
 	return f.wrap("mkdir", p, err)
 }
 
@@ -458,6 +475,34 @@ func toFileInfo(p string, info os.FileInfo) fs.FileInfo {
 		fi.Size = info.Size()
 	}
 	return fi
+}
+
+// failoverWait bounds how long an operation waits for an active NameNode when
+// every NameNode answers StandbyException (a failover in progress, or
+// colinmarc still backing off from the NameNode that has just become active).
+const failoverWait = 30 * time.Second
+
+// retryStandby retries fn while it fails with a StandbyException. That is
+// safe for every operation: a standby NameNode executes nothing.
+func retryStandby[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	deadline := time.Now().Add(failoverWait)
+	backoff := 250 * time.Millisecond
+	for {
+		v, err := fn()
+		if err == nil || !isStandby(err) || time.Now().After(deadline) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func isStandby(err error) bool {
+	return strings.Contains(err.Error(), "org.apache.hadoop.ipc.StandbyException")
 }
 
 // call runs fn, returning early with ctx.Err() when ctx ends first (fn then

@@ -11,7 +11,8 @@
 # Environment:
 #   FLINK_GO_CACHE                 cache root (default ~/.cache/flink-go); jars go to hadoop-<ver>/lib
 #   FLINK_GO_MC_MODE               simple (default: HDFS + YARN, SIMPLE auth) or kerberos (a MiniKdc
-#                                  and a Kerberized HDFS, no YARN; work dir <work>/kerberos)
+#                                  and a Kerberized HDFS, no YARN; work dir <work>/kerberos) or ha (an
+#                                  HDFS HA nameservice with 2 NameNodes, no YARN; <work>/ha)
 #   FLINK_GO_HADOOP_WORK           work dir: pid, log, conf, data (default testing/hadoop/work)
 #   FLINK_GO_HADOOP_START_TIMEOUT  seconds to wait for READY (default 240)
 #   FLINK_GO_HADOOP_XMX            JVM heap (default 1g)
@@ -31,7 +32,8 @@ MODE="${FLINK_GO_MC_MODE:-simple}"
 case "$MODE" in
   simple) WORK="${FLINK_GO_HADOOP_WORK:-$HERE/work}"; MODE_ARGS=() ;;
   kerberos) WORK="${FLINK_GO_HADOOP_WORK:-$HERE/work}/kerberos"; MODE_ARGS=(--kerberos) ;;
-  *) echo "minicluster: ERROR: FLINK_GO_MC_MODE=$MODE: want simple or kerberos" >&2; exit 2 ;;
+  ha) WORK="${FLINK_GO_HADOOP_WORK:-$HERE/work}/ha"; MODE_ARGS=(--ha) ;;
+  *) echo "minicluster: ERROR: FLINK_GO_MC_MODE=$MODE: want simple, kerberos or ha" >&2; exit 2 ;;
 esac
 START_TIMEOUT="${FLINK_GO_HADOOP_START_TIMEOUT:-240}"
 XMX="${FLINK_GO_HADOOP_XMX:-1g}"
@@ -139,7 +141,7 @@ start() {
     done
     mkdir -p "$WORK"
     # A fresh cluster every start: old HDFS/YARN data would only confuse tests.
-    rm -rf "$WORK/dfs" "$WORK/target" "$WORK/kdc" "$WORK/conf" "$WORK/ready" "$WORK/stop" "$WORK/autostarted" "$WORK/users"
+    rm -rf "$WORK/dfs" "$WORK/target" "$WORK/kdc" "$WORK/active" "$WORK/failover" "$WORK/conf" "$WORK/ready" "$WORK/stop" "$WORK/autostarted" "$WORK/users"
     say "starting Hadoop $HADOOP_VERSION mini-cluster, $MODE mode (log: $WORK/minicluster.log)"
     (
       cd "$WORK"

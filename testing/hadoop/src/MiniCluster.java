@@ -1,7 +1,8 @@
 // flink-go Hadoop test bed: one JVM running MiniDFSCluster (1 NameNode, 1 DataNode) and
 // MiniYARNCluster (1 ResourceManager, 2 NodeManagers) on the loopback interface.
 //
-// Usage: java ... MiniCluster <work-dir> [--kerberos]
+// Usage: java ... MiniCluster <work-dir> [--kerberos|--ha]
+//   --ha: an HDFS HA nameservice (2 NameNodes, 1 DataNode), no YARN (see runHA).
 //   --kerberos: a MiniKdc and a Kerberized HDFS only (see runKerberos); conf dir as below plus
 //   kerberos.* entries in cluster.properties.
 //   Writes <work-dir>/conf/{core-site,hdfs-site,yarn-site}.xml and <work-dir>/conf/cluster.properties,
@@ -39,6 +40,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.permission.FsPermission;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.hadoop.hdfs.MiniDFSNNTopology;
 import org.apache.hadoop.minikdc.MiniKdc;
 import org.apache.hadoop.security.UserGroupInformation;
 import org.apache.hadoop.yarn.api.records.NodeState;
@@ -53,11 +55,13 @@ public final class MiniCluster {
   private static final CountDownLatch stopped = new CountDownLatch(1);
 
   public static void main(String[] args) throws Exception {
-    if (args.length < 1 || args.length > 2 || (args.length == 2 && !args[1].equals("--kerberos"))) {
-      System.err.println("usage: MiniCluster <work-dir> [--kerberos]");
+    if (args.length < 1 || args.length > 2
+        || (args.length == 2 && !args[1].equals("--kerberos") && !args[1].equals("--ha"))) {
+      System.err.println("usage: MiniCluster <work-dir> [--kerberos|--ha]");
       System.exit(2);
     }
-    boolean kerberos = args.length == 2;
+    boolean kerberos = args.length == 2 && args[1].equals("--kerberos");
+    boolean ha = args.length == 2 && args[1].equals("--ha");
     long t0 = System.nanoTime();
     File work = new File(args[0]).getAbsoluteFile();
     File confDir = new File(work, "conf");
@@ -86,6 +90,10 @@ public final class MiniCluster {
 
     if (kerberos) {
       runKerberos(work, confDir, readyFile, stopFile, nnPort, t0);
+      return;
+    }
+    if (ha) {
+      runHA(work, confDir, readyFile, stopFile, t0);
       return;
     }
 
@@ -301,6 +309,98 @@ public final class MiniCluster {
       System.err.println("WARN stopping HDFS: " + t);
     }
     kdc.stop();
+    readyFile.delete();
+    stopFile.delete();
+    log("stopped");
+    stopped.countDown();
+    if (!stopRequested.get()) {
+      System.exit(0);
+    }
+  }
+
+  // HA mode: an HDFS nameservice with two NameNodes (nn1 active, nn2 standby) and one DataNode,
+  // no YARN. Creating <work>/failover makes the launcher swap the active NameNode; it deletes the
+  // file when done and records the active one in <work>/active.
+  private static void runHA(File work, File confDir, File readyFile, File stopFile, long t0)
+      throws Exception {
+    Configuration conf = new Configuration();
+    conf.set("hadoop.security.authentication", "simple");
+    conf.setInt("dfs.replication", 1);
+    conf.setInt("dfs.ha.tail-edits.period", 1);
+    conf.set("dfs.namenode.rpc-bind-host", "127.0.0.1");
+    String me = System.getProperty("user.name");
+    conf.set("hadoop.proxyuser." + me + ".hosts", "*");
+    conf.set("hadoop.proxyuser." + me + ".groups", "*");
+    MiniDFSNNTopology topo = MiniDFSNNTopology.simpleHATopology(2);
+    MiniDFSCluster dfs = new MiniDFSCluster.Builder(conf, new File(work, "dfs"))
+        .nnTopology(topo)
+        .numDataNodes(1)
+        .format(true)
+        .build();
+    dfs.waitActive();
+    dfs.transitionToActive(0);
+    int active = 0;
+    FileSystem hdfs = dfs.getFileSystem(0);
+    mkdir(hdfs, "/tmp", (short) 01777);
+    mkdir(hdfs, "/user", (short) 0777);
+    String ns = topo.getNameservices().get(0).getId();
+    String[] ids = {"nn1", "nn2"};
+    Map<String, String> core = new LinkedHashMap<>();
+    core.put("fs.defaultFS", "hdfs://" + ns);
+    core.put("hadoop.security.authentication", "simple");
+    writeSite(new File(confDir, "core-site.xml"), core);
+    Map<String, String> hdfsSite = new LinkedHashMap<>();
+    hdfsSite.put("dfs.nameservices", ns);
+    hdfsSite.put("dfs.ha.namenodes." + ns, String.join(",", ids));
+    Map<String, String> props = new LinkedHashMap<>();
+    props.put("mode", "ha");
+    props.put("hdfs.uri", "hdfs://" + ns);
+    props.put("hdfs.nameservice", ns);
+    for (int i = 0; i < 2; i++) {
+      String addr = "127.0.0.1:" + dfs.getNameNode(i).getNameNodeAddress().getPort();
+      hdfsSite.put("dfs.namenode.rpc-address." + ns + "." + ids[i], addr);
+      hdfsSite.put("dfs.namenode.http-address." + ns + "." + ids[i],
+          "127.0.0.1:" + dfs.getNameNode(i).getHttpAddress().getPort());
+      props.put("hdfs.namenode." + ids[i] + ".address", addr);
+    }
+    hdfsSite.put("dfs.client.failover.proxy.provider." + ns,
+        "org.apache.hadoop.hdfs.server.namenode.ha.ConfiguredFailoverProxyProvider");
+    hdfsSite.put("dfs.replication", "1");
+    writeSite(new File(confDir, "hdfs-site.xml"), hdfsSite);
+    props.put("work.dir", work.getPath());
+    props.put("pid", Long.toString(ProcessHandle.current().pid()));
+    StringBuilder sb = new StringBuilder("# flink-go Hadoop test bed, HA mode (generated)\n");
+    for (Map.Entry<String, String> e : props.entrySet()) {
+      sb.append(e.getKey()).append('=').append(e.getValue()).append('\n');
+    }
+    writeAtomically(new File(confDir, "cluster.properties"), sb.toString());
+    File activeFile = new File(work, "active");
+    File failoverFile = new File(work, "failover");
+    failoverFile.delete();
+    writeAtomically(activeFile, ids[active] + "\n");
+    log("HA HDFS up, nameservice " + ns + " after " + secs(t0) + "s");
+    Files.write(readyFile.toPath(), (confDir.getPath() + "\n").getBytes(StandardCharsets.UTF_8));
+    System.out.println("READY " + confDir.getPath() + " in " + secs(t0) + "s");
+    System.out.flush();
+
+    while (!stopRequested.get() && !stopFile.exists()) {
+      if (failoverFile.exists()) {
+        int next = 1 - active;
+        log("failover: " + ids[active] + " -> " + ids[next]);
+        dfs.transitionToStandby(active);
+        dfs.transitionToActive(next);
+        active = next;
+        writeAtomically(activeFile, ids[active] + "\n");
+        failoverFile.delete();
+      }
+      Thread.sleep(200);
+    }
+    log("stopping (" + (stopFile.exists() ? "stop file" : "signal") + ")");
+    try {
+      dfs.shutdown();
+    } catch (Throwable t) {
+      System.err.println("WARN stopping HDFS: " + t);
+    }
     readyFile.delete();
     stopFile.delete();
     log("stopped");

@@ -54,6 +54,9 @@ const (
 	// for StartMode(ModeKerberos); it needs the kerberos.* entries of
 	// cluster.properties (see Kerberos).
 	EnvKerberosConfDir = "FLINK_GO_HADOOP_KERBEROS_CONF_DIR"
+	// EnvHAConfDir names the conf dir of an existing HDFS HA cluster for
+	// StartMode(ModeHA).
+	EnvHAConfDir = "FLINK_GO_HADOOP_HA_CONF_DIR"
 	// EnvKeep, when "1" or "true", keeps an auto-started cluster running.
 	EnvKeep = "FLINK_GO_HADOOP_KEEP"
 )
@@ -118,6 +121,8 @@ const (
 	ModeSimple Mode = "simple"
 	// ModeKerberos is a MiniKdc plus a Kerberized HDFS (no YARN).
 	ModeKerberos Mode = "kerberos"
+	// ModeHA is an HDFS HA nameservice: two NameNodes, one DataNode (no YARN).
+	ModeHA Mode = "ha"
 )
 
 // Start returns a running cluster: the one FLINK_GO_HADOOP_CONF_DIR names, the
@@ -128,10 +133,15 @@ func Start(ctx context.Context) (*Cluster, error) { return StartMode(ctx, ModeSi
 // StartMode is Start for a given mode. For ModeKerberos the override variable
 // is FLINK_GO_HADOOP_KERBEROS_CONF_DIR.
 func StartMode(ctx context.Context, mode Mode) (*Cluster, error) {
-	envDir := EnvConfDir
-	if mode == ModeKerberos {
+	var envDir string
+	switch mode {
+	case ModeSimple:
+		envDir = EnvConfDir
+	case ModeKerberos:
 		envDir = EnvKerberosConfDir
-	} else if mode != ModeSimple {
+	case ModeHA:
+		envDir = EnvHAConfDir
+	default:
 		return nil, fmt.Errorf("testbed: unknown mode %q", mode)
 	}
 	if dir := os.Getenv(envDir); dir != "" {
@@ -439,6 +449,41 @@ func require(t testing.TB, mode Mode) *Cluster {
 	return sh.c
 }
 
+// RequireHA is Require for the HDFS HA test bed: nameservice "minidfs-ns"
+// with NameNodes nn1 (active at start) and nn2, one DataNode, no YARN.
+// Failover swaps the active NameNode.
+func RequireHA(t testing.TB) *Cluster {
+	t.Helper()
+	return require(t, ModeHA)
+}
+
+// Failover makes the HA test bed's standby NameNode active and the active
+// one standby, and returns the id of the now active NameNode ("nn1"/"nn2").
+func (c *Cluster) Failover(ctx context.Context) (string, error) {
+	work := c.props["work.dir"]
+	if c.props["mode"] != string(ModeHA) || work == "" {
+		return "", fmt.Errorf("testbed: %s is not the HA test bed", c.confDir)
+	}
+	trigger := filepath.Join(work, "failover")
+	if err := os.WriteFile(trigger, nil, 0o644); err != nil {
+		return "", fmt.Errorf("testbed: request failover: %w", err)
+	}
+	for {
+		if _, err := os.Stat(trigger); errors.Is(err, os.ErrNotExist) {
+			active, err := os.ReadFile(filepath.Join(work, "active"))
+			if err != nil {
+				return "", fmt.Errorf("testbed: read the active NameNode: %w", err)
+			}
+			return strings.TrimSpace(string(active)), nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("testbed: failover not done: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // KerberosInfo describes the Kerberos test bed's realm and client identity.
 type KerberosInfo struct {
 	Realm             string
@@ -543,8 +588,8 @@ func scriptWorkDir(script string, mode Mode) string {
 	if w == "" {
 		w = filepath.Join(filepath.Dir(script), "work")
 	}
-	if mode == ModeKerberos {
-		w = filepath.Join(w, "kerberos")
+	if mode != ModeSimple {
+		w = filepath.Join(w, string(mode))
 	}
 	return w
 }
