@@ -200,6 +200,21 @@ func FindLatest(ctx context.Context, fsys fs.FileSystem, jobDir string) (*Comple
 	return nil, skipped
 }
 
+// FindLatestURI is FindLatest for a job directory given as a URI (or path):
+// the result's ExternalPath is the checkpoint directory as a URI below
+// jobDirURI, so a Coordinator with the same Config.JobDir owns it.
+func FindLatestURI(ctx context.Context, jobDirURI string) (*Completed, []error) {
+	fsys, p, err := fs.Get(ctx, jobDirURI)
+	if err != nil {
+		return nil, []error{fmt.Errorf("checkpoint: job directory %q: %w", jobDirURI, err)}
+	}
+	c, skipped := FindLatest(ctx, fsys, p)
+	if c != nil {
+		c.ExternalPath = CheckpointDir(jobDirURI, c.ID)
+	}
+	return c, skipped
+}
+
 // ResolveRestorePath reads the checkpoint or savepoint a job restores from
 // (flink-go run -s <uri>): uri is its directory or its _metadata file, on any
 // registered file system. The files it references are verified to exist. The

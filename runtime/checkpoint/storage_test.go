@@ -138,6 +138,14 @@ func TestFindLatest(t *testing.T) {
 	if after := listTree(t, jobDir); !reflect.DeepEqual(before, after) {
 		t.Errorf("FindLatest changed the directory:\n%v\n%v", before, after)
 	}
+	// The same through a URI.
+	cu, _ := FindLatestURI(ctx, "file://"+jobDir)
+	if cu == nil || cu.ID != 2 || cu.ExternalPath != "file://"+jobDir+"/chk-2" {
+		t.Errorf("FindLatestURI = %+v", cu)
+	}
+	if _, errs := FindLatestURI(ctx, "nosuch://x/y"); len(errs) != 1 {
+		t.Errorf("bad scheme: %v", errs)
+	}
 	// Its files resolve.
 	for _, f := range c.Files() {
 		if _, err := os.Stat(filepath.FromSlash(c.FilePath(f))); err != nil {
