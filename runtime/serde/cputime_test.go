@@ -94,6 +94,16 @@ func TestCPUCostPerOp(t *testing.T) {
 			sink += int(v.Price)
 		}
 	})
+	// The same four integers without the strings: the decoder's own work, no allocation.
+	type bidInts struct{ Auction, Bidder, Price, DateTime int64 }
+	ic4 := MustFor[bidInts]().(IntoDecoder[bidInts])
+	i4 := MustFor[bidInts]().Append(nil, bidInts{benchBid.Auction, benchBid.Bidder, benchBid.Price, benchBid.DateTime})
+	var iv bidInts
+	measure("Bid ints-only DecodeInto", n, func(n int) {
+		for i := 0; i < n; i++ {
+			_, _ = ic4.DecodeInto(i4, &iv)
+		}
+	})
 	key := sc.Append(nil, "user-123456789")
 	measure("KeyGroupOf", n, func(n int) {
 		for i := 0; i < n; i++ {
