@@ -146,7 +146,7 @@ start() {
     (
       cd "$WORK"
       exec 9>&- # do not hand the start/stop lock to the JVM
-      exec setsid "$java" -Xmx"$XMX" -XX:+UseSerialGC -Djava.net.preferIPv4Stack=true \
+      exec setsid "$java" -Xmx"$XMX" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true \
         "${opens[@]}" -cp "$classes:$LIB/*" "$MAIN_CLASS" "$WORK" "${MODE_ARGS[@]}" \
         >"$WORK/minicluster.log" 2>&1 </dev/null
     ) &
