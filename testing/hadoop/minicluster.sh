@@ -108,6 +108,7 @@ status() {
   if pid=$(running_pid); then
     if [ -f "$WORK/ready" ]; then
       say "running: pid $pid, conf $WORK/conf"
+      warn_stale "$pid"
       [ -f "$WORK/conf/cluster.properties" ] && grep -v '^#' "$WORK/conf/cluster.properties" >&2
       return 0
     fi
@@ -118,11 +119,22 @@ status() {
   return 1
 }
 
+# Warn when the running JVM was launched from an older launcher build than the checked-out source.
+warn_stale() { # pid
+  local want
+  want="classes-$(hash_of "$HERE/src/$MAIN_CLASS.java")"
+  if ! tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF "/$want:"; then
+    say "WARNING: the running cluster was started by an older launcher than src/$MAIN_CLASS.java;"
+    say "         restart it to pick up changes: $0 stop && $0 start"
+  fi
+}
+
 start() {
   local pid
   if pid=$(running_pid); then
     if [ -f "$WORK/ready" ]; then
       say "already running (pid $pid)"
+      warn_stale "$pid"
       echo "$WORK/conf"
       return 0
     fi
