@@ -1,0 +1,72 @@
+package queries_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/flink-go/flink-go/cluster"
+	"github.com/flink-go/flink-go/connectors/nexmark"
+	"github.com/flink-go/flink-go/connectors/sinks"
+	"github.com/flink-go/flink-go/stream"
+)
+
+// Engine deviations found while building the Nexmark queries. The queries do not depend on
+// them (they work around them), so the tests only run with FLINK_GO_ENGINE_BUGS=1; they fail
+// until the engine is fixed. See the report in docs/benchmarks.md ("Engine notes").
+
+func engineBug(t *testing.T) {
+	t.Helper()
+	if os.Getenv("FLINK_GO_ENGINE_BUGS") == "" {
+		t.Skip("engine deviation reproducer: set FLINK_GO_ENGINE_BUGS=1 to run")
+	}
+}
+
+// TestTimerSeesItsWatermark: in Flink, an event-time timer fires after the operator's current
+// watermark was advanced (HeapInternalTimerService.advanceWatermark sets currentWatermark
+// before it fires the due timers), so inside onTimer ctx.timerService().currentWatermark() is
+// at least the timer's timestamp. flink-go's keyedBase.advanceWatermark (stream/keyed.go) fires
+// the timers first and records the watermark afterwards, so OnTimer sees the previous one.
+func TestTimerSeesItsWatermark(t *testing.T) {
+	engineBug(t)
+	env := stream.NewEnvironment().SetParallelism(1)
+	env.Configure("rest.port", "0")
+	evs := []nexmark.Event{bidEv(1, 1, 1, 1_000), watermark(5_000), bidEv(1, 1, 1, 6_000)}
+	events := stream.FromSource[nexmark.Event](env, sliceSource(evs), stream.NoWatermarks[nexmark.Event](), "slice")
+	seen := stream.KeyedProcess(stream.KeyBy(events, func(e nexmark.Event) int64 { return e.Bid.Auction }),
+		stream.ProcessFunc[int64, nexmark.Event, int64]{
+			Element: func(e nexmark.Event, ctx *stream.KeyedContext[int64], _ stream.Collector[int64]) error {
+				if e.Bid.DateTime == 1_000 {
+					ctx.TimerService().RegisterEventTimeTimer(2_000)
+				}
+				return nil
+			},
+			Timer: func(ts int64, ctx *stream.KeyedContext[int64], out stream.Collector[int64]) error {
+				out.Collect(ctx.TimerService().CurrentWatermark())
+				return nil
+			},
+		})
+	name := "nexmark-test/" + t.Name()
+	sinks.Reset(name)
+	c, err := sinks.Collect[int64](name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen.SinkTo(c, "collect")
+	g, reg, err := env.Graph(t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.RunLocal(context.Background(), g, reg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sinks.Results[int64](name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] < 2_000 {
+		t.Fatalf("OnTimer(2000) saw watermark(s) %v; Flink's onTimer sees the watermark that fired it (5000)", got)
+	}
+}
