@@ -86,6 +86,9 @@
 // kind HDFS_DELEGATION_TOKEN and the service Java clients use (TokenService:
 // "ip:port" of the NameNode RPC address, or "ha-hdfs:<nameservice>"), ready
 // for the AM's container tokens and the ResourceManager's renewer.
+// RenewDelegationToken and CancelDelegationToken do the rest of the life
+// cycle over WebHDFS; EncodeTokenString/DecodeTokenString convert Hadoop's
+// URL-safe token strings.
 //
 // In a container, LoadOptions picks the token automatically when the
 // configuration says Kerberos (UseContainerToken: kind HDFS_DELEGATION_TOKEN,
@@ -109,8 +112,10 @@
 // implemented (Hadoop's server offers RC4 first).
 //
 // Still missing:
-//   - Renewal: delegation tokens expire (renewal interval 24 h, maximum
-//     lifetime 7 days). Long-running jobs should ship a keytab (as Flink does
-//     with security.kerberos.login.keytab; KerberosOptions.Keytab), or the AM
-//     must renew and redistribute tokens.
+//   - Keeping jobs alive past a token's maximum lifetime (7 days by default):
+//     renewal (by the ResourceManager when it is the renewer, or by
+//     RenewDelegationToken) only reaches that limit. Long-running jobs should
+//     ship a keytab (as Flink does with security.kerberos.login.keytab;
+//     KerberosOptions.Keytab, or KRB5_CLIENT_KTNAME), or the AM must fetch
+//     fresh tokens and redistribute them to its containers.
 package hdfs

@@ -2,6 +2,7 @@ package hdfs
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	krbclient "github.com/jcmturner/gokrb5/v8/client"
 	"github.com/jcmturner/gokrb5/v8/spnego"
@@ -48,70 +50,20 @@ type FetchOptions struct {
 // container's token file, for Options.Token, and for the ResourceManager's
 // renewer.
 func FetchDelegationToken(ctx context.Context, opts FetchOptions) (security.Token, error) {
-	if opts.HTTPAddress == "" {
-		return security.Token{}, errors.New("hdfs: fetch delegation token: no NameNode HTTP address (dfs.namenode.http-address)")
-	}
-	base := opts.HTTPAddress
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
 	q := url.Values{"op": {"GETDELEGATIONTOKEN"}}
 	if opts.Renewer != "" {
 		q.Set("renewer", opts.Renewer)
-	}
-	if opts.Kerberos == nil {
-		user := opts.User
-		if user == "" {
-			user = DefaultUser()
-		}
-		q.Set("user.name", user)
-	}
-	u := strings.TrimRight(base, "/") + "/webhdfs/v1/?" + q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return security.Token{}, fmt.Errorf("hdfs: fetch delegation token: %w", err)
-	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	var resp *http.Response
-	if opts.Kerberos != nil {
-		kc, err := kerberosClient(opts.Kerberos)
-		if err != nil {
-			return security.Token{}, err
-		}
-		defer kc.Destroy()
-		resp, err = spnegoDo(kc, hc, req)
-		if err != nil {
-			return security.Token{}, fmt.Errorf("hdfs: fetch delegation token from %s with SPNEGO: %w", base, err)
-		}
-	} else if resp, err = hc.Do(req); err != nil {
-		return security.Token{}, fmt.Errorf("hdfs: fetch delegation token from %s: %w", base, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return security.Token{}, fmt.Errorf("hdfs: fetch delegation token: read response: %w", err)
 	}
 	var doc struct {
 		Token *struct {
 			URLString string `json:"urlString"`
 		} `json:"Token"`
-		RemoteException *struct {
-			Exception string `json:"exception"`
-			Message   string `json:"message"`
-		} `json:"RemoteException"`
 	}
-	_ = json.Unmarshal(body, &doc)
-	if resp.StatusCode != http.StatusOK || doc.Token == nil {
-		if doc.RemoteException != nil {
-			return security.Token{}, fmt.Errorf("hdfs: fetch delegation token: HTTP %d: %s: %s", resp.StatusCode, doc.RemoteException.Exception, doc.RemoteException.Message)
-		}
-		if doc.Token == nil && resp.StatusCode == http.StatusOK {
-			return security.Token{}, errors.New("hdfs: fetch delegation token: the NameNode issued none (security off? dfs.namenode.delegation.token.always-use)")
-		}
-		return security.Token{}, fmt.Errorf("hdfs: fetch delegation token: HTTP %d: %.300s", resp.StatusCode, body)
+	if err := webhdfs(ctx, opts, http.MethodGet, q, &doc); err != nil {
+		return security.Token{}, fmt.Errorf("hdfs: fetch delegation token: %w", err)
+	}
+	if doc.Token == nil {
+		return security.Token{}, errors.New("hdfs: fetch delegation token: the NameNode issued none (security off? dfs.namenode.delegation.token.always-use)")
 	}
 	tok, err := DecodeTokenString(doc.Token.URLString)
 	if err != nil {
@@ -122,6 +74,112 @@ func FetchDelegationToken(ctx context.Context, opts FetchOptions) (security.Toke
 		tok.Service = opts.Service
 	}
 	return tok, nil
+}
+
+// RenewDelegationToken extends a token's life (RENEWDELEGATIONTOKEN); only
+// its renewer may, so opts authenticates as the renewer. It returns the new
+// expiry, which never passes the token's maximum lifetime.
+func RenewDelegationToken(ctx context.Context, opts FetchOptions, tok security.Token) (time.Time, error) {
+	s, err := EncodeTokenString(tok)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var doc struct {
+		Long *int64 `json:"long"`
+	}
+	if err := webhdfs(ctx, opts, http.MethodPut, url.Values{"op": {"RENEWDELEGATIONTOKEN"}, "token": {s}}, &doc); err != nil {
+		return time.Time{}, fmt.Errorf("hdfs: renew delegation token: %w", err)
+	}
+	if doc.Long == nil {
+		return time.Time{}, errors.New("hdfs: renew delegation token: no expiry in the answer")
+	}
+	return time.UnixMilli(*doc.Long), nil
+}
+
+// CancelDelegationToken revokes a token (CANCELDELEGATIONTOKEN); its owner
+// or renewer may.
+func CancelDelegationToken(ctx context.Context, opts FetchOptions, tok security.Token) error {
+	s, err := EncodeTokenString(tok)
+	if err != nil {
+		return err
+	}
+	if err := webhdfs(ctx, opts, http.MethodPut, url.Values{"op": {"CANCELDELEGATIONTOKEN"}, "token": {s}}, nil); err != nil {
+		return fmt.Errorf("hdfs: cancel delegation token: %w", err)
+	}
+	return nil
+}
+
+// EncodeTokenString is the inverse of DecodeTokenString (Hadoop's
+// Token.encodeToUrlString).
+func EncodeTokenString(tok security.Token) (string, error) {
+	if len(tok.Identifier) == 0 {
+		return "", errors.New("hdfs: encode token: empty identifier")
+	}
+	return base64.RawURLEncoding.EncodeToString(security.AppendToken(nil, tok)), nil
+}
+
+// webhdfs sends one WebHDFS request for the root path and decodes the JSON
+// answer into out (nil: ignore the body). Remote exceptions become errors.
+func webhdfs(ctx context.Context, opts FetchOptions, method string, q url.Values, out any) error {
+	if opts.HTTPAddress == "" {
+		return errors.New("no NameNode HTTP address (dfs.namenode.http-address)")
+	}
+	base := opts.HTTPAddress
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	if opts.Kerberos == nil {
+		user := opts.User
+		if user == "" {
+			user = DefaultUser()
+		}
+		q.Set("user.name", user)
+	}
+	u := strings.TrimRight(base, "/") + "/webhdfs/v1/?" + q.Encode()
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return err
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	var resp *http.Response
+	if opts.Kerberos != nil {
+		kc, err := kerberosClient(opts.Kerberos)
+		if err != nil {
+			return err
+		}
+		defer kc.Destroy()
+		if resp, err = spnegoDo(kc, hc, req); err != nil {
+			return fmt.Errorf("%s with SPNEGO: %w", base, err)
+		}
+	} else if resp, err = hc.Do(req); err != nil {
+		return fmt.Errorf("%s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var rex struct {
+			RemoteException *struct {
+				Exception string `json:"exception"`
+				Message   string `json:"message"`
+			} `json:"RemoteException"`
+		}
+		if json.Unmarshal(body, &rex) == nil && rex.RemoteException != nil {
+			return fmt.Errorf("HTTP %d: %s: %s", resp.StatusCode, rex.RemoteException.Exception, rex.RemoteException.Message)
+		}
+		return fmt.Errorf("HTTP %d: %.300s", resp.StatusCode, body)
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("decode %.200s: %w", body, err)
+		}
+	}
+	return nil
 }
 
 // spnegoDo sends req with a SPNEGO Authorization header for HTTP/<host>.

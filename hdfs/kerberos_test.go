@@ -119,6 +119,10 @@ func TestKerberosDelegationToken(t *testing.T) {
 	if !strings.HasPrefix(id.Owner, "alice") {
 		t.Errorf("token owner %q", id.Owner)
 	}
+	// The renewer renews over SPNEGO too.
+	if exp, err := hdfs.RenewDelegationToken(ctx, hdfs.FetchOptions{HTTPAddress: c.Get("dfs.namenode.http-address"), Kerberos: opts.Kerberos}, tok); err != nil || exp.Before(time.Now()) {
+		t.Errorf("renew with SPNEGO: %v, %v", exp, err)
+	}
 	container := opts
 	container.Kerberos = nil
 	container.User = ""

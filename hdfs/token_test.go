@@ -139,3 +139,67 @@ func TestUseContainerToken(t *testing.T) {
 		t.Errorf("without a token file: %v, %v", used, err)
 	}
 }
+
+func TestRenewAndCancelDelegationToken(t *testing.T) {
+	c := testbed.Require(t)
+	tok := fetchToken(t, c, "renewuser")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	web := hdfs.FetchOptions{HTTPAddress: c.Get("dfs.namenode.http-address"), User: "renewuser"}
+	expiry, err := hdfs.RenewDelegationToken(ctx, web, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if expiry.Before(time.Now().Add(time.Hour)) {
+		t.Errorf("renewed until %v only", expiry)
+	}
+	// Only the renewer may renew.
+	other := web
+	other.User = "someoneelse"
+	if _, err := hdfs.RenewDelegationToken(ctx, other, tok); err == nil {
+		t.Error("a non-renewer renewed the token")
+	}
+	opts, err := hdfs.LoadOptions(c.ConfDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Token = &tok
+	if f, err := hdfs.New(ctx, opts); err != nil {
+		t.Fatalf("login before cancel: %v", err)
+	} else {
+		f.Close()
+	}
+	if err := hdfs.CancelDelegationToken(ctx, web, tok); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := hdfs.New(ctx, opts); err == nil {
+		_, err = f.Stat(ctx, "/")
+		f.Close()
+		if err == nil {
+			t.Fatal("a cancelled token still logs in")
+		}
+	}
+}
+
+func TestTokenStringRoundTrip(t *testing.T) {
+	in := security.Token{Identifier: []byte{0, 5, 'a', 'l', 'i', 'c', 'e'}, Password: []byte{1, 2, 3}, Kind: "HDFS_DELEGATION_TOKEN", Service: "127.0.0.1:8020"}
+	s, err := hdfs.EncodeTokenString(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := hdfs.DecodeTokenString(s)
+	if err != nil || !bytes.Equal(out.Identifier, in.Identifier) || !bytes.Equal(out.Password, in.Password) || out.Kind != in.Kind || out.Service != in.Service {
+		t.Fatalf("round trip: %+v, %v", out, err)
+	}
+	if strings.ContainsAny(s, "+/=") {
+		t.Errorf("not URL-safe: %s", s)
+	}
+	for _, bad := range []string{"", "!!!", s + "AAAA"} {
+		if _, err := hdfs.DecodeTokenString(bad); err == nil {
+			t.Errorf("DecodeTokenString(%q) accepted", bad)
+		}
+	}
+	if _, err := hdfs.EncodeTokenString(security.Token{}); err == nil {
+		t.Error("empty token encoded")
+	}
+}
