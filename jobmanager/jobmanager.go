@@ -222,6 +222,22 @@ func (jm *JobManager) UpdateTaskExecutionState(_ context.Context, st *jobgraph.T
 	return &jobgraph.Ack{}, nil
 }
 
+// AcknowledgeCheckpoint implements the gateway.
+func (jm *JobManager) AcknowledgeCheckpoint(_ context.Context, a *jobgraph.CheckpointAck) (*jobgraph.Ack, error) {
+	if j, ok := jm.Job(a.JobId); ok {
+		j.checkpointMsg(ckptMsg{ack: a})
+	}
+	return &jobgraph.Ack{}, nil
+}
+
+// DeclineCheckpoint implements the gateway.
+func (jm *JobManager) DeclineCheckpoint(_ context.Context, d *jobgraph.CheckpointDecline) (*jobgraph.Ack, error) {
+	if j, ok := jm.Job(d.JobId); ok {
+		j.checkpointMsg(ckptMsg{decline: d})
+	}
+	return &jobgraph.Ack{}, nil
+}
+
 func (jm *JobManager) signalSlotsLocked() {
 	close(jm.slotCond)
 	jm.slotCond = make(chan struct{})

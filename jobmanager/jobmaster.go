@@ -2,15 +2,18 @@ package jobmanager
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/flink-go/flink-go/fs"
+	"github.com/flink-go/flink-go/runtime/checkpoint"
 	"github.com/flink-go/flink-go/runtime/jobgraph"
+	"github.com/flink-go/flink-go/runtime/task"
 )
 
 // JobMaster runs one job: it allocates slots, deploys the executions, follows their states and
@@ -31,6 +34,9 @@ type JobMaster struct {
 	restarts   int
 	exceptions []ExceptionInfo
 	restart    RestartStrategy
+	ck         *checkpointing
+	stopped    bool // stopped with a savepoint: ends FINISHED
+	initErr    error
 }
 
 // ExceptionInfo is one failure in the job's history (/jobs/:id/exceptions).
@@ -48,6 +54,10 @@ func newJobMaster(jm *JobManager, info *JobInfo) *JobMaster {
 		cancel: make(chan struct{}), done: make(chan struct{}), eg: NewExecutionGraph(info.Graph), submitted: time.Now(), restart: rs}
 	if err != nil {
 		j.log.Warn().Err(err).Msg("invalid restart strategy; not restarting")
+	}
+	j.ck, j.initErr = newCheckpointing(info.Graph)
+	if j.ck == nil {
+		j.ck = &checkpointing{msgs: make(chan ckptMsg, 1), savepoints: make(chan *SavepointRequest, 1), requests: map[int64]*SavepointRequest{}}
 	}
 	return j
 }
@@ -83,6 +93,52 @@ type JobSnapshot struct {
 	Executions []Execution
 	Restarts   int
 	Exceptions []ExceptionInfo
+}
+
+// shutdownCheckpoints ends checkpointing: checkpoints of a finished job are discarded, those of a
+// cancelled job unless RETAIN_ON_CANCELLATION, those of a failed job are kept for a restart.
+func (j *JobMaster) shutdownCheckpoints(status JobStatus) {
+	if j.ck.coord == nil {
+		return
+	}
+	discard := status == JobFinished || (status == JobCanceled && !strings.EqualFold(j.info.Graph.Config["execution.checkpointing.externalized-checkpoint-retention"], "RETAIN_ON_CANCELLATION"))
+	j.mu.Lock()
+	eg := j.eg
+	j.mu.Unlock()
+	j.ckActions(eg, j.ck.coord.Shutdown(time.Now(), "job "+strings.ToLower(string(status)), discard))
+	j.ck.mu.Lock()
+	for id, r := range j.ck.requests {
+		r.Err = fmt.Errorf("the job ended (%s) before savepoint %d completed", status, id)
+		close(r.done)
+		delete(j.ck.requests, id)
+	}
+	j.ck.mu.Unlock()
+}
+
+// TriggerSavepoint asks for a savepoint (stop: then stop the job) and returns the request.
+func (j *JobMaster) TriggerSavepoint(dir string, stop bool) *SavepointRequest {
+	r := &SavepointRequest{Dir: dir, Stop: stop, done: make(chan struct{})}
+	select {
+	case j.ck.savepoints <- r:
+	case <-j.done:
+		r.Err = errors.New("the job already ended")
+		close(r.done)
+	}
+	return r
+}
+
+// CheckpointStats returns the checkpoint statistics of the job.
+func (j *JobMaster) CheckpointStats() checkpoint.Stats {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.ck.stats
+}
+
+func (j *JobMaster) checkpointMsg(m ckptMsg) {
+	select {
+	case j.ck.msgs <- m:
+	case <-j.done:
+	}
 }
 
 // Cancel cancels the job.
@@ -145,14 +201,25 @@ func (j *JobMaster) run() {
 		case <-j.done:
 		}
 	}()
+	if j.initErr != nil {
+		j.finish(JobFailed, j.initErr.Error())
+		return
+	}
 	for {
 		status, failure, retry := j.runAttempt(ctx)
 		if !retry {
+			j.mu.Lock()
+			if status == JobCanceled && j.stopped {
+				status = JobFinished
+			}
+			j.mu.Unlock()
+			j.shutdownCheckpoints(status)
 			j.finish(status, failure)
 			return
 		}
 		delay, ok := j.restart.NextDelay(time.Now())
 		if !ok {
+			j.shutdownCheckpoints(JobFailed)
 			j.finish(JobFailed, failure)
 			return
 		}
@@ -176,6 +243,7 @@ func (j *JobMaster) runAttempt(ctx context.Context) (status JobStatus, failure s
 	j.mu.Lock()
 	eg := j.eg
 	j.mu.Unlock()
+	ck := j.ck
 	slots, err := j.jm.allocate(ctx, j.info, SlotsNeeded(j.info.Graph))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -184,9 +252,16 @@ func (j *JobMaster) runAttempt(ctx context.Context) (status JobStatus, failure s
 		return JobFailed, fmt.Sprintf("scheduling failed: %v", err), false
 	}
 	defer j.jm.release(j.info.ID)
+	restore := ck.restoreFrom()
+	coord := ck.newCoordinator(eg, ck.coord)
+	coord.SetLogger(j.log)
 	j.mu.Lock()
 	eg.Assign(slots)
+	ck.coord = coord
 	j.mu.Unlock()
+	if restore != nil {
+		j.log.Info().Int64("checkpoint", restore.ID).Str("path", restore.ExternalPath).Msg("restoring from checkpoint")
+	}
 	// Deploy sinks first and sources last, so consumers are ready when data flows.
 	for i := len(eg.Executions) - 1; i >= 0; i-- {
 		e := eg.Executions[i]
@@ -197,6 +272,10 @@ func (j *JobMaster) runAttempt(ctx context.Context) (status JobStatus, failure s
 		}
 		j.mu.Lock()
 		d := eg.Deployment(e, func(tm string) string { _, addr, _ := j.jm.tmClient(tm); return addr })
+		if restore != nil {
+			d.RestoreCheckpointId = restore.ID
+			d.RestoreState = restoreState(restore, e.Vertex)
+		}
 		e.State = jobgraph.ExecutionState_DEPLOYING
 		j.mu.Unlock()
 		dctx, dcancel := context.WithTimeout(ctx, 30*time.Second)
@@ -208,6 +287,8 @@ func (j *JobMaster) runAttempt(ctx context.Context) (status JobStatus, failure s
 			break
 		}
 	}
+	ticker := time.NewTicker(50 * time.Millisecond)
+	defer ticker.Stop()
 	canceling := false
 	for {
 		j.mu.Lock()
@@ -218,22 +299,32 @@ func (j *JobMaster) runAttempt(ctx context.Context) (status JobStatus, failure s
 		}
 		select {
 		case u := <-j.updates:
-			if tr := j.onUpdate(eg, u); tr != NoChange {
-				switch tr {
-				case CancelOthers:
-					j.cancelExecutions(eg)
-				case AllStopped:
-					if canceling {
-						return JobCanceled, "", false
-					}
-					return JobFailed, eg.Failure, true
-				case JobDone:
-					j.mu.Lock()
-					st := eg.Status
-					j.mu.Unlock()
-					return st, eg.Failure, false
+			tr := j.onUpdate(eg, u)
+			j.checkFinal(eg)
+			switch tr {
+			case CancelOthers:
+				j.ckActions(eg, coord.Reset(time.Now(), "job failing over"))
+				j.cancelExecutions(eg)
+			case AllStopped:
+				j.ckActions(eg, coord.Reset(time.Now(), "job failing over"))
+				if canceling {
+					return JobCanceled, "", false
 				}
+				return JobFailed, eg.Failure, true
+			case JobDone:
+				j.mu.Lock()
+				st := eg.Status
+				j.mu.Unlock()
+				return st, eg.Failure, false
 			}
+		case <-ticker.C:
+			if st == JobRunning {
+				j.ckActions(eg, coord.Tick(time.Now()))
+			}
+		case m := <-ck.msgs:
+			j.onCheckpointMsg(eg, coord, m)
+		case r := <-ck.savepoints:
+			j.startSavepoint(eg, coord, r, st)
 		case <-ctx.Done():
 			if !canceling {
 				canceling = true
@@ -246,6 +337,258 @@ func (j *JobMaster) runAttempt(ctx context.Context) (status JobStatus, failure s
 				j.cancelExecutions(eg)
 			}
 		}
+	}
+}
+
+// notReady prefixes declines of tasks that cannot take part in a checkpoint (not running yet, or
+// already finished); they abort the checkpoint without counting as a failure.
+const notReady = task.DeclineNotReadyPrefix
+
+func (j *JobMaster) taskID(e *Execution) checkpoint.TaskID {
+	return checkpoint.TaskID{Vertex: e.Vertex.Id, Subtask: e.Subtask}
+}
+
+func (j *JobMaster) onCheckpointMsg(eg *ExecutionGraph, coord *checkpoint.Coordinator, m ckptMsg) {
+	now := time.Now()
+	if m.decline != nil {
+		e := eg.Lookup(m.decline.ExecutionId)
+		if e == nil {
+			return
+		}
+		if strings.HasPrefix(m.decline.Reason, notReady) {
+			// The task is not running (finished, or not started yet): not a checkpoint failure.
+			j.ckActions(eg, coord.DeclineNotReady(now, j.taskID(e), m.decline.CheckpointId, m.decline.Reason))
+			return
+		}
+		j.ckActions(eg, coord.Decline(now, j.taskID(e), m.decline.CheckpointId, m.decline.Reason))
+		return
+	}
+	e := eg.Lookup(m.ack.ExecutionId)
+	if e == nil {
+		return // an earlier attempt
+	}
+	h, err := handleFromAck(e, m.ack.State)
+	if err != nil {
+		j.ckActions(eg, coord.Decline(now, j.taskID(e), m.ack.CheckpointId, err.Error()))
+		return
+	}
+	j.ckActions(eg, coord.Ack(now, j.taskID(e), m.ack.CheckpointId, h))
+}
+
+func (j *JobMaster) startSavepoint(eg *ExecutionGraph, coord *checkpoint.Coordinator, r *SavepointRequest, st JobStatus) {
+	fail := func(err error) {
+		r.Err = err
+		close(r.done)
+	}
+	if st != JobRunning {
+		fail(fmt.Errorf("the job is %s, not RUNNING: savepoints need all tasks running", st))
+		return
+	}
+	dir := r.Dir
+	if dir == "" {
+		dir = j.ck.savepointDir
+	}
+	if dir == "" {
+		fail(errors.New("no savepoint directory: pass one or set execution.checkpointing.savepoint-dir"))
+		return
+	}
+	spDir, err := checkpoint.NewSavepointDir(dir, j.info.ID)
+	if err != nil {
+		fail(err)
+		return
+	}
+	kind := checkpoint.SavepointPlain
+	if r.Stop {
+		kind = checkpoint.SavepointStop
+	}
+	id, actions := coord.TriggerSavepoint(time.Now(), spDir, kind)
+	if id <= 0 {
+		fail(errors.New("the savepoint could not be triggered"))
+		return
+	}
+	r.ID = id
+	j.ck.mu.Lock()
+	j.ck.requests[id] = r
+	if r.Stop {
+		j.ck.stopAfter = id
+	}
+	j.ck.mu.Unlock()
+	j.ckActions(eg, actions)
+}
+
+// ckActions carries out the coordinator's actions, in order.
+func (j *JobMaster) ckActions(eg *ExecutionGraph, actions []checkpoint.Action) {
+	ck := j.ck
+	for len(actions) > 0 {
+		a := actions[0]
+		actions = actions[1:]
+		switch a := a.(type) {
+		case *checkpoint.TriggerAction:
+			for _, t := range a.Targets {
+				e := j.execFor(eg, t)
+				if e == nil {
+					continue
+				}
+				client, _, ok := j.jm.tmClient(e.Slot.TaskManager)
+				req := &jobgraph.CheckpointRequest{ExecutionId: e.ID, CheckpointId: a.ID, Timestamp: a.Timestamp, Savepoint: a.Savepoint, TargetDir: a.Dir}
+				go func(t checkpoint.TaskID) {
+					var err error
+					if ok {
+						ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+						_, err = client.TriggerCheckpoint(ctx, req)
+						cancel()
+					} else {
+						err = errors.New("TaskManager gone")
+					}
+					if err != nil {
+						ck.msgs <- ckptMsg{decline: &jobgraph.CheckpointDecline{ExecutionId: req.ExecutionId, CheckpointId: req.CheckpointId, Reason: notReady + "trigger: " + err.Error()}}
+					}
+				}(t)
+			}
+		case *checkpoint.CompleteAction:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := func() error {
+				fsys, p, err := fs.Get(ctx, a.Checkpoint.ExternalPath)
+				if err != nil {
+					return err
+				}
+				return checkpoint.WriteMetadata(ctx, fsys, p, a.Checkpoint)
+			}()
+			cancel()
+			if err != nil {
+				j.log.Warn().Err(err).Int64("checkpoint", a.Checkpoint.ID).Msg("writing checkpoint metadata failed")
+			}
+			actions = append(j.ck.coord.Finalized(time.Now(), a.Checkpoint.ID, err), actions...)
+		case *checkpoint.NotifyCompleteAction:
+			j.log.Info().Int64("checkpoint", a.ID).Bool("savepoint", a.Savepoint).Str("path", a.Path).Msg("checkpoint completed")
+			j.notifyTasks(eg, a.ID, false)
+			ck.mu.Lock()
+			r := ck.requests[a.ID]
+			delete(ck.requests, a.ID)
+			stop := ck.stopAfter == a.ID
+			ck.mu.Unlock()
+			if r != nil {
+				r.Location = a.Path
+				close(r.done)
+			}
+			if stop {
+				j.mu.Lock()
+				j.stopped = true
+				j.mu.Unlock()
+				j.Cancel()
+			}
+		case *checkpoint.AbortAction:
+			j.log.Warn().Int64("checkpoint", a.ID).Str("reason", a.Reason).Msg("checkpoint aborted")
+			j.notifyTasks(eg, a.ID, true)
+			go func(dir string, shared []string) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				_ = deleteURI(ctx, dir)
+				j.deleteShared(ctx, shared)
+			}(a.Dir, a.DiscardShared)
+			ck.mu.Lock()
+			r := ck.requests[a.ID]
+			delete(ck.requests, a.ID)
+			ck.mu.Unlock()
+			if r != nil {
+				r.Err = fmt.Errorf("savepoint %d failed: %s", a.ID, a.Reason)
+				close(r.done)
+			}
+		case *checkpoint.DiscardAction:
+			go func(dir string, shared []string) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if err := deleteURI(ctx, dir); err != nil {
+					j.log.Warn().Err(err).Str("dir", dir).Msg("discarding an old checkpoint failed")
+				}
+				j.deleteShared(ctx, shared)
+			}(a.Checkpoint.ExternalPath, a.SharedFiles)
+		case *checkpoint.DiscardStateAction:
+			go func(dir string, files []string) {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				for _, f := range files {
+					_ = deleteURI(ctx, strings.TrimRight(dir, "/")+"/"+f)
+				}
+			}(a.Dir, a.Exclusive)
+		case *checkpoint.FailJobAction:
+			j.log.Error().Str("reason", a.Reason).Msg("failing the job: too many failed checkpoints")
+			for _, e := range eg.Running() {
+				go j.update(&jobgraph.TaskExecutionState{JobId: j.info.ID, ExecutionId: e.ID, State: jobgraph.ExecutionState_FAILED, Error: a.Reason})
+				break
+			}
+		}
+	}
+	j.mu.Lock()
+	ck.stats = ck.coord.Stats()
+	j.mu.Unlock()
+}
+
+func (j *JobMaster) deleteShared(ctx context.Context, files []string) {
+	if len(files) == 0 || j.ck.cfg.JobDir == "" {
+		return
+	}
+	for _, f := range files {
+		_ = deleteURI(ctx, strings.TrimRight(j.ck.cfg.JobDir, "/")+"/shared/"+f)
+	}
+}
+
+func (j *JobMaster) execFor(eg *ExecutionGraph, t checkpoint.TaskID) *Execution {
+	for _, e := range eg.Executions {
+		if e.Vertex.Id == t.Vertex && e.Subtask == t.Subtask {
+			return e
+		}
+	}
+	return nil
+}
+
+func (j *JobMaster) notifyTasks(eg *ExecutionGraph, id int64, aborted bool) {
+	for _, e := range eg.Running() {
+		client, _, ok := j.jm.tmClient(e.Slot.TaskManager)
+		if !ok {
+			continue
+		}
+		req := &jobgraph.NotifyCheckpointRequest{ExecutionId: e.ID, CheckpointId: id, Aborted: aborted}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = client.NotifyCheckpoint(ctx, req)
+		}()
+	}
+}
+
+// checkFinal sends the final commit notification once every task either finished or waits
+// after its end of input.
+func (j *JobMaster) checkFinal(eg *ExecutionGraph) {
+	j.mu.Lock()
+	var waiting []*Execution
+	for _, e := range eg.Executions {
+		switch {
+		case e.State == jobgraph.ExecutionState_FINISHED:
+		case e.EndOfInput && e.State == jobgraph.ExecutionState_RUNNING:
+			if !e.FinalNotified {
+				waiting = append(waiting, e)
+			}
+		default:
+			j.mu.Unlock()
+			return
+		}
+	}
+	for _, e := range waiting {
+		e.FinalNotified = true
+	}
+	j.mu.Unlock()
+	for _, e := range waiting {
+		client, _, ok := j.jm.tmClient(e.Slot.TaskManager)
+		if !ok {
+			continue
+		}
+		req := &jobgraph.NotifyCheckpointRequest{ExecutionId: e.ID, CheckpointId: finalNotification}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = client.NotifyCheckpoint(ctx, req)
+		}()
 	}
 }
 
@@ -269,6 +612,15 @@ func (j *JobMaster) onUpdate(eg *ExecutionGraph, u *jobgraph.TaskExecutionState)
 			}
 		}
 	}
+	if e := eg.Lookup(u.ExecutionId); e != nil && j.ck.coord != nil {
+		if u.EndOfInput || u.State == jobgraph.ExecutionState_FINISHED {
+			j.ck.coord.TasksFinished(j.taskID(e))
+		}
+		if u.EndOfInput {
+			e.EndOfInput = true
+			return NoChange
+		}
+	}
 	return eg.Update(u.ExecutionId, u.State, u.Error, u.ErrorDetail, time.Now().UnixMilli())
 }
 
@@ -289,66 +641,4 @@ func (j *JobMaster) cancelExecutions(eg *ExecutionGraph) {
 			go j.update(&jobgraph.TaskExecutionState{JobId: j.info.ID, ExecutionId: e.ID, State: jobgraph.ExecutionState_CANCELED})
 		}
 	}
-}
-
-// RestartStrategy decides whether and when a failed job restarts (Flink's restart-strategy.*).
-type RestartStrategy interface {
-	NextDelay(now time.Time) (time.Duration, bool)
-}
-
-type noRestart struct{}
-
-func (noRestart) NextDelay(time.Time) (time.Duration, bool) { return 0, false }
-
-type fixedDelay struct {
-	attempts, used int
-	delay          time.Duration
-}
-
-func (f *fixedDelay) NextDelay(time.Time) (time.Duration, bool) {
-	if f.used >= f.attempts {
-		return 0, false
-	}
-	f.used++
-	return f.delay, true
-}
-
-// RestartStrategyFrom reads restart-strategy.type and its options from a job configuration.
-func RestartStrategyFrom(cfg map[string]string) (RestartStrategy, error) {
-	typ := strings.ToLower(strings.TrimSpace(cfg["restart-strategy.type"]))
-	switch typ {
-	case "", "none", "off", "disable":
-		return noRestart{}, nil
-	case "fixed-delay", "fixeddelay":
-		attempts := 1
-		if v := cfg["restart-strategy.fixed-delay.attempts"]; v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return noRestart{}, fmt.Errorf("restart-strategy.fixed-delay.attempts: %w", err)
-			}
-			attempts = n
-		}
-		delay := time.Second
-		if v := cfg["restart-strategy.fixed-delay.delay"]; v != "" {
-			d, err := parseDuration(v)
-			if err != nil {
-				return noRestart{}, fmt.Errorf("restart-strategy.fixed-delay.delay: %w", err)
-			}
-			delay = d
-		}
-		return &fixedDelay{attempts: attempts, delay: delay}, nil
-	default:
-		return noRestart{}, fmt.Errorf("restart-strategy.type %q is not supported yet (use none or fixed-delay)", typ)
-	}
-}
-
-func parseDuration(s string) (time.Duration, error) {
-	s = strings.ReplaceAll(strings.TrimSpace(s), " ", "")
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.Duration(n) * time.Millisecond, nil
-	}
-	if strings.HasSuffix(s, "min") {
-		s = strings.TrimSuffix(s, "in") // Flink's "10 min" -> Go's "10m"
-	}
-	return time.ParseDuration(s)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -32,6 +33,10 @@ func (jm *JobManager) restHandler() http.Handler {
 		mux.HandleFunc("PATCH "+prefix+"/jobs/{id}", jm.handleCancel)
 		mux.HandleFunc("GET "+prefix+"/jobs/{id}/exceptions", jm.handleExceptions)
 		mux.HandleFunc("GET "+prefix+"/taskmanagers", jm.handleTaskManagers)
+		mux.HandleFunc("GET "+prefix+"/jobs/{id}/checkpoints", jm.handleCheckpoints)
+		mux.HandleFunc("POST "+prefix+"/jobs/{id}/savepoints", jm.handleSavepoint)
+		mux.HandleFunc("GET "+prefix+"/jobs/{id}/savepoints/{trigger}", jm.handleSavepointStatus)
+		mux.HandleFunc("POST "+prefix+"/jobs/{id}/stop", jm.handleStop)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		restError(w, http.StatusNotFound, "Not found: "+r.URL.Path)
@@ -271,4 +276,78 @@ func portOf(addr string) int {
 	var p int
 	fmt.Sscan(addr[i+1:], &p)
 	return p
+}
+
+func (jm *JobManager) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
+	j, ok := jm.Job(r.PathValue("id"))
+	if !ok {
+		restError(w, 404, "Job "+r.PathValue("id")+" not found")
+		return
+	}
+	writeJSON(w, 200, j.CheckpointStats())
+}
+
+// savepoint triggers by request id (Flink's asynchronous operation handles).
+var (
+	triggersMu sync.Mutex
+	triggers   = map[string]*SavepointRequest{}
+)
+
+func (jm *JobManager) savepointRequest(w http.ResponseWriter, r *http.Request, stop bool) {
+	j, ok := jm.Job(r.PathValue("id"))
+	if !ok {
+		restError(w, 404, "Job "+r.PathValue("id")+" not found")
+		return
+	}
+	var body struct {
+		TargetDirectory  string `json:"target-directory"`
+		TargetDirectory2 string `json:"targetDirectory"`
+		CancelJob        bool   `json:"cancel-job"`
+		Drain            bool   `json:"drain"`
+	}
+	if r.ContentLength != 0 {
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil && err != io.EOF {
+			restError(w, 400, "malformed request body: "+err.Error())
+			return
+		}
+	}
+	dir := body.TargetDirectory
+	if dir == "" {
+		dir = body.TargetDirectory2
+	}
+	req := j.TriggerSavepoint(dir, stop || body.CancelJob)
+	id := newID()
+	triggersMu.Lock()
+	triggers[id] = req
+	triggersMu.Unlock()
+	writeJSON(w, 202, map[string]string{"request-id": id})
+}
+
+func (jm *JobManager) handleSavepoint(w http.ResponseWriter, r *http.Request) {
+	jm.savepointRequest(w, r, false)
+}
+func (jm *JobManager) handleStop(w http.ResponseWriter, r *http.Request) {
+	jm.savepointRequest(w, r, true)
+}
+
+func (jm *JobManager) handleSavepointStatus(w http.ResponseWriter, r *http.Request) {
+	triggersMu.Lock()
+	req, ok := triggers[r.PathValue("trigger")]
+	triggersMu.Unlock()
+	if !ok {
+		restError(w, 404, "unknown savepoint trigger "+r.PathValue("trigger"))
+		return
+	}
+	select {
+	case <-req.Done():
+	default:
+		writeJSON(w, 200, map[string]any{"status": map[string]string{"id": "IN_PROGRESS"}})
+		return
+	}
+	if req.Err != nil {
+		writeJSON(w, 200, map[string]any{"status": map[string]string{"id": "COMPLETED"},
+			"operation": map[string]any{"failure-cause": map[string]string{"class": "SavepointFailure", "stack-trace": req.Err.Error()}}})
+		return
+	}
+	writeJSON(w, 200, map[string]any{"status": map[string]string{"id": "COMPLETED"}, "operation": map[string]string{"location": req.Location}})
 }

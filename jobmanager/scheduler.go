@@ -87,6 +87,9 @@ type Execution struct {
 	FailureInfo string
 	StartTime   int64
 	EndTime     int64
+	// EndOfInput: the task consumed its input and waits for the final commit notification.
+	EndOfInput    bool
+	FinalNotified bool
 }
 
 // ExecutionGraph tracks a job's executions and derives the job's state from them. It does no

@@ -106,7 +106,17 @@ func (s *sinkOp[T]) ProcessElement(v T, ts int64) {
 }
 func (s *sinkOp[T]) Input(int) any          { return op.Input[T](s) }
 func (s *sinkOp[T]) ProcessWatermark(int64) {}
-func (s *sinkOp[T]) Finish() error          { return s.writer.Finish() }
+func (s *sinkOp[T]) Finish() error {
+	if err := s.writer.Finish(); err != nil {
+		return err
+	}
+	if s.committer != nil {
+		// Everything after the last checkpoint: committed when the whole job finished.
+		_, err := s.SnapshotOperatorState(task.FinalCheckpointID)
+		return err
+	}
+	return nil
+}
 func (s *sinkOp[T]) Close() error {
 	if s.writer == nil {
 		return nil

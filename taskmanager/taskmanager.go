@@ -223,7 +223,7 @@ func (te *TaskExecutor) TriggerCheckpoint(_ context.Context, req *jobgraph.Check
 	t := te.tasks[req.ExecutionId]
 	te.mu.Unlock()
 	if t == nil {
-		return nil, fmt.Errorf("no running task %s", req.ExecutionId)
+		return nil, fmt.Errorf("no running task %s (finished or not deployed yet)", req.ExecutionId)
 	}
 	t.TriggerCheckpoint(req.CheckpointId, req.Timestamp, req.Savepoint, req.TargetDir)
 	return &jobgraph.Ack{}, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/flink-go/flink-go/fs"
@@ -16,6 +17,10 @@ import (
 // FinalCheckpointID is the id of the notification that tells end-of-input tasks that the whole
 // job finished, so exactly-once sinks commit what they wrote after the last checkpoint.
 const FinalCheckpointID = math.MaxInt64
+
+// DeclineNotReadyPrefix starts the reason of a decline by a task that cannot take part in a
+// checkpoint (finished, not yet running): the JobManager does not count it as a failure.
+const DeclineNotReadyPrefix = "not ready: "
 
 // Acker reports checkpoint results of a task to the JobManager (the TaskManager implements it).
 type Acker interface {
@@ -44,16 +49,18 @@ type FinalCommitter interface {
 	NeedsFinalCommit() bool
 }
 
-// barrier event: type 3, int64 id, int64 timestamp, u8 flags (bit 0: savepoint)
-func encodeBarrier(id, ts int64, savepoint bool) []byte {
-	b := make([]byte, 18)
+// barrier event: type 3, int64 id, int64 timestamp, u8 flags (bit 0: savepoint), then the
+// directory the task files of this checkpoint go to (u16 length + UTF-8).
+func encodeBarrier(id, ts int64, savepoint bool, dir string) []byte {
+	b := make([]byte, 20, 20+len(dir))
 	b[0] = evBarrier
 	binary.BigEndian.PutUint64(b[1:], uint64(id))
 	binary.BigEndian.PutUint64(b[9:], uint64(ts))
 	if savepoint {
 		b[17] = 1
 	}
-	return b
+	binary.BigEndian.PutUint16(b[18:], uint16(len(dir)))
+	return append(b, dir...)
 }
 
 type barrier struct {
@@ -70,7 +77,7 @@ func (t *Task) SetAcker(a Acker) { t.acker = a }
 func (t *Task) TriggerCheckpoint(id, ts int64, savepoint bool, dir string) {
 	t.post(func() {
 		if _, ok := t.instances[0].(SourceInstance); !ok || t.finishedInput {
-			t.decline(id, "not a running source task")
+			t.decline(id, DeclineNotReadyPrefix+"not a running source task")
 			return
 		}
 		t.performCheckpoint(barrier{id: id, ts: ts, savepoint: savepoint, dir: dir}, 0)
@@ -110,7 +117,6 @@ func (t *Task) onBarrier(ch int, b barrier) {
 		t.endAlignment()
 	}
 	if t.aligning == nil {
-		b.dir = t.checkpointDirFor(b)
 		t.aligning = &b
 		t.alignStart = time.Now()
 		t.barriersSeen = map[int]bool{}
@@ -145,8 +151,6 @@ func (t *Task) endAlignment() {
 		t.reader.UnblockAll()
 	}
 }
-
-func (t *Task) checkpointDirFor(b barrier) string { return b.dir }
 
 func (t *Task) decline(id int64, reason string) {
 	if t.acker != nil {
@@ -190,7 +194,7 @@ func (t *Task) performCheckpoint(b barrier, alignment time.Duration) {
 }
 
 func (t *Task) broadcastBarrier(b barrier) {
-	ev := encodeBarrier(b.id, b.ts, b.savepoint)
+	ev := encodeBarrier(b.id, b.ts, b.savepoint, b.dir)
 	for _, w := range t.writers {
 		if err := w.BroadcastEvent(ev); err != nil {
 			op.Fail(fmt.Errorf("forwarding checkpoint barrier %d: %w", b.id, err))
@@ -213,7 +217,7 @@ func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed []
 			st.Keyed = &jobgraph.StateHandle{Inline: data, Size: int64(len(data))}
 			continue
 		}
-		path := fs.Join(b.dir, fmt.Sprintf("%s-%d.keyed", st.OperatorId, t.d.Subtask))
+		path := strings.TrimRight(b.dir, "/") + "/" + fmt.Sprintf("%s-%d.keyed", st.OperatorId, t.d.Subtask)
 		fsys, p, err := fs.Get(ctx, path)
 		if err != nil {
 			t.decline(b.id, fmt.Sprintf("checkpoint storage %s: %v", path, err))

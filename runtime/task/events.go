@@ -57,10 +57,11 @@ func decodeEvent(b []byte) (event, error) {
 		}
 		return event{kind: evWatermarkStatus, idle: b[1] == 1}, nil
 	case evBarrier:
-		if len(b) != 18 {
-			return event{}, fmt.Errorf("barrier event has %d bytes, want 18", len(b))
+		if len(b) < 20 || len(b) != 20+int(binary.BigEndian.Uint16(b[18:])) {
+			return event{}, fmt.Errorf("malformed barrier event (%d bytes)", len(b))
 		}
-		return event{kind: evBarrier, barrier: barrier{id: int64(binary.BigEndian.Uint64(b[1:])), ts: int64(binary.BigEndian.Uint64(b[9:])), savepoint: b[17]&1 == 1}}, nil
+		return event{kind: evBarrier, barrier: barrier{id: int64(binary.BigEndian.Uint64(b[1:])), ts: int64(binary.BigEndian.Uint64(b[9:])),
+			savepoint: b[17]&1 == 1, dir: string(b[20:])}}, nil
 	default:
 		return event{}, fmt.Errorf("unknown task event type %d", b[0])
 	}

@@ -159,6 +159,9 @@ func (t *Task) Run(ctx context.Context) (err error) {
 			}
 		}
 		for _, inst := range t.instances {
+			if inst == nil { // build failed before creating it
+				continue
+			}
 			if cerr := inst.Close(); cerr != nil && err == nil {
 				err = fmt.Errorf("closing operator: %w", cerr)
 			}

@@ -1,0 +1,237 @@
+package jobmanager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flink-go/flink-go/configs"
+	"github.com/flink-go/flink-go/fs"
+	"github.com/flink-go/flink-go/runtime/checkpoint"
+	"github.com/flink-go/flink-go/runtime/jobgraph"
+	"github.com/flink-go/flink-go/runtime/serde"
+	"github.com/flink-go/flink-go/runtime/task"
+)
+
+// ckptMsg is an acknowledgement or decline from a task, handed to the JobMaster's loop.
+type ckptMsg struct {
+	ack     *jobgraph.CheckpointAck
+	decline *jobgraph.CheckpointDecline
+}
+
+// SavepointRequest is a user's savepoint (or stop-with-savepoint) request.
+type SavepointRequest struct {
+	Dir  string
+	Stop bool
+	// Result is closed when the request ended; then Location or Err is set.
+	done     chan struct{}
+	Location string
+	Err      error
+	ID       int64
+}
+
+// Done is closed when the savepoint completed or failed.
+func (r *SavepointRequest) Done() <-chan struct{} { return r.done }
+
+// checkpointing is the JobMaster's checkpoint state (owned by the JobMaster goroutine, except
+// where noted).
+type checkpointing struct {
+	cfg          checkpoint.Config
+	enabled      bool
+	checkpoints  string // execution.checkpointing.dir
+	savepointDir string
+	coord        *checkpoint.Coordinator
+	restored     *checkpoint.Completed
+	msgs         chan ckptMsg
+	savepoints   chan *SavepointRequest
+	mu           sync.Mutex
+	requests     map[int64]*SavepointRequest // by checkpoint id
+	stopAfter    int64                       // stop-with-savepoint: finish the job after this one
+	stats        checkpoint.Stats
+}
+
+func newCheckpointing(g *jobgraph.JobGraph) (*checkpointing, error) {
+	c := configs.New()
+	if err := c.SetAll(g.Config, configs.CodeOrigin("job")); err != nil {
+		return nil, err
+	}
+	mode, err := checkpoint.ParseMode(string(configs.Get(c, configs.CheckpointMode)))
+	if err != nil {
+		return nil, err
+	}
+	ck := &checkpointing{
+		cfg: checkpoint.Config{JobID: g.JobId, Interval: configs.Get(c, configs.CheckpointInterval), Timeout: configs.Get(c, configs.CheckpointTimeout),
+			MinPause: configs.Get(c, configs.CheckpointMinPause), MaxConcurrent: configs.Get(c, configs.MaxConcurrentCheckpoints),
+			TolerableFailures: configs.Get(c, configs.TolerableFailedCheckpoints), Retained: configs.Get(c, configs.CheckpointsNumRetained), Mode: mode},
+		checkpoints: configs.Get(c, configs.CheckpointDir), savepointDir: configs.Get(c, configs.SavepointDir),
+		msgs: make(chan ckptMsg, 1024), savepoints: make(chan *SavepointRequest, 16), requests: map[int64]*SavepointRequest{},
+	}
+	ck.enabled = ck.cfg.Interval > 0
+	if ck.enabled && ck.checkpoints == "" {
+		return nil, errors.New("execution.checkpointing.interval is set but execution.checkpointing.dir is not: where should checkpoints go? (e.g. file:///tmp/flink-go/checkpoints or hdfs:///flink-go/checkpoints)")
+	}
+	if ck.checkpoints != "" {
+		ck.cfg.JobDir = checkpoint.JobDir(ck.checkpoints, g.JobId)
+	}
+	if p := configs.Get(c, configs.StateRecoveryPath); p != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		restored, err := checkpoint.ResolveRestorePath(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("restoring from %s: %w", p, err)
+		}
+		if err := checkCompatible(g, restored, configs.Get(c, configs.StateRecoveryIgnoreUnclaimed)); err != nil {
+			return nil, fmt.Errorf("restoring from %s: %w", p, err)
+		}
+		ck.restored = restored
+	}
+	return ck, nil
+}
+
+// checkCompatible reports state of operators the job no longer has (unless allowed) and max
+// parallelism changes of keyed operators.
+func checkCompatible(g *jobgraph.JobGraph, c *checkpoint.Completed, allowNonRestored bool) error {
+	ops := map[string]*jobgraph.Vertex{}
+	for _, v := range g.Vertices {
+		for _, o := range v.Operators {
+			ops[o.Id] = v
+		}
+	}
+	var missing []string
+	for _, os := range c.Operators {
+		v, ok := ops[os.OperatorID]
+		if !ok {
+			if len(os.Subtasks) > 0 {
+				missing = append(missing, os.OperatorID)
+			}
+			continue
+		}
+		if os.MaxParallelism != 0 && os.MaxParallelism != int(v.MaxParallelism) {
+			for _, st := range os.Subtasks {
+				if len(st.Keyed) > 0 {
+					return fmt.Errorf("operator %s (%s): the snapshot has max parallelism %d, the job %d: keyed state cannot be redistributed (keep pipeline.max-parallelism)", os.OperatorID, v.Name, os.MaxParallelism, v.MaxParallelism)
+				}
+			}
+		}
+	}
+	if len(missing) > 0 && !allowNonRestored {
+		return fmt.Errorf("the snapshot has state for %d operator(s) that are not in this job (%s): was it taken from another job, or were UIDs changed? Pass --allowNonRestoredState (-n) to skip that state", len(missing), strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// newCoordinator creates the coordinator for an attempt's executions, continuing the numbering
+// and the retained checkpoints of the previous one.
+func (ck *checkpointing) newCoordinator(eg *ExecutionGraph, prev *checkpoint.Coordinator) *checkpoint.Coordinator {
+	var tasks, sources []checkpoint.TaskID
+	for _, e := range eg.Executions {
+		id := checkpoint.TaskID{Vertex: e.Vertex.Id, Subtask: e.Subtask}
+		tasks = append(tasks, id)
+		if e.Vertex.Operators[0].Kind == jobgraph.OperatorKind_SOURCE {
+			sources = append(sources, id)
+		}
+	}
+	restored, next := ck.restored, int64(1)
+	if ck.restored != nil {
+		next = ck.restored.ID + 1
+	}
+	if prev != nil {
+		next = prev.NextID()
+		if l := prev.Latest(); l != nil {
+			restored = l
+		}
+	}
+	return checkpoint.NewCoordinator(ck.cfg, tasks, sources, restored, next)
+}
+
+// restoreFrom returns the checkpoint an attempt restores from: the latest completed one of the
+// job, else the savepoint/checkpoint given at submission.
+func (ck *checkpointing) restoreFrom() *checkpoint.Completed {
+	if ck.coord != nil {
+		if l := ck.coord.Latest(); l != nil {
+			return l
+		}
+	}
+	return ck.restored
+}
+
+// restoreState builds the restore part of a deployment from a completed checkpoint.
+func restoreState(c *checkpoint.Completed, v *jobgraph.Vertex) []*jobgraph.OperatorSubtaskState {
+	if c == nil {
+		return nil
+	}
+	var out []*jobgraph.OperatorSubtaskState
+	for i, o := range v.Operators {
+		os := c.Operator(o.Id)
+		if os == nil {
+			continue
+		}
+		for _, st := range os.Subtasks {
+			s := &jobgraph.OperatorSubtaskState{OperatorId: o.Id, Subtask: int32(st.Subtask), Parallelism: int32(os.Parallelism), MaxParallelism: int32(os.MaxParallelism)}
+			for _, k := range st.Keyed {
+				for _, f := range k.Files {
+					s.Keyed = &jobgraph.StateHandle{Path: checkpoint.ResolveFile(c.ExternalPath, f), Size: f.Size}
+				}
+			}
+			switch {
+			case i == 0 && o.Kind == jobgraph.OperatorKind_SOURCE:
+				s.OperatorState = st.SourceReader
+			case len(st.Committables) > 0:
+				s.OperatorState = st.Committables[0]
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// handleFromAck converts a task's acknowledgement into the coordinator's handle.
+func handleFromAck(e *Execution, s *jobgraph.TaskStateSnapshot) (checkpoint.TaskStateHandle, error) {
+	h := checkpoint.TaskStateHandle{AlignmentDuration: int64(time.Duration(s.AlignmentMs) * time.Millisecond), BytesWritten: s.Bytes}
+	kinds := map[string]jobgraph.OperatorKind{}
+	for _, o := range e.Vertex.Operators {
+		kinds[o.Id] = o.Kind
+	}
+	for _, st := range s.Operators {
+		os := checkpoint.OperatorSubtaskState{OperatorID: st.OperatorId, MaxParallelism: int(st.MaxParallelism)}
+		if st.Keyed != nil {
+			if st.Keyed.Path == "" {
+				return h, fmt.Errorf("operator %s sent inline keyed state, but checkpoints need files", st.OperatorId)
+			}
+			// Tasks write their files directly into the checkpoint's directory.
+			rel := path.Base(st.Keyed.Path)
+			os.Keyed = []checkpoint.KeyedState{{
+				KeyGroups: serde.KeyGroupRangeFor(int(st.MaxParallelism), int(st.Parallelism), int(st.Subtask)),
+				Format:    "heap-v1",
+				Files:     []checkpoint.StateFile{{Path: rel, Size: st.Keyed.Size}},
+			}}
+		}
+		if len(st.OperatorState) > 0 {
+			if kinds[st.OperatorId] == jobgraph.OperatorKind_SOURCE {
+				os.SourceReader = st.OperatorState
+			} else {
+				os.Committables = [][]byte{st.OperatorState}
+			}
+		}
+		h.Operators = append(h.Operators, os)
+	}
+	return h, nil
+}
+
+func deleteURI(ctx context.Context, uri string) error {
+	if uri == "" {
+		return nil
+	}
+	fsys, p, err := fs.Get(ctx, uri)
+	if err != nil {
+		return err
+	}
+	return fsys.Delete(ctx, p, true)
+}
+
+// finalNotification is the id tasks waiting after their end of input are notified with.
+const finalNotification = task.FinalCheckpointID
