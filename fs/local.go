@@ -107,13 +107,30 @@ func (w *localWriter) Abort() error {
 	return cerr
 }
 
-// Rename renames atomically (rename(2)), replacing a file at to. The parent of
+// Rename renames atomically (rename(2)), replacing a file at to, and syncs
+// the destination directory so the new name survives a crash. The parent of
 // to must exist.
 func (Local) Rename(ctx context.Context, from, to string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return os.Rename(osPath(from), osPath(to))
+	if err := os.Rename(osPath(from), osPath(to)); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(osPath(to)))
+}
+
+// syncDir fsyncs a directory, making renames and creations in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fs: sync directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) { // some file systems cannot sync directories
+		return fmt.Errorf("fs: sync directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Delete removes a file or directory.
