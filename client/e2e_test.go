@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 		"wordcount": "../examples/wordcount",
 		"panicjob":  "../testing/jobs/panicjob",
 		"unbounded": "../testing/jobs/unbounded",
+		"counting":  "../examples/counting",
 	} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 		cmd.Stderr = os.Stderr

@@ -276,8 +276,11 @@ func startGoroutineTMs(ctx context.Context, c *configs.Configuration, jm *jobman
 }
 
 // startProcessTMs starts n TaskManager processes of this very binary (same arguments), which
-// register with jm. Each is killed if this process dies (Pdeathsig) and when the job ends.
+// register with jm. Each is killed if this process dies (Pdeathsig) and when the job ends. A
+// process that dies while the job runs is reported lost and replaced by a new one (at most
+// maxReplacements times), as a resource manager replaces a failed container.
 func startProcessTMs(g *jobgraph.JobGraph, jm *jobmanager.JobManager, n int, log zerolog.Logger) (func(), error) {
+	const maxReplacements = 50
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding this job binary to start TaskManager processes: %w", err)
@@ -287,38 +290,65 @@ func startProcessTMs(g *jobgraph.JobGraph, jm *jobmanager.JobManager, n int, log
 		return nil, err
 	}
 	var mu sync.Mutex
-	var cmds []*exec.Cmd
+	cmds := map[string]*exec.Cmd{}
 	stopping := false
-	for i := 0; i < n; i++ {
-		id := fmt.Sprintf("local-tm-%d", i+1)
+	seq, replaced := n, 0
+	var start func(id string) error
+	start = func(id string) error {
 		cmd := exec.Command(exe, g.Args...)
 		cmd.Env = append(os.Environ(), EnvRole+"="+RoleTaskManger, EnvJobManager+"="+jm.RPCAddr(), EnvResourceID+"="+id,
 			EnvJobConfig+"="+string(cfgJSON), EnvJobID+"="+g.JobId)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("starting TaskManager process %s: %w", id, err)
+			return fmt.Errorf("starting TaskManager process %s: %w", id, err)
 		}
 		log.Info().Str("taskmanager", id).Int("pid", cmd.Process.Pid).Msg("TaskManager process started")
-		cmds = append(cmds, cmd)
-		go func(cmd *exec.Cmd, id string) {
+		mu.Lock()
+		cmds[id] = cmd
+		mu.Unlock()
+		go func() {
 			err := cmd.Wait()
 			mu.Lock()
+			delete(cmds, id)
 			st := stopping
-			mu.Unlock()
-			if !st {
-				jm.TaskManagerLost(id, fmt.Sprintf("TaskManager process %d exited: %v", cmd.Process.Pid, exitText(err)))
+			replace := !st && replaced < maxReplacements
+			if replace {
+				replaced++
+				seq++
 			}
-		}(cmd, id)
+			newID := fmt.Sprintf("local-tm-%d", seq)
+			mu.Unlock()
+			if st {
+				return
+			}
+			jm.TaskManagerLost(id, fmt.Sprintf("TaskManager process %d exited: %s", cmd.Process.Pid, exitText(err)))
+			if replace {
+				log.Warn().Str("lost", id).Str("replacement", newID).Msg("replacing a lost TaskManager process")
+				if err := start(newID); err != nil {
+					log.Error().Err(err).Msg("could not replace the TaskManager process")
+				}
+			}
+		}()
+		return nil
+	}
+	for i := 0; i < n; i++ {
+		if err := start(fmt.Sprintf("local-tm-%d", i+1)); err != nil {
+			return nil, err
+		}
 	}
 	return func() {
 		mu.Lock()
 		stopping = true
+		list := make([]*exec.Cmd, 0, len(cmds))
+		for _, c := range cmds {
+			list = append(list, c)
+		}
 		mu.Unlock()
 		jm.ShutdownTaskManagers("job ended")
 		deadline := time.Now().Add(5 * time.Second)
-		for _, cmd := range cmds {
-			for cmd.ProcessState == nil && time.Now().Before(deadline) {
+		for _, cmd := range list {
+			for time.Now().Before(deadline) {
 				if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
 					break
 				}
