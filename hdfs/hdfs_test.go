@@ -200,6 +200,17 @@ func TestGetByURI(t *testing.T) {
 			t.Errorf("%s: %q, %v", uri, got, err)
 		}
 	}
+	// User info in the URI selects the SIMPLE user.
+	g, p, err := fs.Get(ctx, "hdfs://bob@"+c.NameNodeAddress()+base+"/bobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := g.(*hdfs.FileSystem).User(); u != "bob" {
+		t.Errorf("user from the URI = %q, want bob", u)
+	}
+	if err := fs.WriteFileAtomic(ctx, g, p, []byte("b")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestNoConfig(t *testing.T) {
