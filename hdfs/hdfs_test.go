@@ -200,7 +200,8 @@ func TestGetByURI(t *testing.T) {
 			t.Errorf("%s: %q, %v", uri, got, err)
 		}
 	}
-	// User info in the URI selects the SIMPLE user.
+	// User info in the URI selects the SIMPLE user, and HDFS permissions
+	// apply to it: bob may not write into alice's 0755 directory.
 	g, p, err := fs.Get(ctx, "hdfs://bob@"+c.NameNodeAddress()+base+"/bobs")
 	if err != nil {
 		t.Fatal(err)
@@ -208,8 +209,17 @@ func TestGetByURI(t *testing.T) {
 	if u := g.(*hdfs.FileSystem).User(); u != "bob" {
 		t.Errorf("user from the URI = %q, want bob", u)
 	}
-	if err := fs.WriteFileAtomic(ctx, g, p, []byte("b")); err != nil {
+	if err := fs.WriteFileAtomic(ctx, g, p, []byte("b")); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("bob writing into alice's directory: %v, want ErrPermission", err)
+	}
+	bobs := fmt.Sprintf("/tmp/bobs-%d", time.Now().UnixNano())
+	if err := fs.WriteFileAtomic(ctx, g, bobs, []byte("b")); err != nil {
 		t.Fatal(err)
+	}
+	defer g.Delete(context.Background(), bobs, false)
+	info, err := g.(*hdfs.FileSystem).Client().Stat(bobs)
+	if err != nil || info.(interface{ Owner() string }).Owner() != "bob" {
+		t.Errorf("owner of %s: %v, %v", bobs, info, err)
 	}
 }
 
