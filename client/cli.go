@@ -56,7 +56,7 @@ func App() *cli.App {
 			os.Setenv(cluster.EnvLogLevel, c.String("log-level"))
 			return nil
 		},
-		Commands: append([]*cli.Command{runCommand(), listCommand(), cancelCommand(), infoCommand(), configCommand(), clusterCommand()}, yarncli.Commands()...),
+		Commands: append([]*cli.Command{runCommand(), listCommand(), cancelCommand(), savepointCommand(), stopCommand(), infoCommand(), configCommand(), clusterCommand()}, yarncli.Commands()...),
 	}
 }
 
@@ -108,7 +108,8 @@ func runCommand() *cli.Command {
 			&cli.IntFlag{Name: "parallelism", Aliases: []string{"p"}, Usage: "default parallelism of the job (parallelism.default)"},
 			&cli.BoolFlag{Name: "detached", Aliases: []string{"d"}, Usage: "return after submission (remote target)"},
 			&cli.StringFlag{Name: "jobmanager", Aliases: []string{"m"}, Usage: "REST address host:port of the JobManager to submit to (remote target)"},
-			&cli.StringFlag{Name: "fromSavepoint", Aliases: []string{"s"}, Usage: "restore from this savepoint (execution.state-recovery.path)"},
+			&cli.StringFlag{Name: "fromSavepoint", Aliases: []string{"s"}, Usage: "restore from this savepoint or retained checkpoint (execution.state-recovery.path)"},
+			&cli.BoolFlag{Name: "allowNonRestoredState", Aliases: []string{"n"}, Usage: "skip savepoint state of operators that are not in the job"},
 			dynFlag, confDirFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -124,6 +125,9 @@ func runCommand() *cli.Command {
 			}
 			if s := c.String("fromSavepoint"); s != "" {
 				flags["execution.state-recovery.path"] = s
+			}
+			if c.Bool("allowNonRestoredState") {
+				flags["execution.state-recovery.ignore-unclaimed-state"] = "true"
 			}
 			cfg, err := loadConfig(c, flags)
 			if err != nil {
@@ -300,6 +304,62 @@ func cancelCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+func savepointCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "savepoint",
+		Usage:     "trigger a savepoint of a running job",
+		ArgsUsage: "<job-id> [target-directory]",
+		Flags:     []cli.Flag{jmFlag, confDirFlag, dynFlag},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 || c.NArg() > 2 {
+				return &exitError{code: 2, err: errors.New("savepoint needs a job id and optionally a target directory")}
+			}
+			return savepointAction(c, c.Args().Get(0), c.Args().Get(1), false)
+		},
+	}
+}
+
+func stopCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "stop",
+		Usage:     "stop a job with a savepoint",
+		ArgsUsage: "<job-id>",
+		Flags: []cli.Flag{jmFlag, confDirFlag, dynFlag,
+			&cli.StringFlag{Name: "savepointPath", Aliases: []string{"p", "savepoint-path"}, Usage: "target directory of the savepoint (default: execution.checkpointing.savepoint-dir)"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return &exitError{code: 2, err: errors.New("stop needs exactly one job id")}
+			}
+			return savepointAction(c, c.Args().First(), c.String("savepointPath"), true)
+		},
+	}
+}
+
+func savepointAction(c *cli.Context, jobID, dir string, stop bool) error {
+	addr, err := restAddress(c)
+	if err != nil {
+		return err
+	}
+	r := NewREST(addr)
+	what := "Triggering savepoint"
+	if stop {
+		what = "Suspending job"
+	}
+	fmt.Fprintf(os.Stderr, "%s %s ...\n", what, jobID)
+	id, err := r.TriggerSavepoint(c.Context, jobID, dir, stop)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Context, 15*time.Minute)
+	defer cancel()
+	loc, err := r.WaitSavepoint(ctx, jobID, id)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Savepoint completed. Path: %s\n", loc)
+	return nil
 }
 
 func infoCommand() *cli.Command {

@@ -118,3 +118,48 @@ func (r *REST) Exceptions(ctx context.Context, id string) (string, error) {
 	err := r.do(ctx, "GET", "/jobs/"+url.PathEscape(id)+"/exceptions", nil, "", &out)
 	return out.Root, err
 }
+
+// TriggerSavepoint starts a savepoint (stop: stop the job after it) and returns the request id.
+func (r *REST) TriggerSavepoint(ctx context.Context, jobID, dir string, stop bool) (string, error) {
+	var out struct {
+		RequestID string `json:"request-id"`
+	}
+	path, body := "/jobs/"+url.PathEscape(jobID)+"/savepoints", map[string]any{"target-directory": dir, "cancel-job": false}
+	if stop {
+		path, body = "/jobs/"+url.PathEscape(jobID)+"/stop", map[string]any{"targetDirectory": dir, "drain": false}
+	}
+	data, _ := json.Marshal(body)
+	err := r.do(ctx, "POST", path, bytes.NewReader(data), "application/json", &out)
+	return out.RequestID, err
+}
+
+// WaitSavepoint polls a savepoint request until it completed and returns its location.
+func (r *REST) WaitSavepoint(ctx context.Context, jobID, requestID string) (string, error) {
+	for {
+		var out struct {
+			Status struct {
+				ID string `json:"id"`
+			} `json:"status"`
+			Operation struct {
+				Location     string `json:"location"`
+				FailureCause struct {
+					StackTrace string `json:"stack-trace"`
+				} `json:"failure-cause"`
+			} `json:"operation"`
+		}
+		if err := r.do(ctx, "GET", "/jobs/"+url.PathEscape(jobID)+"/savepoints/"+url.PathEscape(requestID), nil, "", &out); err != nil {
+			return "", err
+		}
+		if out.Status.ID == "COMPLETED" {
+			if out.Operation.Location == "" {
+				return "", fmt.Errorf("savepoint failed: %s", out.Operation.FailureCause.StackTrace)
+			}
+			return out.Operation.Location, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

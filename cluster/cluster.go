@@ -236,6 +236,7 @@ func RunLocal(ctx context.Context, g *jobgraph.JobGraph, reg task.Registry, log 
 		j.Cancel()
 		<-j.Done()
 	}
+	jm.WaitSavepointResultsFetched(10 * time.Second)
 	snap := j.Snapshot()
 	runtime := snap.End.Sub(snap.Start)
 	switch snap.Status {

@@ -344,10 +344,28 @@ func (jm *JobManager) handleSavepointStatus(w http.ResponseWriter, r *http.Reque
 		writeJSON(w, 200, map[string]any{"status": map[string]string{"id": "IN_PROGRESS"}})
 		return
 	}
+	triggersMu.Lock()
+	delete(triggers, r.PathValue("trigger")) // the result was delivered
+	triggersMu.Unlock()
 	if req.Err != nil {
 		writeJSON(w, 200, map[string]any{"status": map[string]string{"id": "COMPLETED"},
 			"operation": map[string]any{"failure-cause": map[string]string{"class": "SavepointFailure", "stack-trace": req.Err.Error()}}})
 		return
 	}
 	writeJSON(w, 200, map[string]any{"status": map[string]string{"id": "COMPLETED"}, "operation": map[string]string{"location": req.Location}})
+}
+
+// WaitSavepointResultsFetched waits (up to timeout) until every savepoint result was fetched by
+// its client: a one-shot cluster stopped with a savepoint stays up until the CLI got the path.
+func (jm *JobManager) WaitSavepointResultsFetched(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		triggersMu.Lock()
+		n := len(triggers)
+		triggersMu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

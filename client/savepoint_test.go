@@ -1,0 +1,101 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(from)
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var savepointRe = regexp.MustCompile(`Savepoint completed\. Path: (\S+)`)
+
+// TestSavepointRescale is issue 3's acceptance point 2: stop with a savepoint at parallelism 2,
+// resume from it at parallelism 3 and at 1; the output equals that of a run without the stop.
+func TestSavepointRescale(t *testing.T) {
+	const records, keys, every = 1_500_000, 500, 50
+	want := expectedCounting(records, keys, every)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	common := []string{"-D", "local.taskmanagers=2", "-D", "execution.checkpointing.interval=500ms",
+		"-D", "execution.checkpointing.dir=file://" + filepath.Join(dir, "ckpt")}
+	jobArgs := func(o string) []string {
+		return []string{bin("counting"), "--records", strconv.Itoa(records), "--keys", strconv.Itoa(keys), "--every", strconv.Itoa(every), "--rate", "300000", "--output", o}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	args := append(append([]string{"run", "-t", "local", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port)}, common...), jobArgs(out)...)
+	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
+	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for deadline := time.Now().Add(30 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		r := flinkGoHome(t, dir, 10*time.Second, "list", "-m", addr)
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.Contains(l, "RUNNING") {
+				id = strings.Fields(l)[0]
+			}
+		}
+	}
+	if id == "" {
+		t.Fatalf("job not running\n%s", stderr.String())
+	}
+	time.Sleep(2 * time.Second) // let it count and checkpoint for a while
+	r := flinkGoHome(t, dir, 2*time.Minute, "stop", "-m", addr, "--savepointPath", "file://"+filepath.Join(dir, "savepoints"), id)
+	m := savepointRe.FindStringSubmatch(r.stdout)
+	if r.code != 0 || m == nil {
+		t.Fatalf("stop: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	savepoint := m[1]
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the stopped job should end cleanly: %v\n%s", err, stderr.String())
+	}
+	before := committedLines(t, out)
+	if len(before) == 0 || len(before) >= len(want) {
+		t.Fatalf("%d lines committed before the stop (of %d): the stop should be mid-run", len(before), len(want))
+	}
+	t.Logf("stopped with savepoint %s after %d of %d output lines", savepoint, len(before), len(want))
+	for _, p := range []int{3, 1} {
+		t.Run(fmt.Sprintf("resume-p%d", p), func(t *testing.T) {
+			o := filepath.Join(dir, fmt.Sprintf("out-p%d", p))
+			copyDir(t, out, o)
+			args := append(append([]string{"run", "-t", "local", "-p", strconv.Itoa(p), "-s", savepoint, "-D", "rest.port=0"}, common...), jobArgs(o)...)
+			res := flinkGoHome(t, dir, 2*time.Minute, args...)
+			if res.code != 0 {
+				t.Fatalf("resume: exit %d\n%s", res.code, res.stderr)
+			}
+			got := committedLines(t, o)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("output differs from a run without the stop: %d lines, want %d", len(got), len(want))
+			}
+		})
+	}
+}
