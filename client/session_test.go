@@ -45,10 +45,12 @@ func flinkGoHome(t *testing.T, home string, timeout time.Duration, args ...strin
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+home, "FLINK_CONF_DIR=")
-	out, err := cmd.Output()
-	r := result{stdout: string(out)}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
-		r.code, r.stderr = ee.ExitCode(), string(ee.Stderr)
+		r.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}

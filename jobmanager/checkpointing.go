@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/flink-go/flink-go/configs"
 	"github.com/flink-go/flink-go/fs"
 	"github.com/flink-go/flink-go/runtime/checkpoint"
@@ -54,7 +56,7 @@ type checkpointing struct {
 	stats        checkpoint.Stats
 }
 
-func newCheckpointing(g *jobgraph.JobGraph) (*checkpointing, error) {
+func newCheckpointing(g *jobgraph.JobGraph, log zerolog.Logger) (*checkpointing, error) {
 	c := configs.New()
 	if err := c.SetAll(g.Config, configs.CodeOrigin("job")); err != nil {
 		return nil, err
@@ -82,7 +84,20 @@ func newCheckpointing(g *jobgraph.JobGraph) (*checkpointing, error) {
 		defer cancel()
 		restored, err := checkpoint.ResolveRestorePath(ctx, p)
 		if err != nil {
-			return nil, fmt.Errorf("restoring from %s: %w", p, err)
+			// A job's checkpoint directory: take its newest readable checkpoint, skipping (and
+			// reporting, never deleting) corrupt or incomplete newer ones.
+			latest, skipped := checkpoint.FindLatestURI(ctx, p)
+			for _, e := range skipped {
+				log.Warn().Err(e).Msg("skipping a checkpoint that cannot be restored")
+			}
+			if latest == nil {
+				if len(skipped) > 0 {
+					return nil, fmt.Errorf("restoring from %s: %w (and no older checkpoint there is usable: %v)", p, err, errors.Join(skipped...))
+				}
+				return nil, fmt.Errorf("restoring from %s: %w", p, err)
+			}
+			log.Info().Int64("checkpoint", latest.ID).Str("path", latest.ExternalPath).Msg("restoring from the newest usable checkpoint of the directory")
+			restored = latest
 		}
 		if err := checkCompatible(g, restored, configs.Get(c, configs.StateRecoveryIgnoreUnclaimed)); err != nil {
 			return nil, fmt.Errorf("restoring from %s: %w", p, err)
@@ -148,12 +163,27 @@ func (ck *checkpointing) newCoordinator(eg *ExecutionGraph, prev *checkpoint.Coo
 	return checkpoint.NewCoordinator(ck.cfg, tasks, sources, restored, next)
 }
 
-// restoreFrom returns the checkpoint an attempt restores from: the latest completed one of the
-// job, else the savepoint/checkpoint given at submission.
-func (ck *checkpointing) restoreFrom() *checkpoint.Completed {
+// restoreFrom returns the checkpoint an attempt restores from: the newest retained checkpoint of
+// the job whose files are all there, else the savepoint/checkpoint given at submission. Unusable
+// checkpoints are reported and skipped, never deleted.
+func (ck *checkpointing) restoreFrom(log zerolog.Logger) *checkpoint.Completed {
 	if ck.coord != nil {
-		if l := ck.coord.Latest(); l != nil {
-			return l
+		retained := ck.coord.Completed()
+		for i := len(retained) - 1; i >= 0; i-- {
+			c := retained[i]
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := func() error {
+				fsys, p, err := fs.Get(ctx, c.ExternalPath)
+				if err != nil {
+					return err
+				}
+				return checkpoint.VerifyFiles(ctx, fsys, p, c)
+			}()
+			cancel()
+			if err == nil {
+				return c
+			}
+			log.Warn().Err(err).Int64("checkpoint", c.ID).Msg("checkpoint is not restorable; falling back to an older one")
 		}
 	}
 	return ck.restored

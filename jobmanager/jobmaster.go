@@ -55,7 +55,7 @@ func newJobMaster(jm *JobManager, info *JobInfo) *JobMaster {
 	if err != nil {
 		j.log.Warn().Err(err).Msg("invalid restart strategy; not restarting")
 	}
-	j.ck, j.initErr = newCheckpointing(info.Graph)
+	j.ck, j.initErr = newCheckpointing(info.Graph, j.log)
 	if j.ck == nil {
 		j.ck = &checkpointing{msgs: make(chan ckptMsg, 1), savepoints: make(chan *SavepointRequest, 1), requests: map[int64]*SavepointRequest{}}
 	}
@@ -252,7 +252,7 @@ func (j *JobMaster) runAttempt(ctx context.Context) (status JobStatus, failure s
 		return JobFailed, fmt.Sprintf("scheduling failed: %v", err), false
 	}
 	defer j.jm.release(j.info.ID)
-	restore := ck.restoreFrom()
+	restore := ck.restoreFrom(j.log)
 	coord := ck.newCoordinator(eg, ck.coord)
 	coord.SetLogger(j.log)
 	j.mu.Lock()
