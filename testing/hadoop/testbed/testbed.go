@@ -382,6 +382,11 @@ func Main(m *testing.M) int {
 			}
 		}
 	}
+	// No goroutine leaks: every client, connection and reader of the package's code must be
+	// gone once its tests ended.
+	if code == 0 && !checkLeaks() {
+		code = 1
+	}
 	return code
 }
 
