@@ -258,12 +258,13 @@ func listCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			jobs, err := NewREST(addr).Jobs(c.Context)
+			rest := NewREST(addr)
+			jobs, err := rest.Jobs(c.Context)
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "JOB ID\tNAME\tSTATE\tSTART\tDURATION")
+			fmt.Fprintln(tw, "JOB ID\tNAME\tSTATE\tSTART\tDURATION\tLAST CHECKPOINT")
 			n := 0
 			for _, j := range jobs {
 				terminal := j.State == "FINISHED" || j.State == "FAILED" || j.State == "CANCELED"
@@ -271,8 +272,14 @@ func listCommand() *cli.Command {
 					continue
 				}
 				n++
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Name, j.State, time.UnixMilli(j.StartTime).Format("2006-01-02 15:04:05"),
-					(time.Duration(j.Duration) * time.Millisecond).Round(time.Millisecond))
+				ckpt := "-"
+				if cs, err := rest.Checkpoints(c.Context, j.ID); err == nil && cs.Latest.Completed != nil {
+					l := cs.Latest.Completed
+					ckpt = fmt.Sprintf("#%d %dms %s align %dms (%d ok, %d failed)", l.ID, l.EndToEndDuration, byteSize(l.StateSize),
+						l.AlignmentDuration, cs.Counts.Completed, cs.Counts.Failed)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Name, j.State, time.UnixMilli(j.StartTime).Format("2006-01-02 15:04:05"),
+					(time.Duration(j.Duration) * time.Millisecond).Round(time.Millisecond), ckpt)
 			}
 			tw.Flush()
 			if n == 0 {
@@ -504,4 +511,16 @@ func clusterCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fGiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fKiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", n)
 }

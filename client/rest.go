@@ -163,3 +163,26 @@ func (r *REST) WaitSavepoint(ctx context.Context, jobID, requestID string) (stri
 		}
 	}
 }
+
+// CheckpointSummary is the part of /jobs/:id/checkpoints that `flink-go list` shows.
+type CheckpointSummary struct {
+	Counts struct {
+		Completed int64 `json:"completed"`
+		Failed    int64 `json:"failed"`
+	} `json:"counts"`
+	Latest struct {
+		Completed *struct {
+			ID                int64 `json:"id"`
+			StateSize         int64 `json:"state_size"`
+			EndToEndDuration  int64 `json:"end_to_end_duration"`
+			AlignmentDuration int64 `json:"alignment_duration"`
+		} `json:"completed"`
+	} `json:"latest"`
+}
+
+// Checkpoints returns a job's checkpoint statistics.
+func (r *REST) Checkpoints(ctx context.Context, id string) (*CheckpointSummary, error) {
+	var out CheckpointSummary
+	err := r.do(ctx, "GET", "/jobs/"+url.PathEscape(id)+"/checkpoints", nil, "", &out)
+	return &out, err
+}

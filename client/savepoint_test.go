@@ -69,6 +69,10 @@ func TestSavepointRescale(t *testing.T) {
 		t.Fatalf("job not running\n%s", stderr.String())
 	}
 	time.Sleep(2 * time.Second) // let it count and checkpoint for a while
+	// flink-go list shows the job's checkpoint metrics.
+	if l := flinkGoHome(t, dir, 10*time.Second, "list", "-m", addr).stdout; !regexp.MustCompile(`#\d+ \d+ms \S+ align \d+ms \(\d+ ok, 0 failed\)`).MatchString(l) {
+		t.Errorf("list shows no checkpoint metrics:\n%s", l)
+	}
 	r := flinkGoHome(t, dir, 2*time.Minute, "stop", "-m", addr, "--savepointPath", "file://"+filepath.Join(dir, "savepoints"), id)
 	m := savepointRe.FindStringSubmatch(r.stdout)
 	if r.code != 0 || m == nil {
