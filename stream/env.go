@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/flink-go/flink-go/runtime/jobgraph"
+	"github.com/flink-go/flink-go/runtime/serde"
 	"github.com/flink-go/flink-go/runtime/task"
 )
 
@@ -159,8 +160,8 @@ func (e *Environment) Graph(name string) (*jobgraph.JobGraph, task.Registry, err
 		if maxPar[i] <= 0 {
 			maxPar[i] = e.defaultMaxParallelism()
 		}
-		if par[i] > maxPar[i] {
-			return nil, nil, fmt.Errorf("operator %q: parallelism %d exceeds max parallelism %d", n.name, par[i], maxPar[i])
+		if err := serde.CheckParallelism(maxPar[i], par[i]); err != nil {
+			return nil, nil, fmt.Errorf("operator %q: %w", n.name, err)
 		}
 		if n.kind == jobgraph.OperatorKind_SOURCE && !n.bounded {
 			bounded = false

@@ -54,7 +54,7 @@ type keyedBase[K comparable] struct {
 func newKeyedBase[K comparable](ctx *task.OperatorContext, kc serde.Codec[K]) keyedBase[K] {
 	b := ctx.KeyedBackend()
 	b.SetKeyLength(func(composite []byte) int {
-		_, n, err := kc.Decode(composite)
+		n, err := serde.EncodedLen(kc, composite) // no decoding, no allocation
 		if err != nil {
 			return -1
 		}
