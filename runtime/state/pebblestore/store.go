@@ -217,7 +217,7 @@ func (s *Store) DeleteRange(start, end []byte) error {
 		// Pebble's range deletions need an exclusive end key: use the successor of the
 		// largest key present.
 		last, ok, err := s.lastKey()
-		if err != nil || !ok {
+		if err != nil || !ok || bytes.Compare(start, last) > 0 {
 			return err
 		}
 		end = append(append([]byte(nil), last...), 0)
