@@ -46,6 +46,7 @@ const (
 	EnvLogLevel    = "FLINK_GO_LOG_LEVEL"
 	EnvStatusFile  = "FLINK_GO_STATUS_FILE" // local role: write the REST address here once up
 	EnvCPUProfile  = "FLINK_GO_CPUPROFILE"  // local role: write a CPU profile of the whole run here
+	EnvHost        = "FLINK_GO_HOST"        // taskmanager role: host to bind and advertise (default 127.0.0.1)
 	RolePlan       = "plan"
 	RoleLocal      = "local"
 	RoleTaskManger = "taskmanager"
@@ -72,12 +73,25 @@ func Logger() zerolog.Logger {
 	return zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(lvl).With().Timestamp().Logger()
 }
 
+// RoleHandler runs a job binary in a role registered by another package (the YARN
+// ApplicationMaster registers its roles from package am).
+type RoleHandler func(g *jobgraph.JobGraph, reg task.Registry) error
+
+var roleHandlers = map[string]RoleHandler{}
+
+// RegisterRole makes Execute run h when FLINK_GO_ROLE is name. Call it from init.
+func RegisterRole(name string, h RoleHandler) { roleHandlers[name] = h }
+
 // Execute runs the job graph according to the process's role.
 func Execute(g *jobgraph.JobGraph, reg task.Registry) error {
 	if id := os.Getenv(EnvJobID); id != "" {
 		g.JobId = id
 	}
-	switch role := os.Getenv(EnvRole); role {
+	role := os.Getenv(EnvRole)
+	if h, ok := roleHandlers[role]; ok {
+		return h(g, reg)
+	}
+	switch role {
 	case RolePlan:
 		return writePlan(g)
 	case RoleTaskManger:
@@ -132,6 +146,10 @@ func NetworkConfig(c *configs.Configuration) network.Config {
 	return nc
 }
 
+// RunTaskManager runs this binary as a TaskManager of the JobManager at $FLINK_GO_JOBMANAGER
+// (the taskmanager role; YARN containers use it too).
+func RunTaskManager(g *jobgraph.JobGraph, reg task.Registry) error { return runTaskManager(g, reg) }
+
 func runTaskManager(g *jobgraph.JobGraph, reg task.Registry) error {
 	log := Logger()
 	c, err := settings(g)
@@ -147,7 +165,7 @@ func runTaskManager(g *jobgraph.JobGraph, reg task.Registry) error {
 		slots = s
 	}
 	te, err := taskmanager.Start(context.Background(), taskmanager.Config{
-		ResourceID: os.Getenv(EnvResourceID), JobManager: jmAddr, Slots: slots,
+		ResourceID: os.Getenv(EnvResourceID), JobManager: jmAddr, Slots: slots, Host: os.Getenv(EnvHost),
 		JobID: os.Getenv(EnvJobID), Registry: reg, Network: NetworkConfig(c), Logger: log,
 	})
 	if err != nil {
