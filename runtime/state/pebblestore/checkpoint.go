@@ -22,7 +22,9 @@ import (
 // SnapshotFile is one file of a checkpoint in checkpoint storage.
 type SnapshotFile struct {
 	// Name is the file's name in its storage directory (sharedDir for SST files, privateDir
-	// for the rest). Shared names are unique per database instance: "<uid>-<LocalName>".
+	// for the rest). A shared file gets a new, unique name each time it is uploaded:
+	// "<16 random hex digits>-<LocalName>" (Pebble numbers files per database, and a database
+	// restored from an older checkpoint reuses numbers that later checkpoints already used).
 	Name string `json:"name"`
 	// LocalName is the file's name inside the database directory (e.g. "000123.sst").
 	LocalName string `json:"local"`
@@ -30,6 +32,9 @@ type SnapshotFile struct {
 	Size int64 `json:"size"`
 	// Checksum is the CRC-32C (Castagnoli) of the file's bytes.
 	Checksum uint32 `json:"crc32c"`
+	// New marks a shared file uploaded by this checkpoint (not referenced from an earlier
+	// one): the acknowledgement's "New" flag. Private files are always new.
+	New bool `json:"new,omitempty"`
 }
 
 // Snapshot is what a checkpoint records for one store: enough to rebuild the database with
@@ -153,54 +158,46 @@ func (p *PreparedCheckpoint) Release() error {
 	return p.releaseErr
 }
 
-// fileAction is what Upload does with one file of a prepared checkpoint.
-type fileAction int
-
-const (
-	// actionUpload copies the file into storage.
-	actionUpload fileAction = iota
-	// actionReuse references a shared file already in storage, checksum known.
-	actionReuse
-	// actionReuseChecksum references a shared file already in storage whose checksum must be
-	// computed from the local copy.
-	actionReuseChecksum
-)
-
-// plannedFile is one step of an upload plan.
+// plannedFile is one step of an upload plan: upload the file, or reference entry (already in
+// storage, with its checksum).
 type plannedFile struct {
 	local  localFile
-	entry  SnapshotFile // Name and LocalName always set; Size and Checksum when known
-	action fileAction
+	entry  SnapshotFile // Name and LocalName always set; Size and Checksum once known
+	upload bool
 }
 
-// planUpload decides, without I/O, what Upload does with each file: shared files named in
-// uploaded are referenced, the others and all private files are uploaded. known maps local
-// names to the storage entries of files this database instance already uploaded or restored
-// (their storage names and checksums); uid names new shared files.
-func planUpload(files []localFile, known map[string]SnapshotFile, uploaded map[string]bool, uid string) []plannedFile {
+// planUpload decides, without I/O, what Upload does with each file. A shared file is
+// referenced when one of the names it is known under (known: local name -> storage entries of
+// this store's earlier uploads and of its restore) is in uploaded; otherwise it is uploaded
+// under a new name made of prefix and its local name. Private files are always uploaded.
+func planUpload(files []localFile, known map[string][]SnapshotFile, uploaded map[string]bool, prefix string) []plannedFile {
 	plan := make([]plannedFile, 0, len(files))
 	for _, f := range files {
 		if !f.shared {
 			plan = append(plan, plannedFile{
 				local:  f,
-				entry:  SnapshotFile{Name: f.name, LocalName: f.name, Size: f.size},
-				action: actionUpload,
+				entry:  SnapshotFile{Name: f.name, LocalName: f.name, Size: f.size, New: true},
+				upload: true,
 			})
 			continue
 		}
-		e, ok := known[f.name]
-		if !ok || e.Size != f.size {
-			// Never seen, or (impossible for immutable files, but cheap to guard) changed.
-			e = SnapshotFile{Name: uid + "-" + f.name, LocalName: f.name, Size: f.size}
-			ok = false
+		reused := false
+		for _, e := range known[f.name] {
+			// The size check guards against a stale entry (impossible for immutable
+			// files with unique numbers, but cheap).
+			if uploaded[e.Name] && e.Size == f.size {
+				e.New = false
+				plan = append(plan, plannedFile{local: f, entry: e})
+				reused = true
+				break
+			}
 		}
-		switch {
-		case uploaded[e.Name] && ok:
-			plan = append(plan, plannedFile{local: f, entry: e, action: actionReuse})
-		case uploaded[e.Name]:
-			plan = append(plan, plannedFile{local: f, entry: e, action: actionReuseChecksum})
-		default:
-			plan = append(plan, plannedFile{local: f, entry: e, action: actionUpload})
+		if !reused {
+			plan = append(plan, plannedFile{
+				local:  f,
+				entry:  SnapshotFile{Name: prefix + "-" + f.name, LocalName: f.name, Size: f.size, New: true},
+				upload: true,
+			})
 		}
 	}
 	return plan
@@ -221,13 +218,13 @@ func (p *PreparedCheckpoint) Upload(ctx context.Context, fsys fs.FileSystem, sha
 	}
 	s := p.store
 	start := time.Now()
-	s.mu.Lock()
-	known := make(map[string]SnapshotFile, len(s.known))
-	for k, v := range s.known {
-		known[k] = v
+	prefix, err := randomHex(8)
+	if err != nil {
+		return nil, 0, err
 	}
+	s.mu.Lock()
+	plan := planUpload(p.files, s.known, uploaded, prefix)
 	s.mu.Unlock()
-	plan := planUpload(p.files, known, uploaded, s.uid)
 
 	var (
 		mu            sync.Mutex
@@ -236,37 +233,29 @@ func (p *PreparedCheckpoint) Upload(ctx context.Context, fsys fs.FileSystem, sha
 	jobs := make([]func(context.Context) error, len(plan))
 	for i := range plan {
 		pf := &plan[i]
-		src := filepath.Join(p.dir, pf.local.name)
-		switch pf.action {
-		case actionReuse:
+		if !pf.upload {
 			continue
-		case actionReuseChecksum:
-			jobs[i] = func(ctx context.Context) error {
-				sum, n, err := checksumLocal(ctx, src)
-				if err != nil {
-					return fmt.Errorf("pebblestore: checkpoint %d: checksum %s: %w", p.id, src, err)
-				}
-				pf.entry.Checksum, pf.entry.Size = sum, n
-				return nil
+		}
+		src := filepath.Join(p.dir, pf.local.name)
+		dir := privateDir
+		if pf.local.shared {
+			dir = sharedDir
+		}
+		dst := fs.Join(dir, pf.entry.Name)
+		shared := pf.local.shared
+		jobs[i] = func(ctx context.Context) error {
+			sum, n, err := uploadFile(ctx, fsys, src, dst, shared)
+			if err != nil {
+				return fmt.Errorf("pebblestore: checkpoint %d: upload %s to %s: %w", p.id, pf.local.name, dst, err)
 			}
-		case actionUpload:
-			dir := privateDir
-			if pf.local.shared {
-				dir = sharedDir
+			if n != pf.local.size {
+				return fmt.Errorf("pebblestore: checkpoint %d: upload %s: read %d bytes, the file had %d when prepared (local checkpoint directory modified?)", p.id, src, n, pf.local.size)
 			}
-			dst := fs.Join(dir, pf.entry.Name)
-			shared := pf.local.shared
-			jobs[i] = func(ctx context.Context) error {
-				sum, n, err := uploadFile(ctx, fsys, src, dst, shared)
-				if err != nil {
-					return fmt.Errorf("pebblestore: checkpoint %d: upload %s to %s: %w", p.id, pf.local.name, dst, err)
-				}
-				pf.entry.Checksum, pf.entry.Size = sum, n
-				mu.Lock()
-				uploadedBytes += n
-				mu.Unlock()
-				return nil
-			}
+			pf.entry.Checksum, pf.entry.Size = sum, n
+			mu.Lock()
+			uploadedBytes += n
+			mu.Unlock()
+			return nil
 		}
 	}
 	if err := runParallel(ctx, s.opts.TransferConcurrency, jobs); err != nil {
@@ -274,11 +263,11 @@ func (p *PreparedCheckpoint) Upload(ctx context.Context, fsys fs.FileSystem, sha
 	}
 
 	snap := &Snapshot{ID: p.id}
-	live := make(map[string]SnapshotFile)
+	live := make(map[string]bool)
 	for _, pf := range plan {
 		if pf.local.shared {
 			snap.Files = append(snap.Files, pf.entry)
-			live[pf.entry.LocalName] = pf.entry
+			live[pf.entry.LocalName] = true
 		} else {
 			snap.Private = append(snap.Private, pf.entry)
 		}
@@ -286,16 +275,23 @@ func (p *PreparedCheckpoint) Upload(ctx context.Context, fsys fs.FileSystem, sha
 	sort.Slice(snap.Files, func(i, j int) bool { return snap.Files[i].Name < snap.Files[j].Name })
 	sort.Slice(snap.Private, func(i, j int) bool { return snap.Private[i].Name < snap.Private[j].Name })
 
-	// Remember the files of this checkpoint; forget those compacted away since (a database
-	// instance never reuses a file number, so they cannot come back).
+	// Remember the new uploads; forget files compacted away since (a database never reuses a
+	// file number while it runs, so they cannot come back).
 	s.mu.Lock()
-	for name := range s.known {
-		if _, ok := live[name]; !ok {
-			delete(s.known, name)
+	if p.id >= s.prunedAt { // an older checkpoint finishing late must not prune newer files
+		s.prunedAt = p.id
+		for name := range s.known {
+			if !live[name] {
+				delete(s.known, name)
+			}
 		}
 	}
-	for name, e := range live {
-		s.known[name] = e
+	for _, pf := range plan {
+		if pf.local.shared && pf.upload {
+			e := pf.entry
+			e.New = false
+			s.known[e.LocalName] = append(s.known[e.LocalName], e)
+		}
 	}
 	s.mu.Unlock()
 
@@ -337,17 +333,6 @@ func uploadFile(ctx context.Context, fsys fs.FileSystem, src, dst string, viaRen
 		return 0, n, fmt.Errorf("rename %s into place: %w", tmp, err)
 	}
 	return h.Sum32(), n, nil
-}
-
-func checksumLocal(ctx context.Context, path string) (uint32, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	h := crc32.New(castagnoli)
-	n, err := io.Copy(h, &ctxReader{ctx: ctx, r: f})
-	return h.Sum32(), n, err
 }
 
 // Restore downloads the files of snap (SST files from sharedDir, the rest from privateDir)
@@ -407,9 +392,10 @@ func Restore(ctx context.Context, fsys fs.FileSystem, snap *Snapshot, sharedDir,
 		_ = os.RemoveAll(stage)
 		return nil, fmt.Errorf("pebblestore: restore checkpoint %d: move %s to %s: %w", snap.ID, stage, dbDir, err)
 	}
-	known := make(map[string]SnapshotFile, len(snap.Files))
+	known := make(map[string][]SnapshotFile, len(snap.Files))
 	for _, f := range snap.Files {
-		known[f.LocalName] = f
+		f.New = false
+		known[f.LocalName] = []SnapshotFile{f}
 	}
 	s, err := openDB(o, known)
 	if err != nil {

@@ -213,6 +213,11 @@ func TestIncrementalCheckpoint(t *testing.T) {
 	if up2 != want {
 		t.Errorf("uploaded %d bytes, the new files of checkpoint 2 total %d", up2, want)
 	}
+	for _, f := range snap2.Files {
+		if f.New == old[f.Name] {
+			t.Errorf("file %s: New=%v, but in checkpoint 1: %v", f.Name, f.New, old[f.Name])
+		}
+	}
 	// Both checkpoints restore to what the store held at each.
 	r2, err := st.restore(t, snap2, Options{})
 	if err != nil {
@@ -485,43 +490,119 @@ func TestUploadConcurrentWithWrites(t *testing.T) {
 	equalMaps(t, "checkpoint taken before the writes", dump(t, rs), want)
 }
 
+// TestOverlappingCheckpoints uploads checkpoint 2 before checkpoint 1 completes (so without
+// its files in the uploaded set), as happens with concurrent checkpoints: checkpoint 2 uploads
+// the files again under names of its own, and both checkpoints restore.
+func TestOverlappingCheckpoints(t *testing.T) {
+	st := newStorage(t)
+	// No compactions, so that checkpoint 3 holds checkpoint 1's file.
+	s := openTest(t, Options{tweak: func(o *pebble.Options) { o.DisableAutomaticCompactions = true }})
+	for i := 0; i < 2000; i++ {
+		_ = s.Set(key(i), []byte("one"))
+	}
+	want1 := dump(t, s)
+	p1, err := s.PrepareCheckpoint(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		_ = s.Set(key(i), []byte("two"))
+	}
+	want2 := dump(t, s)
+	p2, err := s.PrepareCheckpoint(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	snap2, _, err := p2.Upload(ctx, st.fsys, st.shared, st.private(2), st.uploaded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap1, _, err := p1.Upload(ctx, st.fsys, st.shared, st.private(1), st.uploaded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, f := range append(snap1.Files, snap2.Files...) {
+		if !f.New {
+			t.Errorf("%s not marked New, though no checkpoint had completed", f.Name)
+		}
+		if names[f.Name] {
+			t.Errorf("two uploads under one name %s", f.Name)
+		}
+		names[f.Name] = true
+	}
+	// Checkpoint 1 completes, then checkpoint 3 reuses its files (the late, older upload must
+	// not have made the store forget them).
+	for _, n := range snap1.SharedNames() {
+		st.uploaded[n] = true
+	}
+	snap3, _ := st.checkpoint(t, s, 3)
+	reused := 0
+	for _, f := range snap3.Files {
+		if !f.New {
+			reused++
+		}
+	}
+	if reused == 0 {
+		t.Errorf("checkpoint 3 reuses none of checkpoint 1's files:\n1: %+v\n2: %+v\n3: %+v", snap1.Files, snap2.Files, snap3.Files)
+	}
+	for _, c := range []struct {
+		snap *Snapshot
+		want map[string]string
+	}{{snap1, want1}, {snap2, want2}, {snap3, want2}} {
+		rs, err := st.restore(t, c.snap, Options{})
+		if err != nil {
+			t.Fatalf("restore %d: %v", c.snap.ID, err)
+		}
+		equalMaps(t, fmt.Sprintf("checkpoint %d", c.snap.ID), dump(t, rs), c.want)
+	}
+}
+
 func TestPlanUpload(t *testing.T) {
 	files := []localFile{
 		{name: "000005.sst", size: 100, shared: true},
 		{name: "000007.sst", size: 200, shared: true},
 		{name: "000009.sst", size: 300, shared: true},
 		{name: "000011.sst", size: 400, shared: true},
+		{name: "000013.sst", size: 500, shared: true},
 		{name: "MANIFEST-000001", size: 50},
 	}
-	known := map[string]SnapshotFile{
-		// restored from an earlier instance: keeps its storage name
-		"000005.sst": {Name: "aaaa-000005.sst", LocalName: "000005.sst", Size: 100, Checksum: 5},
-		// uploaded by this instance but not (yet) part of a completed checkpoint
-		"000007.sst": {Name: "bbbb-000007.sst", LocalName: "000007.sst", Size: 200, Checksum: 7},
+	known := map[string][]SnapshotFile{
+		// restored: keeps its storage name
+		"000005.sst": {{Name: "aaaa-000005.sst", LocalName: "000005.sst", Size: 100, Checksum: 5}},
+		// uploaded by a checkpoint that has not completed (or was aborted)
+		"000007.sst": {{Name: "bbbb-000007.sst", LocalName: "000007.sst", Size: 200, Checksum: 7}},
+		// uploaded twice by overlapping checkpoints; the second one completed
+		"000009.sst": {
+			{Name: "cccc-000009.sst", LocalName: "000009.sst", Size: 300, Checksum: 9},
+			{Name: "dddd-000009.sst", LocalName: "000009.sst", Size: 300, Checksum: 9},
+		},
 		// stale entry whose size disagrees: never trusted
-		"000011.sst": {Name: "cccc-000011.sst", LocalName: "000011.sst", Size: 1, Checksum: 11},
+		"000011.sst": {{Name: "eeee-000011.sst", LocalName: "000011.sst", Size: 1, Checksum: 11}},
 	}
-	uploaded := map[string]bool{"aaaa-000005.sst": true, "bbbb-000009.sst": true}
-	plan := planUpload(files, known, uploaded, "bbbb")
+	uploaded := map[string]bool{"aaaa-000005.sst": true, "dddd-000009.sst": true, "eeee-000011.sst": true}
+	plan := planUpload(files, known, uploaded, "ffff")
 	want := []struct {
 		name   string
-		action fileAction
+		upload bool
+		sum    uint32
 	}{
-		{"aaaa-000005.sst", actionReuse},
-		{"bbbb-000007.sst", actionUpload},
-		{"bbbb-000009.sst", actionReuseChecksum},
-		{"bbbb-000011.sst", actionUpload},
-		{"MANIFEST-000001", actionUpload},
+		{"aaaa-000005.sst", false, 5},
+		{"ffff-000007.sst", true, 0},
+		{"dddd-000009.sst", false, 9},
+		{"ffff-000011.sst", true, 0},
+		{"ffff-000013.sst", true, 0},
+		{"MANIFEST-000001", true, 0},
 	}
 	if len(plan) != len(want) {
 		t.Fatalf("plan has %d steps", len(plan))
 	}
 	for i, w := range want {
-		if plan[i].entry.Name != w.name || plan[i].action != w.action || plan[i].entry.LocalName != files[i].name {
-			t.Errorf("step %d: %+v, want name %s action %d", i, plan[i], w.name, w.action)
+		e := plan[i].entry
+		if e.Name != w.name || plan[i].upload != w.upload || e.LocalName != files[i].name ||
+			e.Checksum != w.sum || e.New != w.upload || e.Size != files[i].size {
+			t.Errorf("step %d: %+v upload=%v, want name %s upload %v checksum %d", i, e, plan[i].upload, w.name, w.upload, w.sum)
 		}
-	}
-	if plan[0].entry.Checksum != 5 {
-		t.Errorf("reused file lost its checksum: %+v", plan[0].entry)
 	}
 }

@@ -102,19 +102,19 @@ type Store struct {
 	opts Options
 	db   *pebble.DB
 	log  zerolog.Logger
-	// uid names the files this instance of the database creates in shared checkpoint storage:
-	// Pebble numbers files per database, and a database restored from an older checkpoint
-	// reuses numbers that a later checkpoint of the previous instance already used.
-	uid string
 
 	getBuf []byte
 	wo     *pebble.WriteOptions
 	closed bool
 
 	mu sync.Mutex
-	// known maps local SST file names to their entry in shared storage, once uploaded or
-	// restored, so that later checkpoints reference them with their checksums.
-	known map[string]SnapshotFile
+	// known maps local SST file names to the entries under which the file is stored in shared
+	// storage (uploaded by this store, or restored), so that later checkpoints can reference
+	// them, checksums included. A file has several entries when checkpoints in flight at the
+	// same time uploaded it each under its own name.
+	known map[string][]SnapshotFile
+	// prunedAt is the id of the newest checkpoint that pruned known.
+	prunedAt int64
 }
 
 // Open opens (or creates) the database in o.Dir/db. A task normally opens a fresh directory, or
@@ -125,16 +125,12 @@ func Open(o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openDB(o, map[string]SnapshotFile{})
+	return openDB(o, map[string][]SnapshotFile{})
 }
 
-func openDB(o Options, known map[string]SnapshotFile) (*Store, error) {
+func openDB(o Options, known map[string][]SnapshotFile) (*Store, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("pebblestore: create working directory %s: %w", o.Dir, err)
-	}
-	uid, err := randomHex(8)
-	if err != nil {
-		return nil, err
 	}
 	log := o.Logger.With().Str("component", "pebblestore").Str("dir", o.Dir).Logger()
 	po := &pebble.Options{
@@ -152,12 +148,11 @@ func openDB(o Options, known map[string]SnapshotFile) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open database in %s: %w", o.dbDir(), err)
 	}
-	log.Debug().Str("uid", uid).Msg("opened store")
+	log.Debug().Msg("opened store")
 	return &Store{
 		opts:  o,
 		db:    db,
 		log:   log,
-		uid:   uid,
 		wo:    pebble.NoSync,
 		known: known,
 	}, nil

@@ -1,0 +1,172 @@
+package pebblestore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// BenchmarkIncrementalCheckpoint builds a large store (PEBBLESTORE_BENCH_KEYS keys, default
+// 10 M, with 100-byte random values: about 1.1 GB), takes a full checkpoint, updates 1% of the
+// keys, takes an incremental checkpoint and restores it. The scenario runs once per benchmark
+// run (use -benchtime=1x) and reports its numbers as metrics; checkpoint storage is the local
+// file system under a temporary directory, removed afterwards. It is skipped with -short.
+//
+//	go test -run '^$' -bench IncrementalCheckpoint -benchtime=1x -timeout 30m ./runtime/state/pebblestore/
+func BenchmarkIncrementalCheckpoint(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a store of about 1 GB")
+	}
+	n := 10_000_000
+	if s := os.Getenv("PEBBLESTORE_BENCH_KEYS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 100 {
+			b.Fatalf("PEBBLESTORE_BENCH_KEYS=%q: want an integer >= 100", s)
+		}
+		n = v
+	}
+	const valueSize = 100
+	for i := 0; i < b.N; i++ {
+		runIncrementalScenario(b, n, valueSize)
+	}
+}
+
+func runIncrementalScenario(b *testing.B, n, valueSize int) {
+	root := b.TempDir()
+	st := newStorage(b)
+	s, err := Open(Options{Dir: filepath.Join(root, "store"), MemTableSize: 64 << 20, CacheSize: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(7, 8))
+	fill := func(v []byte) {
+		for j := 0; j+8 <= len(v); j += 8 {
+			binary.LittleEndian.PutUint64(v[j:], r.Uint64())
+		}
+		for j := len(v) &^ 7; j < len(v); j++ {
+			v[j] = byte(r.Uint32())
+		}
+	}
+
+	t0 := time.Now()
+	val := make([]byte, valueSize)
+	if err := s.Import(func(yield func(k, v []byte) bool) {
+		for i := 0; i < n; i++ {
+			fill(val)
+			if !yield(benchKey(i), val) {
+				return
+			}
+		}
+	}); err != nil {
+		b.Fatal(err)
+	}
+	load := time.Since(t0)
+	t0 = time.Now()
+	settle(b, s)
+	settleDur := time.Since(t0)
+
+	ckpt := func(id int64) (*Snapshot, int64, time.Duration, time.Duration) {
+		t0 := time.Now()
+		p, err := s.PrepareCheckpoint(id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		prep := time.Since(t0)
+		t0 = time.Now()
+		snap, up, err := p.Upload(context.Background(), st.fsys, st.shared, st.private(id), st.uploaded)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, name := range snap.SharedNames() {
+			st.uploaded[name] = true
+		}
+		return snap, up, prep, time.Since(t0)
+	}
+	snap1, up1, prep1, upl1 := ckpt(1)
+
+	// Update 1% of the keys, at random.
+	updated := map[int][]byte{}
+	t0 = time.Now()
+	for j := 0; j < n/100; j++ {
+		i := r.IntN(n)
+		v := make([]byte, valueSize)
+		fill(v)
+		updated[i] = v
+		if err := s.Set(benchKey(i), v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	updateDur := time.Since(t0)
+	snap2, up2, prep2, upl2 := ckpt(2)
+
+	t0 = time.Now()
+	rs, err := Restore(context.Background(), st.fsys, snap2, st.shared, st.private(2), Options{Dir: filepath.Join(root, "restored")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	restore := time.Since(t0)
+	defer rs.Close()
+	// Spot-check the restored store: updated keys carry their new values.
+	checked := 0
+	for i, v := range updated {
+		got, ok, err := rs.Get(benchKey(i))
+		if err != nil || !ok || !bytes.Equal(got, v) {
+			b.Fatalf("restored key %d: ok=%v err=%v, value differs", i, ok, err)
+		}
+		if checked++; checked == 1000 {
+			break
+		}
+	}
+
+	full := snap2.StateSize()
+	ratio := float64(up2) / float64(full)
+	b.ReportMetric(float64(full)/1e6, "state-MB")
+	b.ReportMetric(load.Seconds(), "load-s")
+	b.ReportMetric(float64(up1)/1e6, "full-upload-MB")
+	b.ReportMetric(upl1.Seconds(), "full-upload-s")
+	b.ReportMetric(float64(up2)/1e6, "incr-upload-MB")
+	b.ReportMetric(100*ratio, "incr-upload-%")
+	b.ReportMetric(float64(prep2.Milliseconds()), "incr-prepare-ms")
+	b.ReportMetric(upl2.Seconds(), "incr-upload-s")
+	b.ReportMetric(restore.Seconds(), "restore-s")
+	b.Logf("keys %d x %d B: load %v (+%v compaction settle), state %d B in %d SST files",
+		n, valueSize, load.Round(time.Millisecond), settleDur.Round(time.Millisecond), full, len(snap2.Files))
+	b.Logf("full checkpoint: prepare %v, upload %d B in %v", prep1.Round(time.Millisecond), up1, upl1.Round(time.Millisecond))
+	b.Logf("1%% updates (%d Sets, %d distinct keys) took %v", n/100, len(updated), updateDur.Round(time.Millisecond))
+	b.Logf("incremental checkpoint: prepare %v, upload %d B (%.2f%% of state) in %v, %d of %d shared files new",
+		prep2.Round(time.Millisecond), up2, 100*ratio, upl2.Round(time.Millisecond), newFiles(snap1, snap2), len(snap2.Files))
+	b.Logf("restore of the incremental checkpoint: %v", restore.Round(time.Millisecond))
+	if ratio >= 0.10 {
+		b.Errorf("incremental checkpoint uploaded %.1f%% of the state, acceptance is < 10%%", 100*ratio)
+	}
+}
+
+func benchKey(i int) []byte {
+	var k [11]byte
+	// 2^17 keys per key group (10 M keys span 77 groups), ascending so the load is sorted.
+	binary.BigEndian.PutUint16(k[:], uint16(i>>17))
+	k[2] = 1
+	binary.BigEndian.PutUint64(k[3:], uint64(i))
+	return k[:]
+}
+
+func newFiles(old, cur *Snapshot) int {
+	seen := map[string]bool{}
+	for _, f := range old.Files {
+		seen[f.Name] = true
+	}
+	n := 0
+	for _, f := range cur.Files {
+		if !seen[f.Name] {
+			n++
+		}
+	}
+	return n
+}
