@@ -56,7 +56,7 @@ func App() *cli.App {
 			os.Setenv(cluster.EnvLogLevel, c.String("log-level"))
 			return nil
 		},
-		Commands: append([]*cli.Command{runCommand(), listCommand(), cancelCommand(), savepointCommand(), stopCommand(), infoCommand(), configCommand(), clusterCommand()}, yarncli.Commands()...),
+		Commands: append(append(addYarnTargetFlag([]*cli.Command{runCommand(), listCommand(), cancelCommand(), savepointCommand(), stopCommand(), infoCommand(), configCommand(), clusterCommand()}), yarncli.Commands()...), yarnCommands()...),
 	}
 }
 
@@ -102,9 +102,12 @@ func runCommand() *cli.Command {
    Targets (-t): local (an embedded cluster in the job's own process, TaskManagers as goroutines or,
    with -D local.taskmanagers.processes=true, as processes), remote (the local session started by
    'flink-go cluster start', or -m host:port). Without -t a recorded session is used if one runs,
-   else local. YARN targets (yarn-session, yarn-per-job, yarn-application) come with the YARN issue.`,
+   else a YARN session given by -Dyarn.application.id or recorded by 'flink-go yarn-session', else
+   local. YARN: yarn-application (and yarn-per-job, the same in flink-go) deploys an application
+   cluster whose AM is the job binary; yarn-session submits to a running YARN session (see
+   docs/yarn-client.md).`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Usage: "deployment target: local, remote"},
+			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Usage: "deployment target: local, remote, yarn-application, yarn-per-job (= yarn-application), yarn-session"},
 			&cli.IntFlag{Name: "parallelism", Aliases: []string{"p"}, Usage: "default parallelism of the job (parallelism.default)"},
 			&cli.BoolFlag{Name: "detached", Aliases: []string{"d"}, Usage: "return after submission (remote target)"},
 			&cli.StringFlag{Name: "jobmanager", Aliases: []string{"m"}, Usage: "REST address host:port of the JobManager to submit to (remote target)"},
@@ -144,6 +147,8 @@ func runCommand() *cli.Command {
 				target = "local"
 				if haveSession || c.IsSet("jobmanager") {
 					target = "remote"
+				} else if t := defaultYarnTarget(cfg); t != "" {
+					target = t
 				}
 			}
 			switch target {
@@ -170,9 +175,9 @@ func runCommand() *cli.Command {
 				}
 				return submitRemote(c.Context, addr, binary, args, cfg, c.Bool("detached"))
 			case "yarn-session", "yarn-per-job", "yarn-application":
-				return &exitError{code: 2, err: fmt.Errorf("target %s is not available yet in this build (YARN deployment is the next milestone)", target)}
+				return runYarn(c, target, binary, args, cfg)
 			default:
-				return &exitError{code: 2, err: fmt.Errorf("unknown target %q: use local or remote", target)}
+				return &exitError{code: 2, err: fmt.Errorf("unknown target %q: use local, remote, yarn-application, yarn-per-job or yarn-session", target)}
 			}
 		},
 	}
@@ -229,6 +234,9 @@ func submitRemote(ctx context.Context, addr, binary string, args []string, cfg *
 func restAddress(c *cli.Context) (string, error) {
 	if a := c.String("jobmanager"); a != "" {
 		return a, nil
+	}
+	if a, ok, err := yarnRESTAddress(c); ok || err != nil {
+		return a, err
 	}
 	if s, ok := cluster.ReadSession(); ok {
 		return s.REST, nil

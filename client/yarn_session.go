@@ -1,0 +1,285 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flink-go/flink-go/cluster"
+	"github.com/flink-go/flink-go/configs"
+	"github.com/flink-go/flink-go/yarn"
+)
+
+// YarnSessionFile is where a YARN session records itself for later commands:
+// $FLINK_GO_HOME/yarn-session.properties (FLINK_GO_HOME defaults to ~/.flink-go), like Flink's
+// /tmp/.yarn-properties-<user>.
+func YarnSessionFile() string {
+	return filepath.Join(filepath.Dir(cluster.SessionFile()), "yarn-session.properties")
+}
+
+// YarnSessionRecord is the content of the session properties file.
+type YarnSessionRecord struct {
+	AppID yarn.ApplicationID
+	// Props are all key=value pairs of the file (applicationID, and what else was written).
+	Props map[string]string
+}
+
+// WriteYarnSession records a session (applicationID=<id>, plus extra properties).
+func WriteYarnSession(id yarn.ApplicationID, extra map[string]string) error {
+	p := YarnSessionFile()
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("recording the YARN session: %w", err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# flink-go YARN session, written %s\napplicationID=%s\n", time.Now().Format(time.RFC3339), id)
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, extra[k])
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("recording the YARN session: %w", err)
+	}
+	return os.Rename(tmp, p)
+}
+
+// ReadYarnSession reads the recorded session; ok is false when there is none. A file that does
+// not name a valid application id is an error.
+func ReadYarnSession() (rec YarnSessionRecord, ok bool, err error) {
+	data, err := os.ReadFile(YarnSessionFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, fmt.Errorf("reading the YARN session file: %w", err)
+	}
+	rec, err = parseYarnSession(string(data))
+	if err != nil {
+		return rec, false, fmt.Errorf("%s: %w (delete the file if the session is gone)", YarnSessionFile(), err)
+	}
+	return rec, true, nil
+}
+
+func parseYarnSession(text string) (YarnSessionRecord, error) {
+	rec := YarnSessionRecord{Props: map[string]string{}}
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		k, v, found := strings.Cut(line, "=")
+		if !found {
+			k, v, _ = strings.Cut(line, ":")
+		}
+		rec.Props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	id, ok := rec.Props["applicationID"]
+	if !ok {
+		return rec, errors.New("no applicationID in the YARN session file")
+	}
+	app, err := yarn.ParseApplicationID(id)
+	if err != nil {
+		return rec, fmt.Errorf("applicationID: %w", err)
+	}
+	rec.AppID = app
+	return rec, nil
+}
+
+// RemoveYarnSession deletes the session file if it records id.
+func RemoveYarnSession(id yarn.ApplicationID) {
+	if rec, ok, _ := ReadYarnSession(); ok && rec.AppID == id {
+		_ = os.Remove(YarnSessionFile())
+	}
+}
+
+// Retrieve returns the REST address of a running application from its report (host and rpc
+// port the AM registered). Errors wrap ErrYarnAppNotRunning when it ended or has no endpoint yet.
+func (d *YarnDeployer) Retrieve(ctx context.Context, id yarn.ApplicationID) (string, yarn.ApplicationReport, error) {
+	rep, err := d.RM.GetApplicationReport(ctx, id)
+	if err != nil {
+		if errors.Is(err, yarn.ErrApplicationNotFound) {
+			return "", rep, fmt.Errorf("%w: the ResourceManager does not know %s (another cluster, or it ended long ago): %w", ErrYarnAppNotRunning, id, err)
+		}
+		return "", rep, fmt.Errorf("application report of %s: %w", id, err)
+	}
+	if rep.State != yarn.StateRunning || rep.Final != yarn.FinalUndefined {
+		return "", rep, fmt.Errorf("%w: %s is %s (final status %s)%s", ErrYarnAppNotRunning, id, rep.State, rep.Final, diagSuffix(rep.Diagnostics))
+	}
+	if rep.RPCPort <= 0 || rep.Host == "" || rep.Host == "N/A" {
+		return "", rep, fmt.Errorf("%w: %s is RUNNING but its JobManager has not registered a REST endpoint yet", ErrYarnAppNotRunning, id)
+	}
+	return net.JoinHostPort(rep.Host, strconv.Itoa(int(rep.RPCPort))), rep, nil
+}
+
+// StopSession shuts a session down: DELETE /cluster on its JobManager (the AM cancels its jobs,
+// unregisters SUCCEEDED and removes its staging directory), falling back to killApplication when
+// the AM does not stop within the timeout. The staging directory is removed in any case.
+func (d *YarnDeployer) StopSession(ctx context.Context, id yarn.ApplicationID, rest string, conf *configs.Configuration) (yarn.ApplicationReport, error) {
+	var rep yarn.ApplicationReport
+	graceful := false
+	if rest != "" {
+		if err := NewREST(rest).do(ctx, "DELETE", "/cluster", nil, "", nil); err != nil {
+			fmt.Fprintf(d.Out, "The session's JobManager did not accept DELETE /cluster (%v); killing the application\n", err)
+		} else {
+			graceful = true
+			fmt.Fprintf(d.Out, "Stopping YARN session %s ...\n", id)
+			wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			r, err := d.RM.WaitForState(wctx, id, d.PollInterval, func(yarn.ApplicationReport) bool { return false })
+			cancel()
+			rep = r
+			if err != nil {
+				graceful = false
+				fmt.Fprintf(d.Out, "The session did not stop within 60 s (%v); killing the application\n", err)
+			}
+		}
+	}
+	if !graceful {
+		if err := d.RM.KillApplication(ctx, id, "stopped by the flink-go client"); err != nil && !errors.Is(err, yarn.ErrApplicationNotFound) {
+			return rep, fmt.Errorf("killing %s: %w", id, err)
+		}
+		r, err := d.RM.GetApplicationReport(ctx, id)
+		if err == nil {
+			rep = r
+		}
+	}
+	if fsys, err := d.ensureFS(ctx); err == nil {
+		if base, err := StagingBase(conf, fsys); err == nil {
+			if err := d.removeStaging(ctx, StagingDir(base, id)); err != nil {
+				fmt.Fprintf(d.Out, "Could not remove the staging directory: %v\n", err)
+			}
+		}
+	}
+	RemoveYarnSession(id)
+	fmt.Fprintf(d.Out, "YARN session %s ended: %s/%s\n", id, rep.State, rep.Final)
+	return rep, nil
+}
+
+// SubmitToSession plans the job binary locally, uploads it into the session's staging directory
+// (<staging>/jobs/<n>/<binary name>) and submits the job graph to the session's JobManager with
+// the staged binary as artifact. It returns the job id.
+func (d *YarnDeployer) SubmitToSession(ctx context.Context, id yarn.ApplicationID, rest, binary string, args []string, conf *configs.Configuration) (string, error) {
+	g, err := Plan(ctx, binary, args, conf.Map())
+	if err != nil {
+		return "", err
+	}
+	data, err := proto.Marshal(g)
+	if err != nil {
+		return "", err
+	}
+	fsys, err := d.ensureFS(ctx)
+	if err != nil {
+		return "", err
+	}
+	base, err := StagingBase(conf, fsys)
+	if err != nil {
+		return "", err
+	}
+	dir := path.Join(StagingDir(base, id), "jobs", fmt.Sprintf("%d-%s", time.Now().UnixMilli(), NewJobID()[:8]))
+	name := filepath.Base(binary)
+	res, _, err := d.upload(ctx, fsys, path.Join(dir, name), stagedFile{link: name, local: binary, perm: 0o700}, max(configs.Get(conf, configs.YarnFileReplication), 0))
+	if err != nil {
+		return "", err
+	}
+	jobID, err := NewREST(rest).Submit(ctx, data, res.URI)
+	if err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_ = d.removeStaging(cctx, dir)
+		cancel()
+		return "", fmt.Errorf("submitting to YARN session %s at %s: %w", id, rest, err)
+	}
+	return jobID, nil
+}
+
+// sessionStatus is the line the attached session client prints when it changes.
+func sessionStatus(ctx context.Context, r *REST) string {
+	o, err := r.Overview(ctx)
+	if err != nil {
+		return "JobManager not reachable: " + err.Error()
+	}
+	num := func(k string) int64 {
+		switch v := o[k].(type) {
+		case float64:
+			return int64(v)
+		}
+		return 0
+	}
+	return fmt.Sprintf("TaskManagers: %d, slots: %d free of %d, jobs: %d running, %d finished, %d cancelled, %d failed",
+		num("taskmanagers"), num("slots-available"), num("slots-total"), num("jobs-running"), num("jobs-finished"), num("jobs-cancelled"), num("jobs-failed"))
+}
+
+// AttachSession follows a running session: it prints status changes, and stops the session when
+// "stop" (or "quit") is typed on in or ctx ends (Ctrl-C). It returns when the session ended.
+func (d *YarnDeployer) AttachSession(ctx context.Context, id yarn.ApplicationID, rest string, conf *configs.Configuration, in io.Reader) error {
+	fmt.Fprintf(d.Out, "Attached to YARN session %s (REST http://%s). Type 'stop' to stop the session; Ctrl-C stops it too.\n", id, rest)
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case lines <- strings.TrimSpace(sc.Text()):
+			case <-ctx.Done():
+				return
+			}
+		}
+		close(lines)
+	}()
+	r := NewREST(rest)
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	last := ""
+	stop := func(why string) error {
+		fmt.Fprintln(d.Out, why)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 90*time.Second)
+		defer cancel()
+		_, err := d.StopSession(sctx, id, rest, conf)
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return stop("Interrupted: stopping the session")
+		case l, ok := <-lines:
+			if !ok {
+				lines = nil // stdin closed: keep following until Ctrl-C or the session ends
+				continue
+			}
+			switch strings.ToLower(l) {
+			case "stop", "quit", "exit":
+				return stop("Stopping the session on request")
+			case "":
+			default:
+				fmt.Fprintf(d.Out, "Unknown command %q: type 'stop' to stop the session\n", l)
+			}
+		case <-tick.C:
+			rep, err := d.RM.GetApplicationReport(ctx, id)
+			if err == nil && rep.State.Terminal() {
+				RemoveYarnSession(id)
+				fmt.Fprintf(d.Out, "YARN session %s ended: %s/%s%s\n", id, rep.State, rep.Final, diagSuffix(rep.Diagnostics))
+				if rep.Final == yarn.FinalSucceeded {
+					return nil
+				}
+				return fmt.Errorf("YARN session %s ended %s/%s", id, rep.State, rep.Final)
+			}
+			if s := sessionStatus(ctx, r); s != last {
+				fmt.Fprintln(d.Out, s)
+				last = s
+			}
+		}
+	}
+}
