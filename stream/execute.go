@@ -3,6 +3,7 @@ package stream
 import (
 	"os"
 
+	_ "github.com/flink-go/flink-go/am" // the YARN ApplicationMaster roles
 	"github.com/flink-go/flink-go/cluster"
 )
 

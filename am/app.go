@@ -1,0 +1,403 @@
+// Package am is flink-go's YARN ApplicationMaster: a JobManager whose resource manager driver
+// (Driver) requests TaskManager containers from YARN, plus the AM life cycle around it —
+// register with the ResourceManager, heartbeat, unregister with the job's final status, delete
+// the staging directory. See docs/am.md for the state machine and the container bookkeeping, and
+// docs/yarn-deployment.md for the contract with the client and the containers.
+//
+// Importing the package registers the "yarn-application" role (cluster.RegisterRole): a job
+// binary started by YARN with FLINK_GO_ROLE=yarn-application runs RunApplication. Session AMs
+// run RunSession (the hidden `flink-go yarn-session-am` command). The package imports hdfs, so
+// every job binary can read and write hdfs:// paths.
+package am
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/flink-go/flink-go/cluster"
+	"github.com/flink-go/flink-go/configs"
+	"github.com/flink-go/flink-go/fs"
+	"github.com/flink-go/flink-go/hdfs"
+	"github.com/flink-go/flink-go/jobmanager"
+	"github.com/flink-go/flink-go/runtime/jobgraph"
+	"github.com/flink-go/flink-go/runtime/task"
+	"github.com/flink-go/flink-go/yarn"
+)
+
+// RoleApplication is the FLINK_GO_ROLE of a job binary running as the AM of an application
+// cluster.
+const RoleApplication = "yarn-application"
+
+func init() {
+	cluster.RegisterRole(RoleApplication, func(g *jobgraph.JobGraph, reg task.Registry) error { return RunApplication(g, reg) })
+}
+
+// FinalStatus maps a job's end to the AM's final application status and diagnostics:
+// FINISHED → SUCCEEDED, CANCELED → KILLED, FAILED (or anything else) → FAILED with the failure.
+func FinalStatus(s jobmanager.JobSnapshot) (yarn.FinalStatus, string) {
+	switch s.Status {
+	case jobmanager.JobFinished:
+		return yarn.FinalSucceeded, fmt.Sprintf("job %s (%s) finished", s.ID, s.Name)
+	case jobmanager.JobCanceled:
+		return yarn.FinalKilled, fmt.Sprintf("job %s (%s) was cancelled", s.ID, s.Name)
+	default:
+		cause := s.Failure
+		if cause == "" {
+			cause = "ended in state " + string(s.Status)
+		}
+		return yarn.FinalFailed, fmt.Sprintf("job %s (%s) failed: %s", s.ID, s.Name, cause)
+	}
+}
+
+// runtime is a started AM: JobManager, driver, RM registration.
+type amRuntime struct {
+	log      zerolog.Logger
+	actx     yarn.AMContext
+	conf     *configs.Configuration
+	amrm     *yarn.AMRMClient
+	nm       *yarn.NMClient
+	jm       *jobmanager.JobManager
+	drv      *Driver
+	host     string
+	staging  string
+	loopErr  chan error
+	stopLoop context.CancelFunc
+}
+
+// start brings the AM up: container context, JobManager with the YARN driver, registration, and
+// the heartbeat loop.
+func start(ctx context.Context, conf *configs.Configuration, session bool, log zerolog.Logger) (*amRuntime, error) {
+	actx, err := yarn.AMContextFromEnv()
+	if err != nil {
+		return nil, fmt.Errorf("am: %w", err)
+	}
+	host := actx.NMHost
+	if host == "" {
+		return nil, fmt.Errorf("am: %s is not set: the NodeManager names the AM's host there", yarn.EnvNMHost)
+	}
+	scheds, err := yarn.SchedulerAddressesFromEnv(EnvScheduler)
+	if err != nil {
+		return nil, fmt.Errorf("am: %w", err)
+	}
+	amrm, err := yarn.NewAMRMClient(scheds, actx.AMRMToken, yarn.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("am: %w", err)
+	}
+	nm := yarn.NewNMClient(amrm, yarn.WithLogger(log))
+	tokens, err := actx.ContainerTokens()
+	if err != nil {
+		return nil, fmt.Errorf("am: container tokens: %w", err)
+	}
+	r := &amRuntime{log: log, actx: actx, conf: conf, amrm: amrm, nm: nm, host: host, staging: os.Getenv(EnvStagingDir), loopErr: make(chan error, 1)}
+	if r.staging == "" {
+		return nil, fmt.Errorf("am: %s is not set: the client names the application's staging directory there", EnvStagingDir)
+	}
+	sp := &specSource{log: log, staging: r.staging, binary: os.Getenv(EnvJobBinary), session: session, user: actx.User, tokens: tokens,
+		logLevel: os.Getenv(cluster.EnvLogLevel)}
+	drv, err := NewDriver(DriverConfig{Allocator: amrm, NM: nm, Settings: conf.Map(), Spec: sp.spec, Session: session, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	jm, err := jobmanager.Start(jobmanager.Config{
+		RPCAddress:       net.JoinHostPort(host, "0"),
+		RESTAddress:      net.JoinHostPort(host, "0"),
+		Logger:           log,
+		Driver:           drv,
+		Settings:         conf.Map(),
+		HeartbeatTimeout: configs.Get(conf, configs.HeartbeatTimeout),
+		SlotWaitTimeout:  configs.Get(conf, configs.SlotRequestTimeout),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("am: starting the JobManager on %s: %w", host, err)
+	}
+	r.jm, r.drv = jm, drv
+	drv.SetJobManager(jm)
+	_, rpcPort, _ := net.SplitHostPort(jm.RPCAddr())
+	sp.jobManager = net.JoinHostPort(host, rpcPort)
+	_, restPortS, _ := net.SplitHostPort(jm.RESTAddr())
+	restPort, _ := strconv.Atoi(restPortS)
+	tracking := "http://" + net.JoinHostPort(host, restPortS)
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	reg, err := amrm.Register(rctx, host, int32(restPort), tracking)
+	cancel()
+	if err != nil {
+		jm.Close()
+		return nil, fmt.Errorf("am: registering with the ResourceManager at %v: %w", scheds, err)
+	}
+	drv.setMaxResource(reg.MaxResource)
+	if prev := reg.ContainersFromPreviousAttempts; len(prev) > 0 {
+		// Without HA the jobs of a previous attempt are not recovered: give their containers back.
+		drv.Loop().Adopt(prev)
+		for _, c := range prev {
+			_ = drv.Loop().Release(c.ID)
+		}
+		log.Warn().Int("containers", len(prev)).Msg("releasing containers of a previous attempt")
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	r.stopLoop = stop
+	go func() { r.loopErr <- drv.Run(lctx) }()
+	log.Info().Str("attempt", actx.Attempt.String()).Str("rest", tracking).Str("rpc", sp.jobManager).Str("max_container", reg.MaxResource.String()).
+		Str("staging", r.staging).Msg("ApplicationMaster registered")
+	return r, nil
+}
+
+// shutdown unregisters with status and diagnostics, deletes the staging directory and closes
+// everything. The unregistration is repeated until the RM confirms it (or 2 minutes pass).
+func (r *amRuntime) shutdown(status yarn.FinalStatus, diagnostics string) error {
+	r.jm.WaitSavepointResultsFetched(5 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var errs []error
+	if err := r.amrm.Finish(ctx, status, diagnostics, ""); err != nil {
+		errs = append(errs, fmt.Errorf("am: unregistering with %s: %w", status, err))
+	} else {
+		r.log.Info().Str("status", status.String()).Str("diagnostics", diagnostics).Msg("unregistered from the ResourceManager")
+	}
+	r.stopLoop()
+	<-r.loopErr
+	if err := deleteStaging(ctx, r.staging); err != nil {
+		errs = append(errs, err)
+		r.log.Error().Err(err).Msg("could not delete the staging directory")
+	} else {
+		r.log.Info().Str("staging", r.staging).Msg("staging directory deleted")
+	}
+	r.jm.Close()
+	_ = r.nm.Close()
+	_ = r.amrm.Close()
+	return errors.Join(errs...)
+}
+
+// deleteStaging removes the application's staging directory (recursively).
+func deleteStaging(ctx context.Context, uri string) error {
+	fsys, p, err := fs.Get(ctx, uri)
+	if err != nil {
+		return fmt.Errorf("am: staging directory %s: %w", uri, err)
+	}
+	if p == "/" || p == "" {
+		return fmt.Errorf("am: refusing to delete staging directory %q (the file system root)", uri)
+	}
+	if err := fsys.Delete(ctx, p, true); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("am: deleting staging directory %s: %w", uri, err)
+	}
+	return nil
+}
+
+// RunApplication runs the AM of an application cluster in the job binary: a JobManager with the
+// YARN driver, the job graph g (built in-process from the same binary and arguments) submitted
+// to it, and when the job ends the unregistration with its final status and the deletion of the
+// staging directory. It returns nil when the AM unregistered (whatever the job's outcome: YARN
+// carries it), and an error when it could not start or unregister.
+func RunApplication(g *jobgraph.JobGraph, _ task.Registry) error {
+	log := cluster.Logger().With().Str("role", RoleApplication).Logger()
+	conf := configs.New()
+	if err := conf.SetAll(cluster.LaunchConfig(), configs.CodeOrigin(cluster.EnvJobConfig)); err != nil {
+		return fmt.Errorf("am: %s: %w", cluster.EnvJobConfig, err)
+	}
+	if err := conf.SetAll(g.Config, configs.CodeOrigin("job")); err != nil {
+		return fmt.Errorf("am: job configuration: %w", err)
+	}
+	r, err := start(context.Background(), conf, false, log)
+	if err != nil {
+		log.Error().Err(err).Msg("ApplicationMaster failed to start")
+		return err
+	}
+	j, err := r.jm.Submit(g, "")
+	if err != nil {
+		ferr := r.shutdown(yarn.FinalFailed, "submitting the job failed: "+err.Error())
+		return errors.Join(fmt.Errorf("am: submitting job %q: %w", g.Name, err), ferr)
+	}
+	log.Info().Str("job", j.ID()).Str("name", j.Name()).Msg("job submitted")
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	select {
+	case <-j.Done():
+	case err := <-r.loopErr:
+		// The RM ordered a shutdown or forgot the attempt: the app is over as far as YARN is
+		// concerned; cancel the job and leave.
+		r.loopErr <- err
+		log.Error().Err(err).Msg("lost the ResourceManager; cancelling the job")
+		j.Cancel()
+		waitDone(j, 10*time.Second)
+		r.jm.Close()
+		return fmt.Errorf("am: heartbeat loop ended: %w", err)
+	case s := <-sig:
+		log.Warn().Str("signal", s.String()).Msg("ApplicationMaster stopping; cancelling the job")
+		j.Cancel()
+		waitDone(j, 10*time.Second)
+	}
+	status, diag := FinalStatus(j.Snapshot())
+	return r.shutdown(status, diag)
+}
+
+func waitDone(j *jobmanager.JobMaster, d time.Duration) {
+	select {
+	case <-j.Done():
+	case <-time.After(d):
+	}
+}
+
+// RunSession runs a session AM until ctx ends, a SIGTERM arrives or the RM orders a shutdown:
+// a JobManager with the YARN driver and no initial job; jobs arrive through REST (POST /jobs
+// with artifact = the staging URI of their binary) and get TaskManager containers of their own
+// binary. conf is the session's configuration (FLINK_GO_JOB_CONFIG of the AM container).
+// Idle TaskManagers are released after resourcemanager.taskmanager-timeout.
+func RunSession(ctx context.Context, conf *configs.Configuration) error {
+	log := cluster.Logger().With().Str("role", "yarn-session").Logger()
+	if conf == nil {
+		conf = configs.New()
+	}
+	r, err := start(ctx, conf, true, log)
+	if err != nil {
+		log.Error().Err(err).Msg("session ApplicationMaster failed to start")
+		return err
+	}
+	log.Info().Str("rest", r.jm.RESTAddr()).Msg("YARN session running")
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	select {
+	case <-ctx.Done():
+	case s := <-sig:
+		log.Info().Str("signal", s.String()).Msg("stopping the session")
+	case err := <-r.loopErr:
+		r.loopErr <- err
+		log.Error().Err(err).Msg("lost the ResourceManager; stopping the session")
+		cancelAll(r.jm)
+		r.jm.Close()
+		return fmt.Errorf("am: heartbeat loop ended: %w", err)
+	}
+	cancelAll(r.jm)
+	return r.shutdown(yarn.FinalSucceeded, "session stopped")
+}
+
+func cancelAll(jm *jobmanager.JobManager) {
+	jobs := jm.Jobs()
+	for _, j := range jobs {
+		j.Cancel()
+	}
+	deadline := time.After(10 * time.Second)
+	for _, j := range jobs {
+		select {
+		case <-j.Done():
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// specSource builds TaskManager specs from the staging directory.
+type specSource struct {
+	log        zerolog.Logger
+	staging    string
+	binary     string // application mode: the job binary's name in the staging dir
+	session    bool
+	user       string
+	tokens     []byte
+	logLevel   string
+	jobManager string
+}
+
+// statter is implemented by *hdfs.FileSystem: size and timestamp exactly as the NameNode has them.
+type statter interface {
+	StatResource(ctx context.Context, p string) (hdfs.Resource, error)
+}
+
+// resource describes a staged file as a YARN LocalResource.
+func resource(ctx context.Context, uri string) (yarn.LocalResource, error) {
+	fsys, p, err := fs.Get(ctx, uri)
+	if err != nil {
+		return yarn.LocalResource{}, err
+	}
+	if st, ok := fsys.(statter); ok {
+		r, err := st.StatResource(ctx, p)
+		if err != nil {
+			return yarn.LocalResource{}, err
+		}
+		return yarn.LocalResource{URL: r.URI, Size: r.Size, Timestamp: r.Timestamp, Type: yarn.ResourceFile, Visibility: yarn.VisibilityApplication}, nil
+	}
+	fi, err := fsys.Stat(ctx, p)
+	if err != nil {
+		return yarn.LocalResource{}, err
+	}
+	if fi.IsDir {
+		return yarn.LocalResource{}, fmt.Errorf("am: %s is a directory, not a file", uri)
+	}
+	u := uri
+	if !strings.Contains(u, "://") {
+		u = "file://" + p
+	}
+	return yarn.LocalResource{URL: u, Size: fi.Size, Timestamp: fi.ModTime.UnixMilli(), Type: yarn.ResourceFile, Visibility: yarn.VisibilityApplication}, nil
+}
+
+func joinURI(dir, name string) string { return strings.TrimSuffix(dir, "/") + "/" + name }
+
+func (s *specSource) spec(ctx context.Context, job *jobmanager.JobInfo, slots int) (TaskManagerSpec, error) {
+	binURI := job.Artifact
+	if !s.session || binURI == "" {
+		if s.session {
+			return TaskManagerSpec{}, fmt.Errorf("job %s has no artifact: submit it with POST /jobs?artifact=<staging URI of the job binary>", job.ID)
+		}
+		if s.binary == "" {
+			return TaskManagerSpec{}, fmt.Errorf("%s is not set: the client names the job binary in the staging directory there", EnvJobBinary)
+		}
+		binURI = joinURI(s.staging, s.binary)
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	bin, err := resource(sctx, binURI)
+	if err != nil {
+		return TaskManagerSpec{}, fmt.Errorf("job binary %s: %w", binURI, err)
+	}
+	name := binURI[strings.LastIndex(binURI, "/")+1:]
+	files, err := hadoopConfResources(sctx, s.staging)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("TaskManagers get no Hadoop configuration (hdfs:/// paths without a NameNode will not resolve)")
+	}
+	cfgJSON, err := configJSON(job.Graph.Config)
+	if err != nil {
+		return TaskManagerSpec{}, err
+	}
+	return TaskManagerSpec{BinaryName: name, Binary: bin, Files: files, JobManager: s.jobManager, JobID: job.ID, ConfigJSON: cfgJSON,
+		Args: job.Graph.Args, Slots: slots, User: s.user, Tokens: s.tokens, LogLevel: s.logLevel}, nil
+}
+
+// hadoopConfResources lists <staging>/hadoop-conf/ (the client's Hadoop configuration files) as
+// resources "hadoop-conf/<name>"; a missing directory yields none.
+func hadoopConfResources(ctx context.Context, staging string) (map[string]yarn.LocalResource, error) {
+	dir := joinURI(staging, HadoopConfDir)
+	fsys, p, err := fs.Get(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	list, err := fsys.List(ctx, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("am: listing %s: %w", dir, err)
+	}
+	out := map[string]yarn.LocalResource{}
+	for _, fi := range list {
+		if fi.IsDir {
+			continue
+		}
+		base := fi.Path[strings.LastIndex(fi.Path, "/")+1:]
+		r, err := resource(ctx, joinURI(dir, base))
+		if err != nil {
+			return nil, err
+		}
+		out[HadoopConfDir+"/"+base] = r
+	}
+	return out, nil
+}
