@@ -207,8 +207,9 @@ type YarnDeployer struct {
 	// PollInterval of the application report while waiting (default 250 ms, as Flink).
 	PollInterval time.Duration
 
-	// afterSubmit, when set (tests), runs right after submitApplication returned.
-	afterSubmit func(yarn.ApplicationID)
+	// AfterSubmit, when set, runs right after submitApplication returned (progress UIs, tests
+	// that interrupt a deployment).
+	AfterSubmit func(yarn.ApplicationID)
 }
 
 // ConnectYarn loads the Hadoop configuration (HADOOP_CONF_DIR, YARN_CONF_DIR, HADOOP_HOME) and
@@ -558,8 +559,8 @@ func (d *YarnDeployer) Deploy(ctx context.Context, req YarnDeployRequest) (dep *
 		queue = "default"
 	}
 	fmt.Fprintf(d.Out, "Submitted application %s (%s, queue %s, AM %s) after %s\n", app.ID, spec.Name, queue, spec.AM, time.Since(start).Round(time.Millisecond))
-	if d.afterSubmit != nil {
-		d.afterSubmit(app.ID)
+	if d.AfterSubmit != nil {
+		d.AfterSubmit(app.ID)
 	}
 	rep, err := d.WaitRunning(ctx, app.ID, req.Mode == YarnApplicationMode)
 	if err != nil {
