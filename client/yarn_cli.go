@@ -23,7 +23,7 @@ var sessionAMBinary = os.Executable
 
 // yarnCommands are the YARN deployment commands: run-application and yarn-session.
 func yarnCommands() []*cli.Command {
-	return []*cli.Command{runApplicationCommand(), yarnSessionCommand()}
+	return []*cli.Command{runApplicationCommand(), yarnSessionCommand(), yarnSessionAMCommand()}
 }
 
 // addYarnTargetFlag gives list, cancel, stop and savepoint Flink's -t flag, so that

@@ -19,6 +19,7 @@ import (
 
 	"github.com/flink-go/flink-go/cluster"
 	"github.com/flink-go/flink-go/configs"
+	"github.com/flink-go/flink-go/fs"
 	"github.com/flink-go/flink-go/yarn"
 )
 
@@ -127,42 +128,61 @@ func (d *YarnDeployer) Retrieve(ctx context.Context, id yarn.ApplicationID) (str
 	return net.JoinHostPort(rep.Host, strconv.Itoa(int(rep.RPCPort))), rep, nil
 }
 
-// StopSession shuts a session down: DELETE /cluster on its JobManager (the AM cancels its jobs,
-// unregisters SUCCEEDED and removes its staging directory), falling back to killApplication when
-// the AM does not stop within the timeout. The staging directory is removed in any case.
+// StopSession shuts a session down gracefully: DELETE /cluster on its JobManager or, when the
+// JobManager does not offer it, the stop marker in the staging directory that the session AM
+// watches; the AM then cancels its jobs, unregisters SUCCEEDED and removes its staging directory.
+// When the session does not end within a minute it is killed. The staging directory and the
+// session record are removed in any case.
 func (d *YarnDeployer) StopSession(ctx context.Context, id yarn.ApplicationID, rest string, conf *configs.Configuration) (yarn.ApplicationReport, error) {
 	var rep yarn.ApplicationReport
-	graceful := false
-	if rest != "" {
-		if err := NewREST(rest).do(ctx, "DELETE", "/cluster", nil, "", nil); err != nil {
-			fmt.Fprintf(d.Out, "The session's JobManager did not accept DELETE /cluster (%v); killing the application\n", err)
-		} else {
-			graceful = true
-			fmt.Fprintf(d.Out, "Stopping YARN session %s ...\n", id)
-			wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			r, err := d.RM.WaitForState(wctx, id, d.PollInterval, func(yarn.ApplicationReport) bool { return false })
-			cancel()
-			rep = r
-			if err != nil {
-				graceful = false
-				fmt.Fprintf(d.Out, "The session did not stop within 60 s (%v); killing the application\n", err)
-			}
+	fsys, fsErr := d.ensureFS(ctx)
+	staging := ""
+	if fsErr == nil {
+		if base, err := StagingBase(conf, fsys); err == nil {
+			staging = StagingDir(base, id)
 		}
 	}
-	if !graceful {
+	requested := false
+	if rest != "" {
+		if err := NewREST(rest).do(ctx, "DELETE", "/cluster", nil, "", nil); err == nil {
+			requested = true
+		} else {
+			d.Log.Debug().Err(err).Msg("DELETE /cluster")
+		}
+	}
+	if !requested && staging != "" {
+		w, err := fsys.Create(ctx, path.Join(staging, stopMarkerName), fs.CreateOptions{Overwrite: true, Perm: 0o600})
+		if err == nil {
+			err = w.Close()
+		}
+		if err == nil {
+			requested = true
+		} else {
+			fmt.Fprintf(d.Out, "Could not request a graceful stop (%v)\n", err)
+		}
+	}
+	if requested {
+		fmt.Fprintf(d.Out, "Stopping YARN session %s ...\n", id)
+		wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		r, err := d.RM.WaitForState(wctx, id, d.PollInterval, func(yarn.ApplicationReport) bool { return false })
+		cancel()
+		rep = r
+		if err != nil {
+			requested = false
+			fmt.Fprintf(d.Out, "The session did not stop within 60 s (%v); killing the application\n", err)
+		}
+	}
+	if !requested {
 		if err := d.RM.KillApplication(ctx, id, "stopped by the flink-go client"); err != nil && !errors.Is(err, yarn.ErrApplicationNotFound) {
 			return rep, fmt.Errorf("killing %s: %w", id, err)
 		}
-		r, err := d.RM.GetApplicationReport(ctx, id)
-		if err == nil {
+		if r, err := d.RM.GetApplicationReport(ctx, id); err == nil {
 			rep = r
 		}
 	}
-	if fsys, err := d.ensureFS(ctx); err == nil {
-		if base, err := StagingBase(conf, fsys); err == nil {
-			if err := d.removeStaging(ctx, StagingDir(base, id)); err != nil {
-				fmt.Fprintf(d.Out, "Could not remove the staging directory: %v\n", err)
-			}
+	if staging != "" {
+		if err := d.removeStaging(ctx, staging); err != nil {
+			fmt.Fprintf(d.Out, "Could not remove the staging directory: %v\n", err)
 		}
 	}
 	RemoveYarnSession(id)
