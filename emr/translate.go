@@ -66,6 +66,9 @@ type TranslateOptions struct {
 	// it writes flink-conf.yaml; outside that, flink-go needs the values). A reference to a
 	// key not in the map is an error.
 	Hiera map[string]string
+	// KeepHiera leaves unresolved %{hiera('key')} references in place (checking only the key
+	// of such a property), for documents that EMR itself will provision, as in create-cluster.
+	KeepHiera bool
 	// Logger receives warnings (JVM-only keys without effect); nil means a no-op logger.
 	Logger *zerolog.Logger
 }
@@ -109,7 +112,7 @@ func Translate(cls []Classification, opts TranslateOptions) (*Result, error) {
 			if len(c.Configurations) > 0 {
 				errs = append(errs, entryErrorf(w, "nested \"Configurations\" are not allowed here (put the keys in \"Properties\")"))
 			}
-			props, err := resolveHiera(c.Properties, w, opts.Hiera)
+			props, err := resolveHiera(c.Properties, w, opts.Hiera, opts.KeepHiera)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -136,7 +139,7 @@ func Translate(cls []Classification, opts TranslateOptions) (*Result, error) {
 			if len(c.Configurations) > 0 {
 				errs = append(errs, entryErrorf(w, "nested \"Configurations\" are not allowed here"))
 			}
-			props, err := resolveHiera(c.Properties, w, opts.Hiera)
+			props, err := resolveHiera(c.Properties, w, opts.Hiera, opts.KeepHiera)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -164,7 +167,15 @@ func checkKeys(props map[string]string, name string, w Where, logger zerolog.Log
 	scratch := configs.New().WithLogger(logger)
 	var errs []error
 	for _, k := range sortedKeys(props) {
-		if err := scratch.Set(k, props[k], configs.ClassificationOrigin(name)); err != nil {
+		v := props[k]
+		if hieraRef.MatchString(v) {
+			// Left for EMR to resolve: only the key can be checked.
+			if _, _, known := configs.LookupSpec(k); known {
+				continue
+			}
+			v = "x"
+		}
+		if err := scratch.Set(k, v, configs.ClassificationOrigin(name)); err != nil {
 			var ce *configs.Error
 			if errors.As(err, &ce) {
 				errs = append(errs, entryErrorf(w, "property %q: %w", k, ce.Err))
@@ -177,7 +188,7 @@ func checkKeys(props map[string]string, name string, w Where, logger zerolog.Log
 }
 
 // resolveHiera replaces %{hiera('key')} references with opts' values.
-func resolveHiera(props map[string]string, w Where, hiera map[string]string) (map[string]string, error) {
+func resolveHiera(props map[string]string, w Where, hiera map[string]string, keep bool) (map[string]string, error) {
 	out := make(map[string]string, len(props))
 	var errs []error
 	for _, k := range sortedKeys(props) {
@@ -191,6 +202,10 @@ func resolveHiera(props map[string]string, w Where, hiera map[string]string) (ma
 			missing = append(missing, key)
 			return ref
 		})
+		if len(missing) > 0 && keep {
+			out[k] = v
+			continue
+		}
 		if len(missing) > 0 {
 			errs = append(errs, entryErrorf(w, "property %q: %q uses EMR's hiera interpolation, which only EMR's provisioning resolves; give the value literally or pass --hiera %s=VALUE", k, props[k], missing[0]))
 			continue
