@@ -1,0 +1,424 @@
+package am
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flink-go/flink-go/cluster"
+	"github.com/flink-go/flink-go/fs"
+	"github.com/flink-go/flink-go/hdfs"
+	"github.com/flink-go/flink-go/testing/hadoop/testbed"
+	"github.com/flink-go/flink-go/yarn"
+)
+
+func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildCounting compiles examples/counting (which links this package through stream).
+func buildCounting(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "flinkgo-am-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "counting")
+		cmd := exec.Command("go", "build", "-o", builtBin, "../examples/counting")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ../examples/counting: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+type e2e struct {
+	c    *testbed.Cluster
+	cfg  yarn.Config
+	rm   *yarn.ClientRM
+	hdfs *hdfs.FileSystem
+	fs   string // hdfs://host:port
+	user string
+}
+
+func setupE2E(t *testing.T) *e2e {
+	t.Helper()
+	c := testbed.Require(t)
+	// One identity for YARN, HDFS and the containers (the SIMPLE user); containers run as the
+	// NodeManager's OS user, so HDFS permissions must match the submitter's name.
+	if os.Getenv("HADOOP_USER_NAME") == "" {
+		u := "root"
+		if cur, err := user.Current(); err == nil {
+			u = cur.Username
+		}
+		t.Setenv("HADOOP_USER_NAME", u)
+	}
+	hc, err := yarn.LoadHadoopConf(c.ConfDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := yarn.ConfigFromHadoop(hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rm, err := yarn.NewClientRM(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rm.Close() })
+	defFS := "hdfs://" + c.NameNodeAddress()
+	fsys, _, err := fs.Get(ctx, defFS+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ok := fsys.(*hdfs.FileSystem)
+	if !ok {
+		t.Fatalf("%s is a %T, not *hdfs.FileSystem", defFS, fsys)
+	}
+	return &e2e{c: c, cfg: cfg, rm: rm, hdfs: h, fs: defFS, user: cfg.User}
+}
+
+// countingApp is one application run of examples/counting.
+type countingApp struct {
+	records, keys, every int64
+	rate                 float64
+	conf                 map[string]string
+	// whileRunning is called once the job's TaskManagers run (optional).
+	whileRunning func(t *testing.T, app yarn.ApplicationID)
+}
+
+type appResult struct {
+	id      yarn.ApplicationID
+	report  yarn.ApplicationReport
+	staging string
+	output  string
+}
+
+// submit stages the counting binary as the client would (docs/yarn-deployment.md) and submits it
+// as an application-mode AM, then waits for the application to end.
+func (e *e2e) submit(t *testing.T, a countingApp) appResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin := buildCounting(t)
+	app, err := e.rm.GetNewApplication(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stagingPath := "/user/" + e.user + "/.flink-go/" + app.ID.String()
+	if err := e.hdfs.MkdirAll(ctx, stagingPath, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.hdfs.Upload(ctx, bin, stagingPath+"/counting", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := "/tmp/flink-go-am-e2e/" + app.ID.String()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = e.hdfs.Delete(ctx, work, true)
+		_ = e.hdfs.Delete(ctx, stagingPath, true)
+	})
+	out := e.fs + work + "/out"
+	conf := map[string]string{
+		"parallelism.default":                   "2",
+		"taskmanager.numberOfTaskSlots":         "1",
+		"taskmanager.memory.process.size":       "256m",
+		"jobmanager.memory.process.size":        "256m",
+		"execution.checkpointing.interval":      "500ms",
+		"execution.checkpointing.dir":           e.fs + work + "/checkpoints",
+		"restart-strategy.type":                 "fixed-delay",
+		"restart-strategy.fixed-delay.delay":    "1s",
+		"restart-strategy.fixed-delay.attempts": "20",
+	}
+	for k, v := range a.conf {
+		conf[k] = v
+	}
+	cfgJSON, _ := json.Marshal(conf)
+	args := []string{"--records", strconv.FormatInt(a.records, 10), "--keys", strconv.FormatInt(a.keys, 10),
+		"--every", strconv.FormatInt(a.every, 10), "--output", out}
+	if a.rate > 0 {
+		args = append(args, "--rate", strconv.FormatFloat(a.rate, 'f', -1, 64))
+	}
+	env := map[string]string{
+		cluster.EnvRole:      RoleApplication,
+		cluster.EnvJobConfig: string(cfgJSON),
+		EnvStagingDir:        e.fs + stagingPath,
+		EnvJobBinary:         "counting",
+		EnvScheduler:         strings.Join(e.cfg.SchedulerAddresses, ","),
+		yarn.EnvHadoopUser:   e.user,
+		cluster.EnvLogLevel:  "debug",
+	}
+	for k, v := range env {
+		env[k] = EscapeEnvValue(v)
+	}
+	words := []string{"./counting"}
+	for _, w := range args {
+		words = append(words, ShellQuote(w))
+	}
+	sub := yarn.Submission{
+		ID: app.ID, Name: "am-e2e-counting", Type: "flink-go", Tags: []string{"am-e2e"},
+		AMResource:  yarn.Resource{MemoryMB: 256, VCores: 1},
+		MaxAttempts: 1,
+		AM: yarn.ContainerLaunchContext{
+			LocalResources: map[string]yarn.LocalResource{"counting": {URL: res.URI, Size: res.Size, Timestamp: res.Timestamp}},
+			Environment:    env,
+			Commands:       []string{EscapeForDoubleQuotes(strings.Join(words, " ")) + " 1><LOG_DIR>/jobmanager.out 2><LOG_DIR>/jobmanager.log"},
+		},
+	}
+	if err := e.rm.SubmitApplication(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("submitted %s", app.ID)
+	dumped := false
+	dump := func() {
+		if dumped {
+			return
+		}
+		dumped = true
+		logs, err := e.c.ContainerLogs(app.ID.String())
+		if err != nil {
+			t.Logf("container logs: %v", err)
+			return
+		}
+		names := make([]string, 0, len(logs))
+		for k := range logs {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			v := logs[k]
+			if len(v) > 6000 {
+				v = "..." + v[len(v)-6000:]
+			}
+			t.Logf("==== %s\n%s", k, v)
+		}
+	}
+	defer func() {
+		if t.Failed() {
+			dump()
+			_ = e.rm.KillApplication(context.Background(), app.ID, "am e2e test failed")
+		}
+	}()
+	if a.whileRunning != nil {
+		a.whileRunning(t, app.ID)
+	}
+	rep, err := e.rm.WaitForState(ctx, app.ID, 500*time.Millisecond, func(yarn.ApplicationReport) bool { return false })
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", app.ID, err)
+	}
+	t.Logf("%s ended: state=%s final=%s diagnostics=%q", app.ID, rep.State, rep.Final, rep.Diagnostics)
+	return appResult{id: app.ID, report: rep, staging: stagingPath, output: out}
+}
+
+func expectedCounting(records, keys, every int64) []string {
+	counts := make([]int64, keys)
+	var out []string
+	for i := int64(0); i < records; i++ {
+		k := (i * 7919) % keys
+		counts[k]++
+		if counts[k]%every == 0 {
+			out = append(out, fmt.Sprintf("%d %d", k, counts[k]))
+		}
+	}
+	for k := int64(0); k < keys; k++ {
+		out = append(out, fmt.Sprintf("final %d %d", k, counts[k]))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// committed reads the published part files of the output directory on HDFS.
+func (e *e2e) committed(t *testing.T, out string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := strings.TrimPrefix(out, e.fs)
+	list, err := e.hdfs.List(ctx, p)
+	if err != nil {
+		t.Fatalf("listing the output %s: %v", out, err)
+	}
+	var lines []string
+	for _, fi := range list {
+		base := fi.Path[strings.LastIndex(fi.Path, "/")+1:]
+		if fi.IsDir || !strings.HasPrefix(base, "part-") {
+			continue
+		}
+		data, err := fs.ReadFile(ctx, e.hdfs, fi.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+			if l != "" {
+				lines = append(lines, l)
+			}
+		}
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+func (e *e2e) check(t *testing.T, r appResult, a countingApp) {
+	t.Helper()
+	if r.report.State != yarn.StateFinished || r.report.Final != yarn.FinalSucceeded {
+		t.Fatalf("%s: state %s final %s, diagnostics %q; want FINISHED/SUCCEEDED", r.id, r.report.State, r.report.Final, r.report.Diagnostics)
+	}
+	if !strings.Contains(r.report.Diagnostics, "finished") {
+		t.Errorf("diagnostics %q do not say the job finished", r.report.Diagnostics)
+	}
+	got, want := e.committed(t, r.output), expectedCounting(a.records, a.keys, a.every)
+	if len(got) != len(want) {
+		t.Fatalf("output has %d lines, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("output line %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+	// The AM deletes the staging directory before it exits.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		ok, err := fs.Exists(ctx, e.hdfs, r.staging)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("staging directory %s still exists after the application ended", r.staging)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestApplicationCountingOnYARN runs the bounded counting job at parallelism 2 as a YARN
+// application: the AM (the job binary in the yarn-application role) requests 2 TaskManager
+// containers, the job checkpoints to and writes its output on HDFS, and the AM unregisters
+// SUCCEEDED and deletes its staging directory.
+func TestApplicationCountingOnYARN(t *testing.T) {
+	e := setupE2E(t)
+	a := countingApp{records: 200_000, keys: 100, every: 1000}
+	r := e.submit(t, a)
+	e.check(t, r, a)
+	logs, err := e.c.ContainerLogs(r.id.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tms := tmContainers(logs)
+	if len(tms) != 2 {
+		t.Errorf("TaskManager containers %v, want exactly 2 (parallelism 2, 1 slot each)", tms)
+	}
+}
+
+// tmContainers lists the containers that wrote a taskmanager.log.
+func tmContainers(logs map[string]string) []string {
+	var out []string
+	for k := range logs {
+		if strings.HasSuffix(k, "/taskmanager.log") {
+			out = append(out, strings.TrimSuffix(k, "/taskmanager.log"))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// tmProcesses finds the running TaskManager processes of an application through /proc: the
+// NodeManagers run containers as local processes whose environment names the container.
+func tmProcesses(app yarn.ApplicationID) map[int]string {
+	out := map[int]string{}
+	dirs, _ := os.ReadDir("/proc")
+	appPart := strings.TrimPrefix(app.String(), "application_")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", d.Name(), "environ"))
+		if err != nil || !bytes.Contains(env, []byte(cluster.EnvRole+"="+cluster.RoleTaskManger)) {
+			continue
+		}
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if v, ok := bytes.CutPrefix(kv, []byte(cluster.EnvResourceID+"=")); ok && strings.Contains(string(v), appPart) {
+				// Only the binary itself, not the bash wrapper (exec replaces it, but be safe).
+				if exe, _ := os.Readlink(filepath.Join("/proc", d.Name(), "exe")); strings.HasSuffix(exe, "counting") {
+					out[pid] = string(v)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestKilledTaskManagerIsReplaced kills a TaskManager container's process with SIGKILL while the
+// job runs: the AM must report the container lost, request a replacement, and the job must still
+// finish with the exact output.
+func TestKilledTaskManagerIsReplaced(t *testing.T) {
+	e := setupE2E(t)
+	var killed string
+	a := countingApp{records: 300_000, keys: 100, every: 1000, rate: 30_000,
+		whileRunning: func(t *testing.T, app yarn.ApplicationID) {
+			deadline := time.Now().Add(3 * time.Minute)
+			for time.Now().Before(deadline) {
+				procs := tmProcesses(app)
+				if len(procs) == 2 {
+					time.Sleep(3 * time.Second) // let it run and checkpoint a little
+					for pid, c := range tmProcesses(app) {
+						if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+							t.Fatalf("kill %d: %v", pid, err)
+						}
+						killed = c
+						t.Logf("killed TaskManager %s (pid %d)", c, pid)
+						return
+					}
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			t.Fatal("the 2 TaskManager processes did not show up within 3 minutes")
+		}}
+	r := e.submit(t, a)
+	e.check(t, r, a)
+	logs, err := e.c.ContainerLogs(r.id.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tms := tmContainers(logs)
+	if len(tms) < 3 {
+		t.Errorf("TaskManager containers %v: want a replacement for the killed %s", tms, killed)
+	}
+	var amLog string
+	for k, v := range logs {
+		if strings.HasSuffix(k, "/jobmanager.log") {
+			amLog = v
+		}
+	}
+	if !strings.Contains(amLog, "TaskManager container lost") || !strings.Contains(amLog, killed) {
+		t.Errorf("the AM log does not report %s lost", killed)
+	}
+}
