@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // BenchmarkIncrementalCheckpoint builds a large store (PEBBLESTORE_BENCH_KEYS keys, default
@@ -40,7 +43,19 @@ func BenchmarkIncrementalCheckpoint(b *testing.B) {
 func runIncrementalScenario(b *testing.B, n, valueSize int) {
 	root := b.TempDir()
 	st := newStorage(b)
-	s, err := Open(Options{Dir: filepath.Join(root, "store"), MemTableSize: 64 << 20, CacheSize: 64 << 20})
+	o := Options{Dir: filepath.Join(root, "store"), MemTableSize: 64 << 20, CacheSize: 64 << 20}
+	if v := os.Getenv("PEBBLESTORE_BENCH_L0"); v != "" {
+		// Experiment knob: compact L0 into Lbase only after this many sublevels.
+		l0, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatalf("PEBBLESTORE_BENCH_L0=%q: %v", v, err)
+		}
+		o.tweak = func(po *pebble.Options) {
+			po.L0CompactionThreshold = l0
+			po.L0StopWritesThreshold = max(po.L0StopWritesThreshold, 2*l0)
+		}
+	}
+	s, err := Open(o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -112,7 +127,7 @@ func runIncrementalScenario(b *testing.B, n, valueSize int) {
 		b.Fatal(err)
 	}
 	restore := time.Since(t0)
-	defer rs.Close()
+	defer func() { _ = rs.Close() }()
 	// Spot-check the restored store: updated keys carry their new values.
 	checked := 0
 	for i, v := range updated {
@@ -145,6 +160,52 @@ func runIncrementalScenario(b *testing.B, n, valueSize int) {
 	b.Logf("restore of the incremental checkpoint: %v", restore.Round(time.Millisecond))
 	if ratio >= 0.10 {
 		b.Errorf("incremental checkpoint uploaded %.1f%% of the state, acceptance is < 10%%", 100*ratio)
+	}
+
+	// Steady state: more rounds of 1% updates and a checkpoint each, compactions running in
+	// the background as they please (an L0 -> Lbase compaction rewrites files, and its output
+	// is uploaded by the next checkpoint).
+	rounds := 10
+	if v := os.Getenv("PEBBLESTORE_BENCH_ROUNDS"); v != "" {
+		if rounds, err = strconv.Atoi(v); err != nil {
+			b.Fatalf("PEBBLESTORE_BENCH_ROUNDS=%q: %v", v, err)
+		}
+	}
+	var total, worst int64
+	var worstRatio float64
+	prev := snap2
+	var last *Snapshot
+	for round := 0; round < rounds; round++ {
+		for j := 0; j < n/100; j++ {
+			v := make([]byte, valueSize)
+			fill(v)
+			if err := s.Set(benchKey(r.IntN(n)), v); err != nil {
+				b.Fatal(err)
+			}
+		}
+		snap, up, prep, upl := ckpt(int64(3 + round))
+		m := s.db.Metrics()
+		fmt.Printf("round %d: prepare %v, upload %d B (%.2f%% of %d B) in %v, %d of %d files new; compactions so far %d, in progress %d\n",
+			round+1, prep.Round(time.Millisecond), up, 100*float64(up)/float64(snap.StateSize()), snap.StateSize(),
+			upl.Round(time.Millisecond), newFiles(prev, snap), len(snap.Files), m.Compact.Count, m.Compact.NumInProgress)
+		total += up
+		if up > worst {
+			worst, worstRatio = up, float64(up)/float64(snap.StateSize())
+		}
+		prev, last = snap, snap
+	}
+	if rounds > 0 {
+		b.ReportMetric(float64(total)/float64(rounds)/1e6, "steady-upload-MB/ckpt")
+		b.ReportMetric(100*worstRatio, "steady-worst-%")
+		fmt.Printf("steady state over %d rounds: mean upload %.1f MB per checkpoint, worst %.1f MB (%.1f%%)\n",
+			rounds, float64(total)/float64(rounds)/1e6, float64(worst)/1e6, 100*worstRatio)
+		t0 = time.Now()
+		rl, err := Restore(context.Background(), st.fsys, last, st.shared, st.private(last.ID), Options{Dir: filepath.Join(root, "restored-last")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fmt.Printf("restore of checkpoint %d: %v\n", last.ID, time.Since(t0).Round(time.Millisecond))
+		_ = rl.Close()
 	}
 }
 
