@@ -126,7 +126,7 @@ func Translate(cls []Classification, opts TranslateOptions) (*Result, error) {
 			}
 			lc, ignored, err := ParseLog4j(c.Properties, logScopeOf(name))
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", w, err))
+				errs = append(errs, &EntryError{Where: w, Err: err})
 				continue
 			}
 			lc.Classification = name
