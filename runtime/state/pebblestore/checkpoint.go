@@ -1,9 +1,11 @@
 package pebblestore
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -411,24 +413,24 @@ func Restore(ctx context.Context, fsys fs.FileSystem, snap *Snapshot, sharedDir,
 // escape the directories they are joined to.
 func validateSnapshot(snap *Snapshot) error {
 	if snap == nil {
-		return errors.New("pebblestore: restore: nil snapshot")
+		return errors.New("pebblestore: nil snapshot")
 	}
 	seen := map[string]bool{}
 	manifest := false
 	check := func(f SnapshotFile, shared bool) error {
 		for _, n := range []string{f.Name, f.LocalName} {
 			if n == "" || n == "." || n == ".." || strings.ContainsAny(n, `/\`) {
-				return fmt.Errorf("pebblestore: restore checkpoint %d: invalid file name %q in snapshot", snap.ID, n)
+				return fmt.Errorf("pebblestore: snapshot of checkpoint %d: invalid file name %q in snapshot", snap.ID, n)
 			}
 		}
 		if f.Size < 0 {
-			return fmt.Errorf("pebblestore: restore checkpoint %d: file %s has negative size %d", snap.ID, f.Name, f.Size)
+			return fmt.Errorf("pebblestore: snapshot of checkpoint %d: file %s has negative size %d", snap.ID, f.Name, f.Size)
 		}
 		if shared != isShared(f.LocalName) {
-			return fmt.Errorf("pebblestore: restore checkpoint %d: file %s is listed as shared=%v, its name says otherwise", snap.ID, f.LocalName, shared)
+			return fmt.Errorf("pebblestore: snapshot of checkpoint %d: file %s is listed as shared=%v, its name says otherwise", snap.ID, f.LocalName, shared)
 		}
 		if seen[f.LocalName] {
-			return fmt.Errorf("pebblestore: restore checkpoint %d: database file %s listed twice", snap.ID, f.LocalName)
+			return fmt.Errorf("pebblestore: snapshot of checkpoint %d: database file %s listed twice", snap.ID, f.LocalName)
 		}
 		seen[f.LocalName] = true
 		if strings.HasPrefix(f.LocalName, "MANIFEST-") {
@@ -447,7 +449,7 @@ func validateSnapshot(snap *Snapshot) error {
 		}
 	}
 	if !manifest {
-		return fmt.Errorf("pebblestore: restore checkpoint %d: snapshot lists no MANIFEST file: not a store snapshot, or its private files were lost", snap.ID)
+		return fmt.Errorf("pebblestore: snapshot of checkpoint %d: snapshot lists no MANIFEST file: not a store snapshot, or its private files were lost", snap.ID)
 	}
 	return nil
 }
@@ -549,4 +551,36 @@ func randomHex(n int) (string, error) {
 		return "", fmt.Errorf("pebblestore: random name: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// MarshalSnapshot encodes snap as the `pebble-v1` JSON descriptor (docs/formats/pebble-state.md),
+// for the backend to keep next to the checkpoint's private files.
+func MarshalSnapshot(snap *Snapshot) ([]byte, error) {
+	if snap == nil {
+		return nil, errors.New("pebblestore: marshal snapshot: nil snapshot")
+	}
+	data, err := json.Marshal(snap)
+	if err != nil {
+		return nil, fmt.Errorf("pebblestore: marshal snapshot %d: %w", snap.ID, err)
+	}
+	return data, nil
+}
+
+// UnmarshalSnapshot decodes a descriptor written by MarshalSnapshot and checks it as Restore
+// does (file names, sizes, a MANIFEST present). Unknown fields are an error: a descriptor from a
+// newer format must not be half-understood.
+func UnmarshalSnapshot(data []byte) (*Snapshot, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var snap Snapshot
+	if err := dec.Decode(&snap); err != nil {
+		return nil, fmt.Errorf("pebblestore: decode snapshot descriptor (not a pebble-v1 descriptor?): %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("pebblestore: decode snapshot descriptor: trailing data after the JSON object")
+	}
+	if err := validateSnapshot(&snap); err != nil {
+		return nil, err
+	}
+	return &snap, nil
 }
