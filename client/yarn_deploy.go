@@ -226,6 +226,12 @@ func ConnectYarn(ctx context.Context, out io.Writer) (*YarnDeployer, error) {
 	if out == nil {
 		out = io.Discard
 	}
+	// One identity for the RM and HDFS (SIMPLE auth): the application's user must be able to
+	// read the staging directory it owns. yarn.UserFromEnv ends at "nobody"; the HDFS client
+	// (like Hadoop's) falls back to LOGNAME and the OS account.
+	if u := hdfs.DefaultUser(); u != "" {
+		yc.User = u
+	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	rm, err := yarn.NewClientRM(cctx, yc)
@@ -268,6 +274,7 @@ func (d *YarnDeployer) ensureFS(ctx context.Context) (*hdfs.FileSystem, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHDFSUnavailable, err)
 	}
+	opts.User = d.YarnConf.User
 	if opts.Kerberos != nil {
 		return nil, fmt.Errorf("%w: the cluster uses Kerberos; flink-go's YARN client supports SIMPLE authentication only so far", ErrHDFSUnavailable)
 	}
@@ -508,6 +515,10 @@ func (d *YarnDeployer) Deploy(ctx context.Context, req YarnDeployRequest) (dep *
 	pretty, _ := json.MarshalIndent(confMap, "", "  ")
 	files = append(files, stagedFile{link: configJSONName, data: append(pretty, '\n'), perm: 0o600})
 
+	// Parents as usual (0755), the application's directory private (0700).
+	if err := fsys.MkdirAll(ctx, path.Dir(dep.StagingPath), 0o755); err != nil {
+		return dep, fmt.Errorf("%w: creating the staging directory: %w", ErrHDFSUnavailable, err)
+	}
 	if err := fsys.MkdirAll(ctx, dep.StagingPath, 0o700); err != nil {
 		return dep, fmt.Errorf("%w: creating the staging directory: %w", ErrHDFSUnavailable, err)
 	}
@@ -544,7 +555,7 @@ func (d *YarnDeployer) Deploy(ctx context.Context, req YarnDeployRequest) (dep *
 		AM: yarn.ContainerLaunchContext{
 			LocalResources: resources,
 			Environment:    escapeEnv(env),
-			Commands:       []string{strings.Join(cmd, " ")},
+			Commands:       []string{escapeDoubleQuoted(strings.Join(cmd, " "))},
 		},
 	}
 	if err := ctx.Err(); err != nil {
@@ -851,14 +862,19 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// escapeDoubleQuoted escapes s for a double-quoted bash string: the NodeManager's launch script
+// runs the command as exec /bin/bash -c "<command>" and writes env values as export K="V".
+func escapeDoubleQuoted(s string) string { return dqEscaper.Replace(s) }
+
+var dqEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "$", `\$`, "`", "\\`")
+
 // escapeEnv escapes environment values for the NodeManager's launch script, which writes them
 // as export KEY="VALUE" without escaping: a JSON value's quotes would end the string. {{VAR}}
 // (expanded by the NodeManager) stays usable.
 func escapeEnv(env map[string]string) map[string]string {
 	out := make(map[string]string, len(env))
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "$", `\$`, "`", "\\`")
 	for k, v := range env {
-		out[k] = r.Replace(v)
+		out[k] = escapeDoubleQuoted(v)
 	}
 	return out
 }

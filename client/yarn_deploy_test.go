@@ -101,7 +101,8 @@ func TestCheckYarnResources(t *testing.T) {
 // tricky strings: what job arguments and JSON configuration values may contain.
 var tricky = []string{"", "plain", "with space", `"quoted"`, "it's", `back\slash`, "$HOME", "`date`", "a\nb", "{{PWD}}x", "!bang", `{"a.b":"c d","e":"$x"}`}
 
-// TestShellQuoteThroughBash runs quoted arguments through bash -c, as the NodeManager does.
+// TestShellQuoteThroughBash runs quoted arguments through a launch script line as the
+// NodeManager writes it: exec /bin/bash -c "<command>".
 func TestShellQuoteThroughBash(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
@@ -110,7 +111,8 @@ func TestShellQuoteThroughBash(t *testing.T) {
 	for _, s := range tricky {
 		q = append(q, shellQuote(s))
 	}
-	out, err := exec.Command("bash", "-c", "printf '%s\\0' "+strings.Join(q, " ")).Output()
+	line := `exec /bin/bash -c "` + escapeDoubleQuoted("printf '%s\\0' "+strings.Join(q, " ")) + `"`
+	out, err := exec.Command("bash", "-c", line).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
