@@ -24,6 +24,7 @@ const (
 	kindPrecondition
 	kindContext
 	kindConnection
+	kindUnavailable
 )
 
 // classify inspects an SDK error: its API error code and HTTP status.
@@ -68,6 +69,9 @@ func classify(err error) (errorKind, string, int) {
 	if errors.As(err, &reqSend) {
 		return kindConnection, code, status
 	}
+	if code == "SlowDown" || code == "RequestTimeout" || status >= 500 {
+		return kindUnavailable, code, status
+	}
 	return kindOther, code, status
 }
 
@@ -99,6 +103,9 @@ func (f *FileSystem) wrapErr(op, key string, err error) error {
 			op, where, f.endpointDesc(), f.region, errors.Join(fs.ErrPermission, err))
 	case kindPrecondition:
 		return fmt.Errorf("s3: %s %s: %w", op, where, errors.Join(fs.ErrExist, err))
+	case kindUnavailable:
+		return fmt.Errorf("s3: %s %s: S3 kept failing or throttling after %d attempts (spread the keys with s3.entropy.key, or raise s3.retry.max-attempts): %w",
+			op, where, f.opts.MaxAttempts, err)
 	case kindConnection:
 		return fmt.Errorf("s3: %s %s: cannot reach S3 after %d attempts (is s3.endpoint %s right and reachable?): %w",
 			op, where, f.opts.MaxAttempts, f.endpointDesc(), err)
