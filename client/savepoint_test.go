@@ -87,10 +87,17 @@ func TestSavepointRescale(t *testing.T) {
 		t.Fatalf("%d lines committed before the stop (of %d): the stop should be mid-run", len(before), len(want))
 	}
 	t.Logf("stopped with savepoint %s after %d of %d output lines", savepoint, len(before), len(want))
+	// Committables in the savepoint name the output files by path: each resumption runs on the
+	// same output directory, reset to what the stopped run left.
+	base := filepath.Join(dir, "out-at-stop")
+	copyDir(t, out, base)
 	for _, p := range []int{3, 1} {
 		t.Run(fmt.Sprintf("resume-p%d", p), func(t *testing.T) {
-			o := filepath.Join(dir, fmt.Sprintf("out-p%d", p))
-			copyDir(t, out, o)
+			o := out
+			if err := os.RemoveAll(o); err != nil {
+				t.Fatal(err)
+			}
+			copyDir(t, base, o)
 			args := append(append([]string{"run", "-t", "local", "-p", strconv.Itoa(p), "-s", savepoint, "-D", "rest.port=0"}, common...), jobArgs(o)...)
 			res := flinkGoHome(t, dir, 2*time.Minute, args...)
 			if res.code != 0 {
@@ -98,7 +105,24 @@ func TestSavepointRescale(t *testing.T) {
 			}
 			got := committedLines(t, o)
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Fatalf("output differs from a run without the stop: %d lines, want %d", len(got), len(want))
+				have := map[string]int{}
+				for _, l := range got {
+					have[l]++
+				}
+				var missing []string
+				for _, l := range want {
+					if have[l] == 0 {
+						missing = append(missing, l)
+					}
+					have[l]--
+				}
+				entries, _ := os.ReadDir(o)
+				for _, e := range entries {
+					info, _ := e.Info()
+					t.Logf("%s %d", e.Name(), info.Size())
+				}
+				t.Logf("resume stderr:\n%s", res.stderr)
+				t.Fatalf("output differs from a run without the stop: %d lines, want %d; missing %d, e.g. %q", len(got), len(want), len(missing), missing[:min(5, len(missing))])
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/flink-go/flink-go/runtime/jobgraph"
@@ -51,7 +52,11 @@ func (s *sinkOp[T]) Open() error {
 	var mine [][]byte
 	for j, c := range s.ctx.RestoredOperatorState() {
 		if len(c) > 0 && j%info.Parallelism() == info.Subtask() {
-			mine = append(mine, c)
+			list, err := decodeCommittables(c)
+			if err != nil {
+				return fmt.Errorf("restored sink state of checkpoint %d: %w", s.ctx.RestoredCheckpointID(), err)
+			}
+			mine = append(mine, list...)
 		}
 	}
 	if len(mine) > 0 {
@@ -62,7 +67,9 @@ func (s *sinkOp[T]) Open() error {
 	return nil
 }
 
-// SnapshotOperatorState implements task.OperatorStateful: pre-commit (two-phase commit).
+// SnapshotOperatorState implements task.OperatorStateful: pre-commit (two-phase commit). The
+// state holds every committable not known to be committed yet — also those of earlier
+// checkpoints whose completion notification has not arrived — so a restore commits them all.
 func (s *sinkOp[T]) SnapshotOperatorState(checkpointID int64) ([]byte, error) {
 	if s.committer == nil {
 		return nil, nil
@@ -74,7 +81,45 @@ func (s *sinkOp[T]) SnapshotOperatorState(checkpointID int64) ([]byte, error) {
 	if len(data) > 0 {
 		s.pending = append(s.pending, pendingCommit{checkpointID, data})
 	}
-	return data, nil
+	if len(s.pending) == 0 {
+		return nil, nil
+	}
+	list := make([][]byte, len(s.pending))
+	for i, p := range s.pending {
+		list[i] = p.data
+	}
+	return encodeCommittables(list), nil
+}
+
+// Sink state: uvarint count, then count x (uvarint length, committable bytes).
+func encodeCommittables(list [][]byte) []byte {
+	out := binary.AppendUvarint(nil, uint64(len(list)))
+	for _, c := range list {
+		out = binary.AppendUvarint(out, uint64(len(c)))
+		out = append(out, c...)
+	}
+	return out
+}
+
+func decodeCommittables(b []byte) ([][]byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, fmt.Errorf("malformed committable list")
+	}
+	b = b[k:]
+	out := make([][]byte, 0, n)
+	for i := uint64(0); i < n; i++ {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, fmt.Errorf("malformed committable %d", i)
+		}
+		out = append(out, b[k:k+int(l)])
+		b = b[k+int(l):]
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%d trailing bytes after the committables", len(b))
+	}
+	return out, nil
 }
 
 // NotifyCheckpointComplete implements task.CheckpointListener: commit what checkpoints up to id
