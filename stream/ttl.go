@@ -31,7 +31,7 @@ func (b *keyedBase[K]) now() int64 { return b.ctx.ProcessingTime() }
 type clock interface{ now() int64 }
 
 func (t StateTTL) expired(e int64, now int64) bool { return !t.ReturnExpired && now >= e }
-func (t StateTTL) expiry(now int64) int64         { return now + t.TTL.Milliseconds() }
+func (t StateTTL) expiry(now int64) int64          { return now + t.TTL.Milliseconds() }
 
 type ttlValueState[V any] struct {
 	t   *state.Table[ttlValue[V]]
