@@ -205,12 +205,15 @@ func (m *metaRun) step(i int) {
 		if err != nil || strings.Join(got, ",") != strings.Join(want, ",") {
 			m.fail("export [%x, %x): %v\n got  %q\n want %q", a, b, err, got, want)
 		}
-	case op < 91: // Import a few entries (unsorted, with duplicates)
-		n := r.IntN(10)
+	case op < 91: // Import a few entries (sorted or not, with duplicates)
+		n := r.IntN(12)
 		var ks, vs [][]byte
 		for j := 0; j < n; j++ {
 			ks = append(ks, metaKey(r))
 			vs = append(vs, []byte(fmt.Sprintf("imp%d.%d", i, j)))
+		}
+		if r.IntN(2) == 0 { // sorted input: the SST ingestion path
+			sort.Slice(ks, func(a, b int) bool { return bytes.Compare(ks[a], ks[b]) < 0 })
 		}
 		m.logf("%d import %d entries", i, n)
 		if err := m.s.Import(func(yield func(k, v []byte) bool) {

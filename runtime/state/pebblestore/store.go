@@ -42,14 +42,13 @@ const (
 	DefaultMemTableSize = 32 << 20
 	// DefaultTransferConcurrency is the number of files uploaded or downloaded at once.
 	DefaultTransferConcurrency = 4
-	// importBatchBytes is the size at which Import commits its batch.
-	importBatchBytes = 16 << 20
 )
 
 // Options configure a Store.
 type Options struct {
 	// Dir is the store's local working directory (created if missing). The database lives in
-	// Dir/db, prepared checkpoints in Dir/checkpoints, a restore is staged in Dir/restore.
+	// Dir/db, prepared checkpoints in Dir/checkpoints, a restore is staged in Dir/restore, Import
+	// writes SST files in Dir/import.
 	// Prepared checkpoints are hard links, so they share the database's file system.
 	Dir string
 	// CacheSize is the block cache size in bytes; 0 means DefaultCacheSize.
@@ -94,12 +93,14 @@ func (o Options) withDefaults() (Options, error) {
 func (o Options) dbDir() string          { return filepath.Join(o.Dir, "db") }
 func (o Options) checkpointsDir() string { return filepath.Join(o.Dir, "checkpoints") }
 func (o Options) restoreDir() string     { return filepath.Join(o.Dir, "restore") }
+func (o Options) importDir() string      { return filepath.Join(o.Dir, "import") }
 
 // Store is the key-value store of one operator subtask. Get, Set, Delete, DeleteRange, Iter,
 // ExportRange, Import, PrepareCheckpoint and Close belong to one goroutine (the task's);
 // PreparedCheckpoint.Upload may run on another goroutine at the same time.
 type Store struct {
 	opts Options
+	po   *pebble.Options
 	db   *pebble.DB
 	log  zerolog.Logger
 
@@ -144,6 +145,7 @@ func openDB(o Options, known map[string][]SnapshotFile) (*Store, error) {
 	if o.tweak != nil {
 		o.tweak(po)
 	}
+	po.EnsureDefaults() // Import's SST writer options derive from the same settings
 	db, err := pebble.Open(o.dbDir(), po)
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open database in %s: %w", o.dbDir(), err)
@@ -151,6 +153,7 @@ func openDB(o Options, known map[string][]SnapshotFile) (*Store, error) {
 	log.Debug().Msg("opened store")
 	return &Store{
 		opts:  o,
+		po:    po,
 		db:    db,
 		log:   log,
 		wo:    pebble.NoSync,
@@ -298,48 +301,6 @@ func (s *Store) scan(lower, upper []byte, fn func(k, v []byte) (bool, error)) (e
 			return nil
 		}
 	}
-	return nil
-}
-
-// Import bulk-loads entries: it writes them in large batches (later entries win over earlier
-// ones with the same key, as with Set). The iterator's slices may be reused between yields. A
-// batch that fails to commit ends the import with an error; the entries of batches committed
-// before stay in the store.
-func (s *Store) Import(entries func(yield func(key, value []byte) bool)) error {
-	if s.closed {
-		return errClosed
-	}
-	if entries == nil {
-		return errors.New("pebblestore: import: nil entry iterator")
-	}
-	b := s.db.NewBatch()
-	defer func() { _ = b.Close() }()
-	var err error
-	var n int64
-	entries(func(k, v []byte) bool {
-		if err = b.Set(k, v, nil); err != nil {
-			err = fmt.Errorf("pebblestore: import: add key %x to batch: %w", k, err)
-			return false
-		}
-		n++
-		if b.Len() >= importBatchBytes {
-			if err = b.Commit(s.wo); err != nil {
-				err = fmt.Errorf("pebblestore: import: commit batch after %d entries: %w", n, err)
-				return false
-			}
-			b.Reset()
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	if b.Count() > 0 {
-		if err := b.Commit(s.wo); err != nil {
-			return fmt.Errorf("pebblestore: import: commit batch after %d entries: %w", n, err)
-		}
-	}
-	s.log.Debug().Int64("entries", n).Msg("imported")
 	return nil
 }
 

@@ -2,8 +2,10 @@ package pebblestore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -249,5 +251,59 @@ func TestClosedStore(t *testing.T) {
 	}
 	if _, err := s.PrepareCheckpoint(1); !errors.Is(err, errClosed) {
 		t.Errorf("PrepareCheckpoint after Close: %v", err)
+	}
+}
+
+// TestImportPaths checks both import paths against the same expectations: sorted input (SST
+// ingestion, several tables, over existing data), unsorted input (batches), and a sorted
+// input broken late (tables first, then batches).
+func TestImportPaths(t *testing.T) {
+	s := openTest(t, Options{})
+	want := map[string]string{}
+	set := func(k []byte, v string) {
+		if err := s.Set(k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		want[string(k)] = v
+	}
+	for i := 0; i < 1000; i++ {
+		set(key(i*3), "old")
+	}
+	imp := func(keys [][]byte, tag string) {
+		t.Helper()
+		if err := s.Import(func(yield func(k, v []byte) bool) {
+			for _, k := range keys {
+				if !yield(k, []byte(tag)) {
+					return
+				}
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			want[string(k)] = tag
+		}
+	}
+	var sorted [][]byte
+	for i := 0; i < 300_000; i++ { // > importTableBytes in total: several tables
+		sorted = append(sorted, binary.BigEndian.AppendUint64([]byte{0, 1}, uint64(i)))
+	}
+	for i := range sorted {
+		sorted[i] = append(sorted[i], bytes.Repeat([]byte{'x'}, 200)...)
+	}
+	imp(sorted, "sorted")
+	imp([][]byte{key(9), key(3), key(6), key(3)}, "unsorted")
+	var late [][]byte
+	for i := 0; i < 40_000; i++ {
+		late = append(late, binary.BigEndian.AppendUint64([]byte{0, 2}, uint64(i)))
+	}
+	late = append(late, key(0), key(1))
+	imp(late, "late")
+	if _, err := os.Stat(s.opts.importDir()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Import left %s behind", s.opts.importDir())
+	}
+	equalMaps(t, "after imports", dump(t, s), want)
+	if m := s.db.Metrics(); m.Ingest.Count == 0 {
+		t.Errorf("sorted import did not ingest any table")
 	}
 }
