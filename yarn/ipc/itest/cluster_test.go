@@ -227,7 +227,44 @@ func TestUnmanagedAMTokenLogin(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	am.Close()
 
+	// Once the attempt ended its AMRMToken is expired: a new connection with it is refused with an
+	// error that says so, within the timeout.
+	for {
+		rep := &hadoopproto.GetApplicationReportResponseProto{}
+		if err := rm.Call(ctx, "getApplicationReport", &hadoopproto.GetApplicationReportRequestProto{ApplicationId: appID}, rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.GetApplicationReport().GetYarnApplicationState() == hadoopproto.YarnApplicationStateProto_FINISHED {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var expiredErr error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+		old, err := ipc.Dial(dctx, ipc.Config{Addresses: []string{c.SchedulerAddress()}, Protocol: ipc.ProtocolApplicationMaster, Auth: ipc.AuthToken, Token: &tok, ConnectRounds: 1})
+		if err == nil {
+			err = old.Call(dctx, "allocate", &hadoopproto.AllocateRequestProto{ResponseId: proto.Int32(1)}, &hadoopproto.AllocateResponseProto{})
+			old.Close()
+		}
+		dcancel()
+		if err != nil {
+			expiredErr = err
+			break
+		}
+	}
+	if expiredErr == nil {
+		t.Fatal("the AMRMToken of a finished attempt was still accepted")
+	}
+	if !errors.Is(expiredErr, ipc.ErrPermission) && !errors.Is(expiredErr, ipc.ErrInvalidToken) && !errors.Is(expiredErr, ipc.ErrApplicationMasterNotRegistered) {
+		t.Fatalf("expired token: unexpected error class: %v", expiredErr)
+	}
+	if !strings.Contains(expiredErr.Error(), c.SchedulerAddress()) {
+		t.Errorf("the error should name the address %s: %v", c.SchedulerAddress(), expiredErr)
+	}
+	t.Logf("expired AMRMToken: %v", expiredErr)
 }
 
 // checkNMToken allocates one container, takes the NMToken the RM issues for its node, and calls
@@ -323,4 +360,29 @@ func TestRMDelegationToken(t *testing.T) {
 	if err := rm.Call(ctx, "cancelDelegationToken", &hadoopproto.CancelDelegationTokenRequestProto{Token: tok.Proto()}, &hadoopproto.CancelDelegationTokenResponseProto{}); err != nil {
 		t.Logf("cancel: %v", err)
 	}
+}
+
+// TestWrongServerKind: pointing the client at a port that does not speak Hadoop IPC (the RM's
+// HTTP web port) fails within the timeout with an error naming the address.
+func TestWrongServerKind(t *testing.T) {
+	c := testbed.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	cl, err := ipc.Dial(ctx, ipc.Config{Addresses: []string{c.RMWebAddress()}, Protocol: ipc.ProtocolApplicationClient, User: user(), ConnectRounds: 1,
+		ConnectTimeout: 5 * time.Second})
+	if err == nil {
+		err = cl.Call(ctx, "getClusterMetrics", &hadoopproto.GetClusterMetricsRequestProto{}, &hadoopproto.GetClusterMetricsResponseProto{})
+		cl.Close()
+	}
+	if err == nil {
+		t.Fatal("a Hadoop IPC call to an HTTP port succeeded")
+	}
+	if !strings.Contains(err.Error(), c.RMWebAddress()) {
+		t.Errorf("the error should name %s: %v", c.RMWebAddress(), err)
+	}
+	if time.Since(start) > 15*time.Second {
+		t.Errorf("took %s", time.Since(start))
+	}
+	t.Logf("HTTP port: %v (after %s)", err, time.Since(start).Round(time.Millisecond))
 }
