@@ -28,8 +28,10 @@
 #   FLINK_GO_BOOTSTRAP_DOWNLOADER  auto (default: the aws CLI when present, else curl), aws,
 #                                  or curl
 #   AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL
-#                                  S3 endpoint for curl (path-style, unsigned: for public
-#                                  objects or a local test server); the aws CLI reads them too
+#                                  S3 endpoint for curl (path-style); the aws CLI reads them too
+#   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION
+#                                  credentials for curl to sign with (SigV4); without them curl
+#                                  reads public objects only
 set -eu
 
 ROOT=${FLINK_GO_BOOTSTRAP_ROOT:-/}
@@ -135,8 +137,22 @@ fetch() {
         else
           url="https://$bucket.s3.amazonaws.com/$key"
         fi
-        curl -fsSL --retry 3 --retry-delay 2 -o "$dest" "$url" 2>>"$TMP/fetch.err" ||
-          die "downloading $src from $url failed (curl can only read public objects; install the aws CLI for private buckets): $(tail -n 3 "$TMP/fetch.err")"
+        # With credentials in the environment, curl signs the request (SigV4, curl >= 7.75);
+        # they go through a mode-600 config file, never the command line.
+        : >"$TMP/curl.cfg"
+        chmod 600 "$TMP/curl.cfg"
+        if [ -n "${AWS_ACCESS_KEY_ID:-}" ] && [ -n "${AWS_SECRET_ACCESS_KEY:-}" ]; then
+          region=${AWS_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}
+          {
+            printf 'aws-sigv4 = "aws:amz:%s:s3"\n' "$region"
+            printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"
+            if [ -n "${AWS_SESSION_TOKEN:-}" ]; then
+              printf 'header = "x-amz-security-token: %s"\n' "$AWS_SESSION_TOKEN"
+            fi
+          } >>"$TMP/curl.cfg"
+        fi
+        curl -K "$TMP/curl.cfg" -fsSL --retry 3 --retry-delay 2 -o "$dest" "$url" 2>>"$TMP/fetch.err" ||
+          die "downloading $src from $url failed (without the aws CLI, curl reads public objects, or signs with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY): $(tail -n 3 "$TMP/fetch.err")"
       fi
       ;;
     http://*|https://*)

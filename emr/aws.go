@@ -64,5 +64,7 @@ func NewS3Client(ctx context.Context, o AWSOptions) (*s3.Client, error) {
 			opt.BaseEndpoint = aws.String(o.EndpointURL)
 		}
 		opt.UsePathStyle = pathStyle
+		// S3-compatible servers often return no checksums; that is not worth a log line.
+		opt.DisableLogOutputChecksumValidationSkipped = true
 	}), nil
 }

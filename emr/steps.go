@@ -254,7 +254,8 @@ func DescribeStep(ctx context.Context, api API, clusterID, stepID string) (StepS
 
 // ListSteps returns the cluster's steps, newest first, following EMR's pagination.
 func ListSteps(ctx context.Context, api API, clusterID string) ([]StepStatus, error) {
-	if err := CheckClusterID(clusterID); err != nil {
+	// DescribeCluster first: it answers an unknown id clearly (ListSteps may not).
+	if _, err := ClusterState(ctx, api, clusterID); err != nil {
 		return nil, err
 	}
 	var (
