@@ -213,4 +213,3 @@ func TestPermanentFailureIsClear(t *testing.T) {
 		t.Errorf("Stat with an expiring context under throttling: %v after %v", err, time.Since(start))
 	}
 }
-

@@ -44,14 +44,20 @@ moto_bin() { command -v moto_server 2>/dev/null || true; }
 install_minio() {
   if [ -x "$MINIO_BIN" ]; then return 0; fi
   command -v go >/dev/null 2>&1 || { log "go not found: cannot build MinIO"; return 1; }
+  mkdir -p "$CACHE"
+  exec 8>"$CACHE/minio-$MINIO_VERSION.lock"
+  flock 8 # one build at a time; a waiting caller finds the binary afterwards
+  if [ -x "$MINIO_BIN" ]; then exec 8>&-; return 0; fi
   log "building MinIO $MINIO_VERSION with $(go version | awk '{print $3}') (a few minutes, once)"
   mkdir -p "$(dirname "$MINIO_BIN")"
   local gl="$CACHE/minio-$MINIO_VERSION/build.log"
   if ! GOBIN="$(dirname "$MINIO_BIN")" GOFLAGS=-trimpath nice -n 10 go install "$MINIO_MODULE@$MINIO_VERSION" >"$gl" 2>&1; then
     log "MinIO did not build (log: $gl)"
     tail -5 "$gl" >&2 || true
+    exec 8>&-
     return 1
   fi
+  exec 8>&-
   log "MinIO installed: $MINIO_BIN"
 }
 
@@ -97,7 +103,16 @@ ready() { # ENDPOINT KIND: the server answers
 
 free_port() {
   if [ -n "${FLINK_GO_S3_PORT:-}" ]; then echo "$FLINK_GO_S3_PORT"; return; fi
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    return
+  fi
+  local p i
+  for i in $(seq 1 50); do # no python3: a random high port nothing answers on
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  die "no free port found"
 }
 
 running() { # prints the endpoint when the recorded server runs and answers

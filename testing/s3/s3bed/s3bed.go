@@ -76,6 +76,7 @@ type Server struct {
 
 	script   string
 	workDir  string
+	lease    string // this Server's lease file name: "<pid>.<n>"
 	leased   bool
 	stopOnce sync.Once
 	stopErr  error
@@ -134,7 +135,7 @@ func Start(ctx context.Context) (*Server, error) {
 		return nil, err
 	}
 	s.script, s.workDir = script, workDir
-	if err := addLease(workDir); err != nil {
+	if s.lease, err = addLease(workDir); err != nil {
 		return nil, err
 	}
 	s.leased = true
@@ -177,7 +178,7 @@ func (s *Server) stop() error {
 		return err
 	}
 	defer unlock()
-	others, err := dropLease(s.workDir)
+	others, err := dropLease(s.workDir, s.lease)
 	if err != nil {
 		return err
 	}
@@ -498,26 +499,41 @@ func lockFile(path string) (func(), error) {
 
 func leaseDir(workDir string) string { return filepath.Join(workDir, "users") }
 
-func addLease(workDir string) error {
-	dir := leaseDir(workDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("s3bed: lease dir: %w", err)
-	}
-	return os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), nil, 0o644)
+var leaseSeq struct {
+	sync.Mutex
+	n int
 }
 
-// dropLease removes this process's lease and returns how many live other
-// users remain (leases of dead processes are removed).
-func dropLease(workDir string) (int, error) {
+// addLease records a user of the server: a file named "<pid>.<n>", unique
+// per Server value even within one process.
+func addLease(workDir string) (string, error) {
 	dir := leaseDir(workDir)
-	_ = os.Remove(filepath.Join(dir, strconv.Itoa(os.Getpid())))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("s3bed: lease dir: %w", err)
+	}
+	leaseSeq.Lock()
+	leaseSeq.n++
+	name := fmt.Sprintf("%d.%d", os.Getpid(), leaseSeq.n)
+	leaseSeq.Unlock()
+	if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+		return "", fmt.Errorf("s3bed: lease: %w", err)
+	}
+	return name, nil
+}
+
+// dropLease removes one lease and returns how many leases of live processes
+// remain (leases of dead processes are removed).
+func dropLease(workDir, lease string) (int, error) {
+	dir := leaseDir(workDir)
+	_ = os.Remove(filepath.Join(dir, lease))
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, fmt.Errorf("s3bed: read leases: %w", err)
 	}
 	live := 0
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
+		pidStr, _, _ := strings.Cut(e.Name(), ".")
+		pid, err := strconv.Atoi(pidStr)
 		if err == nil && pid > 0 && syscall.Kill(pid, 0) == nil {
 			live++
 			continue
