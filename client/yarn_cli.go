@@ -102,6 +102,7 @@ func yarnRESTAddress(c *cli.Context) (string, bool, error) {
 
 // runYarn is `flink-go run -t yarn-application|yarn-per-job|yarn-session`.
 func runYarn(c *cli.Context, target, binary string, args []string, cfg *configs.Configuration) error {
+	start := time.Now()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	d, err := ConnectYarn(ctx, os.Stderr)
@@ -119,14 +120,13 @@ func runYarn(c *cli.Context, target, binary string, args []string, cfg *configs.
 	default:
 		return &exitError{code: 2, err: fmt.Errorf("unknown YARN target %q: use yarn-application, yarn-per-job or yarn-session", target)}
 	}
-	start := time.Now()
 	// Plan first: a binary that is not a flink-go job (or bad job arguments) fails here, before
 	// anything happens on the cluster.
 	if _, err := Plan(ctx, binary, args, cfg.Map()); err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	jobID := NewJobID()
-	dep, err := d.Deploy(ctx, YarnDeployRequest{Mode: YarnApplicationMode, Binary: binary, Args: args, Conf: cfg, JobID: jobID})
+	dep, err := d.Deploy(ctx, YarnDeployRequest{Mode: YarnApplicationMode, Binary: binary, Args: args, Conf: cfg, JobID: jobID, Start: start})
 	if err != nil {
 		return deployExit(ctx, err)
 	}

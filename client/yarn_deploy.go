@@ -396,6 +396,9 @@ type YarnDeployRequest struct {
 	Conf *configs.Configuration
 	// JobID is the id the job gets (application mode), so the client can follow it.
 	JobID string
+	// Start is when the user's command started, for the elapsed times in the progress output
+	// (zero: when Deploy is called).
+	Start time.Time
 }
 
 // YarnDeployment is a deployed application.
@@ -429,7 +432,10 @@ type stagedFile struct {
 // registered its REST endpoint. Nothing is left behind on failure or when ctx ends (Ctrl-C):
 // a submitted application is killed and the staging directory removed.
 func (d *YarnDeployer) Deploy(ctx context.Context, req YarnDeployRequest) (dep *YarnDeployment, err error) {
-	start := time.Now()
+	start := req.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
 	spec, err := YarnAppSpecFrom(req.Conf, req.Mode)
 	if err != nil {
 		return nil, err

@@ -703,3 +703,70 @@ func TestYarnSession(t *testing.T) {
 		t.Errorf("the session record was not removed: %v", err)
 	}
 }
+
+// TestYarnApplicationJobFails: an attached application whose job fails exits non-zero with the
+// job's failure cause; the application ends FAILED and nothing is left behind.
+func TestYarnApplicationJobFails(t *testing.T) {
+	y := setupYarn(t)
+	r := y.cli(t, 3*time.Minute, nil, nil, append(append([]string{"run", "-t", "yarn-application"}, y.dflags()...), bin("panicjob"))...)
+	if r.code == 0 || !strings.Contains(r.stderr, "boom at record 500") {
+		t.Fatalf("exit %d, want non-zero with the panic in stderr:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	apps := y.apps(t)
+	if len(apps) != 1 || apps[0].State != yarn.StateFinished || apps[0].Final != yarn.FinalFailed {
+		t.Fatalf("applications: %+v", apps)
+	}
+	y.assertNothingLeft(t)
+	t.Logf("client error: %s", lastLine(r.stderr))
+}
+
+// TestYarnApplicationDetachedListCancel: a detached application prints its id and REST URL;
+// list and cancel reach its JobManager through the application report (-t yarn-application
+// -Dyarn.application.id); the cancelled job ends the application KILLED, staging dir gone.
+func TestYarnApplicationDetachedListCancel(t *testing.T) {
+	y := setupYarn(t)
+	base := "hdfs://" + y.fs.Authority() + y.dir
+	r := y.cli(t, 3*time.Minute, nil, nil, append(append([]string{"run", "-t", "yarn-per-job", "-d"}, y.dflags()...),
+		bin("counting"), "--records", "10000000", "--rate", "500", "--output", base+"/out")...)
+	am := regexp.MustCompile(`YARN application (application_\d+_\d+); JobManager REST API / web UI: http://(\S+)`).FindStringSubmatch(r.stdout)
+	jm := regexp.MustCompile(`JobID ([0-9a-f]{32})`).FindStringSubmatch(r.stdout)
+	if r.code != 0 || am == nil || jm == nil {
+		t.Fatalf("detached run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	appID, jobID := am[1], jm[1]
+	var listOut string
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r = y.cli(t, time.Minute, nil, nil, "list", "-t", "yarn-application", "-D", "yarn.application.id="+appID)
+		if r.code == 0 && strings.Contains(r.stdout, jobID) && strings.Contains(r.stdout, "RUNNING") {
+			listOut = r.stdout
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("list: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("list:\n%s", listOut)
+	r = y.cli(t, time.Minute, nil, nil, "cancel", "-t", "yarn-application", "-D", "yarn.application.id="+appID, jobID)
+	if r.code != 0 {
+		t.Fatalf("cancel: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	id, _ := yarn.ParseApplicationID(appID)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := y.rm.WaitForState(ctx, id, 250*time.Millisecond, func(yarn.ApplicationReport) bool { return false })
+	if err != nil || rep.Final != yarn.FinalKilled {
+		t.Fatalf("after cancel: %s/%s %v", rep.State, rep.Final, err)
+	}
+	// The AM deletes the staging dir after unregistering: give it a moment.
+	for i := 0; i < 50 && len(y.stagedApps(t)) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	y.assertNothingLeft(t)
+	// A finished application cannot be reached any more: a clear error, not a hang.
+	r = y.cli(t, time.Minute, nil, nil, "list", "-D", "yarn.application.id="+appID)
+	if r.code == 0 || !strings.Contains(r.stderr, "not running") {
+		t.Fatalf("list of an ended application: exit %d\n%s", r.code, r.stderr)
+	}
+}
