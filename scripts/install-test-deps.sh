@@ -69,3 +69,10 @@ command -v java >/dev/null || { log "ERROR: java still missing after install"; e
 log "Hadoop mini-cluster jars"
 ./testing/hadoop/minicluster.sh fetch
 log "done"
+
+# ---- S3 test server (testing/s3/s3server.sh; used by s3fs and testing/s3/s3bed) ----
+# MinIO built once from the Go module proxy into ~/.cache/flink-go/minio-<version>/ (moto's server
+# from PyPI when MinIO does not build with this Go); cached, so later runs return at once.
+log "S3 test server"
+./testing/s3/s3server.sh install
+log "S3 test server installed"
