@@ -20,6 +20,7 @@ import (
 
 	"github.com/flink-go/flink-go/cluster"
 	"github.com/flink-go/flink-go/configs"
+	"github.com/flink-go/flink-go/emr"
 	"github.com/flink-go/flink-go/yarn/yarncli"
 )
 
@@ -51,12 +52,13 @@ func App() *cli.App {
 		Usage:                     "Apache Flink's stream processing model in Go, on a local cluster, YARN and EMR",
 		DisableSliceFlagSeparator: true,
 		HideHelpCommand:           true,
-		Flags:                     []cli.Flag{&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error", EnvVars: []string{"FLINK_GO_LOG_LEVEL"}}},
+		Flags: []cli.Flag{&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error", EnvVars: []string{"FLINK_GO_LOG_LEVEL"}},
+			&cli.StringFlag{Name: "classifications", Usage: "EMR configuration classifications (file, https:// or s3:// URL), applied after the config file and before -D", EnvVars: []string{"FLINK_GO_CLASSIFICATIONS"}}},
 		Before: func(c *cli.Context) error {
 			os.Setenv(cluster.EnvLogLevel, c.String("log-level"))
 			return nil
 		},
-		Commands: append(append(addYarnTargetFlag([]*cli.Command{runCommand(), listCommand(), cancelCommand(), savepointCommand(), stopCommand(), infoCommand(), configCommand(), clusterCommand()}), yarncli.Commands()...), yarnCommands()...),
+		Commands: append(append(addYarnTargetFlag([]*cli.Command{runCommand(), listCommand(), cancelCommand(), savepointCommand(), stopCommand(), infoCommand(), configCommand(), clusterCommand()}), yarncli.Commands()...), append(yarnCommands(), emr.Commands()...)...),
 	}
 }
 
@@ -81,7 +83,15 @@ func loadConfig(c *cli.Context, flagValues map[string]string) (*configs.Configur
 		dir = defaultConfDir()
 	}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel)
-	cfg, err := configs.Load(configs.LoadOptions{ConfDir: dir, ConfDirOverridesEnv: explicit, Dynamic: c.StringSlice("D"), Logger: &log})
+	var overlays []configs.Overlay
+	if loc := c.String("classifications"); loc != "" {
+		ov, err := emr.Overlays(c.Context, loc, &log)
+		if err != nil {
+			return nil, &exitError{code: 2, err: fmt.Errorf("--classifications: %w", err)}
+		}
+		overlays = ov
+	}
+	cfg, err := configs.Load(configs.LoadOptions{ConfDir: dir, ConfDirOverridesEnv: explicit, Dynamic: c.StringSlice("D"), Overlays: overlays, Logger: &log})
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("configuration: %w", err)}
 	}
