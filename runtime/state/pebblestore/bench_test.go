@@ -20,6 +20,8 @@ import (
 // keys, takes an incremental checkpoint and restores it. The scenario runs once per benchmark
 // run (use -benchtime=1x) and reports its numbers as metrics; checkpoint storage is the local
 // file system under a temporary directory, removed afterwards. It is skipped with -short.
+// PEBBLESTORE_BENCH_LOAD=set loads with one Set per key instead of Import (SST ingestion);
+// PEBBLESTORE_BENCH_ROUNDS sets the number of steady-state rounds (default 10).
 //
 //	go test -run '^$' -bench IncrementalCheckpoint -benchtime=1x -timeout 30m ./runtime/state/pebblestore/
 func BenchmarkIncrementalCheckpoint(b *testing.B) {
@@ -72,15 +74,27 @@ func runIncrementalScenario(b *testing.B, n, valueSize int) {
 
 	t0 := time.Now()
 	val := make([]byte, valueSize)
-	if err := s.Import(func(yield func(k, v []byte) bool) {
+	gen := func(yield func(k, v []byte) bool) {
 		for i := 0; i < n; i++ {
 			fill(val)
 			if !yield(benchKey(i), val) {
 				return
 			}
 		}
-	}); err != nil {
-		b.Fatal(err)
+	}
+	switch mode := os.Getenv("PEBBLESTORE_BENCH_LOAD"); mode {
+	case "", "import": // Import of sorted input: SST ingestion, as a restore from a savepoint
+		if err := s.Import(gen); err != nil {
+			b.Fatal(err)
+		}
+	case "set": // one Set per key, as a store grown by the job's writes
+		var err error
+		gen(func(k, v []byte) bool { err = s.Set(k, v); return err == nil })
+		if err != nil {
+			b.Fatal(err)
+		}
+	default:
+		b.Fatalf("PEBBLESTORE_BENCH_LOAD=%q: want import or set", mode)
 	}
 	load := time.Since(t0)
 	t0 = time.Now()
