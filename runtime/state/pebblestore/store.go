@@ -349,3 +349,41 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 	l.log.Error().Str("fatal", "true").Msg(msg)
 	panic("pebblestore: pebble fatal error: " + msg)
 }
+
+// Stats are a store's figures for metrics and logs.
+type Stats struct {
+	// DiskBytes is the space the database uses on local disk (tables, MANIFEST, files kept
+	// alive by prepared checkpoints).
+	DiskBytes uint64
+	// TableBytes and Tables are the size and number of live SST files: the state a full
+	// checkpoint would upload.
+	TableBytes int64
+	Tables     int64
+	// L0Tables and L0Sublevels describe level 0; many sublevels slow reads and trigger
+	// compactions.
+	L0Tables    int64
+	L0Sublevels int32
+	// MemTableBytes is the memory held by memtables (the next checkpoint's flush).
+	MemTableBytes uint64
+	// CompactionDebt estimates the bytes compactions still have to rewrite.
+	CompactionDebt uint64
+	// CompactionsRunning is the number of compactions in progress.
+	CompactionsRunning int64
+}
+
+// Stats returns the store's current figures. It may be called from any goroutine while the
+// store is open.
+func (s *Store) Stats() Stats {
+	m := s.db.Metrics()
+	total := m.Total()
+	return Stats{
+		DiskBytes:          m.DiskSpaceUsage(),
+		TableBytes:         total.TablesSize,
+		Tables:             total.TablesCount,
+		L0Tables:           m.Levels[0].TablesCount,
+		L0Sublevels:        m.Levels[0].Sublevels,
+		MemTableBytes:      m.MemTable.Size,
+		CompactionDebt:     m.Compact.EstimatedDebt,
+		CompactionsRunning: m.Compact.NumInProgress,
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -305,5 +306,26 @@ func TestImportPaths(t *testing.T) {
 	equalMaps(t, "after imports", dump(t, s), want)
 	if m := s.db.Metrics(); m.Ingest.Count == 0 {
 		t.Errorf("sorted import did not ingest any table")
+	}
+}
+
+func TestStats(t *testing.T) {
+	s := openTest(t, Options{})
+	r := rand.New(rand.NewPCG(9, 9))
+	for i := 0; i < 1000; i++ {
+		_ = s.Set(key(i), value(r, 100)) // random: incompressible
+	}
+	before := s.Stats()
+	if before.MemTableBytes == 0 || before.Tables != 0 {
+		t.Fatalf("before a flush: %+v", before)
+	}
+	p, err := s.PrepareCheckpoint(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = p.Release()
+	after := s.Stats()
+	if after.Tables == 0 || after.TableBytes < 1000*100/2 || after.DiskBytes < uint64(after.TableBytes) {
+		t.Fatalf("after the checkpoint's flush: %+v", after)
 	}
 }
