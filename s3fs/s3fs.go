@@ -165,8 +165,8 @@ func (f *FileSystem) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
 	if k == "" {
 		if _, err := f.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &f.bucket}); err != nil {
 			if isNotFound(err) {
-				err = fmt.Errorf("NoSuchBucket: %w", err)
-				return fs.FileInfo{}, fmt.Errorf("s3: stat %s: bucket %q does not exist (is s3.endpoint %s right?): %w", f.uri(""), f.bucket, f.endpointDesc(), errors.Join(fs.ErrNotExist, err))
+				return fs.FileInfo{}, fmt.Errorf("s3: stat %s: bucket %q does not exist (is the bucket name right? is s3.endpoint %s right?): %w",
+					f.uri(""), f.bucket, f.endpointDesc(), errors.Join(fs.ErrNotExist, err))
 			}
 			return fs.FileInfo{}, f.wrapErr("stat", "", err)
 		}

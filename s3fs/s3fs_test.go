@@ -639,3 +639,55 @@ func TestEntropyInjectionWritesSpreadKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionDiscovery: with no region configured anywhere, the FileSystem
+// asks for the bucket's region (x-amz-bucket-region) and signs for it.
+func TestRegionDiscovery(t *testing.T) {
+	srv := s3bed.Require(t)
+	bucket := srv.NewBucket(t)
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_PROFILE", "")
+	conf := srv.Config()
+	delete(conf, "s3.region")
+	opts, err := s3fs.OptionsFromConfig(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	f, err := s3fs.New(ctx, bucket, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Region() != srv.Region {
+		t.Errorf("discovered region %q, want the server's %q", f.Region(), srv.Region)
+	}
+	if err := fs.WriteFileAtomic(ctx, f, "/x", []byte("x")); err != nil {
+		t.Errorf("write with the discovered region: %v", err)
+	}
+}
+
+// TestFailedWriteNeverPublishes: when starting the multipart upload fails,
+// Write reports it and a later Close (instead of Abort) fails too rather
+// than publishing the first part as the whole file.
+func TestFailedWriteNeverPublishes(t *testing.T) {
+	f, proxy, _, _ := faultFS(t, 2)
+	ctx := testCtx(t)
+	proxy.SetRule(s3bed.Always("CreateMultipartUpload", s3bed.InternalError))
+	w, err := f.Create(ctx, "/partial", fs.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(randomBytes(12<<20, 12)); err == nil {
+		t.Fatal("Write succeeded although the multipart upload could not start")
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("Close after a failed Write succeeded")
+	}
+	proxy.SetRule(nil)
+	if ok, err := fs.Exists(ctx, f, "/partial"); ok || err != nil {
+		t.Fatalf("file published after a failed write: exists=%v err=%v", ok, err)
+	}
+}

@@ -47,7 +47,6 @@ func (f *FileSystem) Create(ctx context.Context, p string, opts fs.CreateOptions
 	return &writer{
 		f: f, ctx: ctx, key: k, overwrite: opts.Overwrite, meta: modeMeta(opts.Perm, 0o644),
 		partSize: int(f.opts.PartSize), sem: make(chan struct{}, f.opts.UploadConcurrency),
-		buf: getBuf(int(f.opts.PartSize)),
 	}, nil
 }
 
@@ -92,6 +91,14 @@ type writer struct {
 	err   error    // first failure of a background part upload
 }
 
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
 func (w *writer) failure() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -115,11 +122,14 @@ func (w *writer) Write(p []byte) (int, error) {
 			// Upload a full part only once more data follows: a file of
 			// exactly one part is still a single PutObject.
 			if err := w.flushPart(); err != nil {
+				w.fail(err) // sticky: Close must not publish a truncated file
 				return n, err
 			}
 		}
-		c := copy(w.buf[len(w.buf):w.partSize], p)
-		w.buf = w.buf[:len(w.buf)+c]
+		// The first part grows as needed (small files stay small); later
+		// parts use pooled part-size buffers.
+		c := min(w.partSize-len(w.buf), len(p))
+		w.buf = append(w.buf, p[:c]...)
 		p = p[c:]
 		n += c
 		w.size += int64(c)
@@ -155,13 +165,8 @@ func (w *writer) flushPart() error {
 		defer w.wg.Done()
 		defer func() { <-w.sem }()
 		defer putBuf(data)
-		err := w.uploadPart(num, data)
-		if err != nil {
-			w.mu.Lock()
-			if w.err == nil {
-				w.err = err
-			}
-			w.mu.Unlock()
+		if err := w.uploadPart(num, data); err != nil {
+			w.fail(err)
 		}
 	}()
 	return nil
@@ -195,6 +200,9 @@ func (w *writer) Close() error {
 	w.done = true
 	defer func() { putBuf(w.buf); w.buf = nil }()
 	if w.uploadID == nil {
+		if err := w.failure(); err != nil {
+			return err
+		}
 		return w.putSingle()
 	}
 	if len(w.buf) > 0 && w.failure() == nil {

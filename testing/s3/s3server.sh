@@ -24,7 +24,7 @@ MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MOTO_VERSION=5.2.1
 ACCESS_KEY=flinkgo-test
 SECRET_KEY=flinkgo-test-secret
-REGION=us-east-1
+REGION=eu-central-1
 
 CACHE="${FLINK_GO_CACHE:-$HOME/.cache/flink-go}"
 WORK="${FLINK_GO_S3_WORK:-$CACHE/s3server}"

@@ -254,7 +254,12 @@ func (s *Server) ClientAt(endpoint string) *s3.Client {
 
 // CreateBucket creates a bucket (no error if this server already has it).
 func (s *Server) CreateBucket(ctx context.Context, name string) error {
-	_, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	in := &s3.CreateBucketInput{Bucket: aws.String(name)}
+	if s.Region != "" && s.Region != "us-east-1" {
+		// As on AWS: buckets outside us-east-1 name their region.
+		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraint(s.Region)}
+	}
+	_, err := s.Client().CreateBucket(ctx, in)
 	var owned *types.BucketAlreadyOwnedByYou
 	if err != nil && !errors.As(err, &owned) {
 		return fmt.Errorf("s3bed: create bucket %s on %s: %w", name, s.Endpoint, err)
