@@ -63,14 +63,21 @@ func awsOpts(c *cli.Context) AWSOptions {
 	return AWSOptions{Region: c.String("region"), EndpointURL: c.String("endpoint-url")}
 }
 
-func clusterID(c *cli.Context) (string, error) {
-	if id := c.String("cluster-id"); id != "" {
-		return id, CheckClusterID(id)
+func clusterID(c *cli.Context) (string, error) { return clusterIDFromEnv(c.String("cluster-id")) }
+
+// clusterIDFromEnv returns flag if set, else the cluster of the EMR node this runs on.
+func clusterIDFromEnv(flag string) (string, error) {
+	if flag != "" {
+		return flag, CheckClusterID(flag)
 	}
-	if n, err := DetectNode(os.Getenv(EnvNodeRoot)); err == nil {
+	n, err := DetectNode(os.Getenv(EnvNodeRoot))
+	if err == nil {
 		return n.ClusterID, nil
 	}
-	return "", errors.New("--cluster-id is required (not on an EMR node)")
+	if errors.Is(err, ErrNotEMR) {
+		return "", errors.New("--cluster-id is required (not on an EMR node)")
+	}
+	return "", fmt.Errorf("--cluster-id not given and this EMR node's cluster is unknown: %w", err)
 }
 
 func addStepCommand() *cli.Command {

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) { emrbed.Main(m) }
 func runCLI(t *testing.T, ctx context.Context, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	app := &cli.App{Name: "flink-go", Commands: Commands(), Writer: &out, ErrWriter: &errb,
+	app := &cli.App{Name: "flink-go", Commands: Commands(), Writer: &out, ErrWriter: &errb, DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{&cli.StringFlag{Name: "classifications"}}}
 	err := app.RunContext(ctx, append([]string{"flink-go"}, args...))
 	return out.String(), errb.String(), err
