@@ -267,7 +267,9 @@ func (j *JobMaster) runAttempt(ctx context.Context) (status JobStatus, failure s
 		e := eg.Executions[i]
 		client, _, ok := j.jm.tmClient(e.Slot.TaskManager)
 		if !ok {
-			j.onUpdate(eg, &jobgraph.TaskExecutionState{ExecutionId: e.ID, State: jobgraph.ExecutionState_FAILED, Error: "TaskManager " + e.Slot.TaskManager + " is gone"})
+			if j.deployFailed(eg, coord, e.ID, "TaskManager "+e.Slot.TaskManager+" is gone") {
+				return JobFailed, eg.Failure, true
+			}
 			break
 		}
 		j.mu.Lock()
@@ -282,8 +284,9 @@ func (j *JobMaster) runAttempt(ctx context.Context) (status JobStatus, failure s
 		_, err := client.SubmitTask(dctx, d)
 		dcancel()
 		if err != nil {
-			j.onUpdate(eg, &jobgraph.TaskExecutionState{ExecutionId: e.ID, State: jobgraph.ExecutionState_FAILED,
-				Error: fmt.Sprintf("deploying to TaskManager %s: %v", e.Slot.TaskManager, err)})
+			if j.deployFailed(eg, coord, e.ID, fmt.Sprintf("deploying to TaskManager %s: %v", e.Slot.TaskManager, err)) {
+				return JobFailed, eg.Failure, true
+			}
 			break
 		}
 	}
@@ -338,6 +341,29 @@ func (j *JobMaster) runAttempt(ctx context.Context) (status JobStatus, failure s
 			}
 		}
 	}
+}
+
+// deployFailed fails an execution whose deployment failed (e.g. its TaskManager died and is not
+// yet known to be lost), marks the executions not deployed yet CANCELED and cancels the deployed
+// ones, so the attempt fails over instead of waiting for tasks that never run. It reports whether
+// every execution already stopped (then no further update will arrive).
+func (j *JobMaster) deployFailed(eg *ExecutionGraph, coord *checkpoint.Coordinator, id, reason string) bool {
+	tr := j.onUpdate(eg, &jobgraph.TaskExecutionState{ExecutionId: id, State: jobgraph.ExecutionState_FAILED, Error: reason})
+	j.mu.Lock()
+	for _, e := range eg.Executions {
+		if e.State == jobgraph.ExecutionState_CREATED {
+			if t := eg.Update(e.ID, jobgraph.ExecutionState_CANCELED, "", "", time.Now().UnixMilli()); t == AllStopped {
+				tr = AllStopped
+			}
+		}
+	}
+	j.mu.Unlock()
+	j.ckActions(eg, coord.Reset(time.Now(), "job failing over"))
+	if tr == AllStopped {
+		return true
+	}
+	j.cancelExecutions(eg)
+	return false
 }
 
 // notReady prefixes declines of tasks that cannot take part in a checkpoint (not running yet, or
