@@ -521,7 +521,7 @@ func (f *FileSystem) renameDir(ctx context.Context, fk, tk string) error {
 // copyObject copies one object (metadata included) on the server side. The
 // source's ETag guards against copying a file that changed meanwhile.
 func (f *FileSystem) copyObject(ctx context.Context, from, to string, size int64, etag string) error {
-	if size > MaxSinglePutCopy {
+	if size > singleCopyLimit {
 		return f.multipartCopy(ctx, from, to, size, etag)
 	}
 	in := &s3.CopyObjectInput{Bucket: &f.bucket, Key: &to, CopySource: aws.String(copySource(f.bucket, from))}
@@ -533,6 +533,13 @@ func (f *FileSystem) copyObject(ctx context.Context, from, to string, size int64
 	}
 	return nil
 }
+
+// singleCopyLimit and minCopyPartSize are MaxSinglePutCopy and 512 MiB;
+// tests lower them to exercise multipart copies with small files.
+var (
+	singleCopyLimit int64 = MaxSinglePutCopy
+	minCopyPartSize int64 = 512 << 20
+)
 
 // copySource is the x-amz-copy-source value: bucket/key, URL-escaped.
 func copySource(bucket, k string) string {
@@ -546,7 +553,7 @@ func copySource(bucket, k string) string {
 // copyPartSize picks the part size of a multipart copy: at least 512 MiB and
 // large enough to stay within 10000 parts.
 func copyPartSize(size int64) int64 {
-	ps := int64(512 << 20)
+	ps := minCopyPartSize
 	if need := (size + MaxParts - 1) / MaxParts; need > ps {
 		ps = need
 	}
