@@ -227,7 +227,7 @@ func createClusterCommand() *cli.Command {
 				if strings.HasPrefix(loc, "s3://") || strings.HasPrefix(loc, "https://") {
 					spec.ClassificationsURL = loc
 				} else {
-					fmt.Fprintf(c.App.ErrWriter, "note: %s is a local file: EMR gets its classifications, but the step's flink-go does not read it (upload it to S3 to have flink-conf apply to flink-go)\n", loc)
+					fmt.Fprintf(c.App.ErrWriter, "note: %s is a local file, which the step's flink-go cannot read: its flink-conf and flink-log4j settings do not reach flink-go on the cluster (upload it to S3 and pass the s3:// URL)\n", loc)
 				}
 			}
 			in, err := RunJobFlowRequest(spec)

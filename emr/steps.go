@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -87,7 +88,11 @@ func StepConfig(spec StepSpec) (types.StepConfig, error) {
 	}
 	name := spec.Name
 	if name == "" {
-		name = strings.Join(append([]string{cmd}, spec.Args[:min(2, len(spec.Args))]...), " ")
+		// "flink-go run wordcount": the command, the action and the job's base name.
+		name = cmd + " " + spec.Args[0]
+		if last := spec.Args[len(spec.Args)-1]; len(spec.Args) > 1 && !strings.HasPrefix(last, "-") {
+			name += " " + path.Base(last)
+		}
 	}
 	args := append([]string{cmd}, spec.Args...)
 	total := len(CommandRunnerJar)

@@ -69,7 +69,7 @@ func TestStepConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if aws.ToString(sc.HadoopJarStep.Jar) != "command-runner.jar" || strings.Join(sc.HadoopJarStep.Args, " ") != "flink-go run -t yarn-application ./job" ||
-		sc.ActionOnFailure != types.ActionOnFailureCancelAndWait || aws.ToString(sc.Name) != "flink-go run -t" {
+		sc.ActionOnFailure != types.ActionOnFailureCancelAndWait || aws.ToString(sc.Name) != "flink-go run job" {
 		t.Fatalf("%+v %+v", sc, sc.HadoopJarStep)
 	}
 	for _, tc := range []struct {
