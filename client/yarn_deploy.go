@@ -426,6 +426,8 @@ type stagedFile struct {
 	local string // local file to upload, or
 	data  []byte // content to write
 	perm  os.FileMode
+	// archive marks yarn.ship-archives entries: the NodeManager unpacks them.
+	archive bool
 }
 
 // Deploy deploys a flink-go cluster on YARN and waits until its AM is RUNNING and has
@@ -473,6 +475,11 @@ func (d *YarnDeployer) Deploy(ctx context.Context, req YarnDeployRequest) (dep *
 		return nil, err
 	}
 	files = append(files, ship...)
+	archives, err := shipArchives(req.Conf)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, archives...)
 	files = append(files, d.hadoopConfFiles()...)
 
 	if err := d.CheckQueue(ctx, spec.Queue); err != nil {
@@ -496,6 +503,22 @@ func (d *YarnDeployer) Deploy(ctx context.Context, req YarnDeployRequest) (dep *
 	base, err := StagingBase(req.Conf, fsys)
 	if err != nil {
 		return nil, err
+	}
+	provided, err := d.providedFiles(ctx, fsys, configs.Get(req.Conf, configs.YarnProvidedLibDirs))
+	if err != nil {
+		return nil, err
+	}
+	if res, ok := provided[flinkGoLinkName]; ok && req.Mode == YarnSessionMode {
+		// The flink-go binary is pre-uploaded: no upload per session (Flink's "extra lightweight"
+		// submission with yarn.provided.lib.dirs).
+		kept := files[:0]
+		for _, f := range files {
+			if f.link != flinkGoLinkName {
+				kept = append(kept, f)
+			}
+		}
+		files = kept
+		fmt.Fprintf(d.Out, "Using the provided %s (%s, %s)\n", res.URL, visibilityName(res.Visibility), mb(res.Size))
 	}
 	dep = &YarnDeployment{AppID: app.ID, StagingPath: StagingDir(base, app.ID)}
 	dep.StagingURI = fsys.URI(dep.StagingPath)
@@ -535,6 +558,11 @@ func (d *YarnDeployer) Deploy(ctx context.Context, req YarnDeployRequest) (dep *
 	resources, err := d.uploadAll(ctx, fsys, dep.StagingPath, files, configs.Get(req.Conf, configs.YarnFileReplication))
 	if err != nil {
 		return dep, err
+	}
+	for name, res := range provided {
+		if _, staged := resources[name]; !staged {
+			resources[name] = res
+		}
 	}
 
 	env[cluster.EnvJobConfig] = string(confJSON)
@@ -750,6 +778,94 @@ func shipFiles(conf *configs.Configuration) ([]stagedFile, error) {
 	return out, nil
 }
 
+// archiveExts are the archive types the NodeManager unpacks.
+var archiveExts = []string{".tar.gz", ".tgz", ".tar", ".zip", ".jar"}
+
+// shipArchives checks yarn.ship-archives: local archive files, unpacked by the NodeManager into a
+// directory named after the file.
+func shipArchives(conf *configs.Configuration) ([]stagedFile, error) {
+	var out []stagedFile
+	for _, a := range configs.Get(conf, configs.YarnShipArchives) {
+		if strings.Contains(a, "://") {
+			return nil, fmt.Errorf("%s: %s: remote archives are not supported yet; ship a local file", configs.YarnShipArchives.Key(), a)
+		}
+		ok := false
+		for _, ext := range archiveExts {
+			ok = ok || strings.HasSuffix(strings.ToLower(a), ext)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s: %s is not an archive the NodeManager can unpack (%s)", configs.YarnShipArchives.Key(), a, strings.Join(archiveExts, ", "))
+		}
+		abs, err := filepath.Abs(a)
+		if err != nil {
+			return nil, err
+		}
+		st, err := os.Stat(abs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", configs.YarnShipArchives.Key(), err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s: %s is not a file", configs.YarnShipArchives.Key(), a)
+		}
+		out = append(out, stagedFile{link: filepath.Base(abs), local: abs, perm: 0o600, archive: true})
+	}
+	return out, nil
+}
+
+// providedFiles registers the files of yarn.provided.lib.dirs (pre-uploaded directories on the
+// default file system) without uploading them: PUBLIC when they and their ancestors are world
+// readable (the NodeManagers then cache them across applications), else APPLICATION.
+func (d *YarnDeployer) providedFiles(ctx context.Context, fsys *hdfs.FileSystem, dirs []string) (map[string]yarn.LocalResource, error) {
+	out := map[string]yarn.LocalResource{}
+	for _, dir := range dirs {
+		u, err := url.Parse(dir)
+		if err != nil || (u.Scheme != "" && u.Scheme != "hdfs") || (u.Host != "" && u.Host != fsys.Authority()) || !path.IsAbs(u.Path) {
+			return nil, fmt.Errorf("%s: %q must be an absolute path or hdfs:// URI on the default file system hdfs://%s", configs.YarnProvidedLibDirs.Key(), dir, fsys.Authority())
+		}
+		list, err := fsys.List(ctx, u.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", configs.YarnProvidedLibDirs.Key(), err)
+		}
+		public := d.worldReadable(ctx, fsys, u.Path)
+		for _, f := range list {
+			name := path.Base(f.Path)
+			if f.IsDir || out[name].URL != "" {
+				continue
+			}
+			vis := yarn.VisibilityApplication
+			if public && f.Mode.Perm()&0o004 != 0 {
+				vis = yarn.VisibilityPublic
+			}
+			out[name] = yarn.LocalResource{URL: fsys.URI(f.Path), Size: f.Size, Timestamp: f.ModTime.UnixMilli(), Type: yarn.ResourceFile, Visibility: vis}
+		}
+	}
+	return out, nil
+}
+
+// worldReadable reports whether dir and its ancestors are world executable and dir world readable
+// (the NodeManager's condition for PUBLIC resources).
+func (d *YarnDeployer) worldReadable(ctx context.Context, fsys *hdfs.FileSystem, dir string) bool {
+	for p := dir; ; p = path.Dir(p) {
+		st, err := fsys.Stat(ctx, p)
+		if err != nil || st.Mode.Perm()&0o001 == 0 || (p == dir && st.Mode.Perm()&0o004 == 0) {
+			return false
+		}
+		if p == "/" {
+			return true
+		}
+	}
+}
+
+func visibilityName(v yarn.Visibility) string {
+	switch v {
+	case yarn.VisibilityPublic:
+		return "PUBLIC"
+	case yarn.VisibilityPrivate:
+		return "PRIVATE"
+	}
+	return "APPLICATION"
+}
+
 // uploadAll uploads files to dir and returns them as LocalResources (size and timestamp from the
 // NameNode), printing progress.
 func (d *YarnDeployer) uploadAll(ctx context.Context, fsys *hdfs.FileSystem, dir string, files []stagedFile, replication int) (map[string]yarn.LocalResource, error) {
@@ -765,7 +881,11 @@ func (d *YarnDeployer) uploadAll(ctx context.Context, fsys *hdfs.FileSystem, dir
 			return nil, err
 		}
 		total += n
-		out[f.link] = yarn.LocalResource{URL: res.URI, Size: res.Size, Timestamp: res.Timestamp, Type: yarn.ResourceFile, Visibility: yarn.VisibilityApplication}
+		typ := yarn.ResourceFile
+		if f.archive {
+			typ = yarn.ResourceArchive
+		}
+		out[f.link] = yarn.LocalResource{URL: res.URI, Size: res.Size, Timestamp: res.Timestamp, Type: typ, Visibility: yarn.VisibilityApplication}
 	}
 	el := time.Since(start)
 	fmt.Fprintf(d.Out, "Uploaded %d files, %s in %s (%s)\n", len(files), mb(total), el.Round(time.Millisecond), rate(total, el))

@@ -378,6 +378,9 @@ for a in "$@"; do printf 'ARG<%s>\n' "$a"; done
 printf 'CONFIG<%s>\n' "$FLINK_GO_JOB_CONFIG"
 for v in FLINK_GO_ROLE FLINK_GO_STAGING_DIR FLINK_GO_JOB_BINARY FLINK_GO_JOB_ID FLINK_GO_YARN_SCHEDULER HADOOP_USER_NAME; do printf '%s<%s>\n' "$v" "${!v}"; done
 printf 'CONF<%s>\n' "$(cd "$HADOOP_CONF_DIR" && ls)"
+printf 'ARCHIVE<%s>\n' "$(cat bundle.tar.gz/inner/data.txt)"
+printf 'SHIPPED<%s>\n' "$(cat notes.txt)"
+printf 'PROVIDED<%s>\n' "$(cat provided.txt)"
 echo to-stderr >&2
 exit 3
 `
@@ -387,6 +390,25 @@ exit 3
 	args := []string{"plain", "with space", `"quoted"`, "it's", "$HOME", "`date`", `back\slash`}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// A ship file, a ship archive (unpacked by the NodeManager) and a provided lib dir on HDFS.
+	tmp := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(tmp, "inner"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(filepath.Join(tmp, "inner", "data.txt"), []byte("from the archive"), 0o644)
+	_ = os.WriteFile(filepath.Join(tmp, "notes.txt"), []byte("shipped file"), 0o644)
+	if out, err := exec.Command("tar", "-czf", filepath.Join(tmp, "bundle.tar.gz"), "-C", tmp, "inner").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	providedDir := y.dir + "/provided"
+	w, err := y.fs.Create(ctx, providedDir+"/provided.txt", fs.CreateOptions{Perm: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = w.Write([]byte("pre-uploaded"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 	var progress bytes.Buffer
 	d, err := client.ConnectYarn(ctx, &progress)
 	if err != nil {
@@ -396,7 +418,9 @@ exit 3
 	var id yarn.ApplicationID
 	d.AfterSubmit = func(a yarn.ApplicationID) { id = a }
 	jobID := client.NewJobID()
-	conf := y.conf(t, `yarn.application.name=env "dump" $x`, "pipeline.name=a \"b\" `c` $d")
+	conf := y.conf(t, `yarn.application.name=env "dump" $x`, "pipeline.name=a \"b\" `c` $d",
+		"yarn.ship-files="+filepath.Join(tmp, "notes.txt"), "yarn.ship-archives="+filepath.Join(tmp, "bundle.tar.gz"),
+		"yarn.provided.lib.dirs=hdfs://"+y.fs.Authority()+providedDir)
 	_, err = d.Deploy(ctx, client.YarnDeployRequest{Mode: client.YarnApplicationMode, Binary: script, Args: args, Conf: conf, JobID: jobID})
 	if !errors.Is(err, client.ErrYarnDeployFailed) || !strings.Contains(err.Error(), "exitCode: 3") {
 		t.Fatalf("want a failed deployment naming exit code 3, got %v\n%s", err, progress.String())
@@ -444,6 +468,9 @@ exit 3
 		"FLINK_GO_JOB_ID":      jobID,
 		"HADOOP_USER_NAME":     y.fs.User(),
 		"CONF":                 "core-site.xml\nhdfs-site.xml\nyarn-site.xml",
+		"ARCHIVE":              "from the archive",
+		"SHIPPED":              "shipped file",
+		"PROVIDED":             "pre-uploaded",
 	}
 	for k, v := range want {
 		if vals[k] != v {
