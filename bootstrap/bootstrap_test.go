@@ -124,10 +124,14 @@ func TestInstallFromDirectory(t *testing.T) {
 				t.Fatalf("recorded checksum %q %v", rec, err)
 			}
 
-			// Idempotent.
+			// Idempotent: a second run touches nothing it installed.
+			before := snapshot(t, root)
 			out, err = run(t, sh, root, "--source", r1.dir, "--config", "file://"+conf)
 			if err != nil || !strings.Contains(out, "already installed") || !strings.Contains(out, "is up to date") {
 				t.Fatalf("second run: %v\n%s", err, out)
+			}
+			if after := snapshot(t, root); after != before {
+				t.Fatalf("the second run changed files:\nbefore %s\nafter  %s", before, after)
 			}
 
 			// Bad checksum (the checksum of another build): fails, keeps v1.
@@ -180,4 +184,20 @@ func TestInstallFromDirectory(t *testing.T) {
 			}
 		})
 	}
+}
+
+// snapshot renders the installed paths with their modification times and link targets.
+func snapshot(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range []string{"usr/lib/flink-go/bin/flink-go", "usr/lib/flink-go/flink-go.sha256", "usr/lib/flink-go/conf",
+		"usr/bin/flink-go", "etc/flink-go/conf/config.yaml"} {
+		st, err := os.Lstat(filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		link, _ := os.Readlink(filepath.Join(root, p))
+		b.WriteString(p + "@" + st.ModTime().String() + "->" + link + "; ")
+	}
+	return b.String()
 }

@@ -90,7 +90,7 @@ SOURCE=${SOURCE%/}
 if [ -n "$LOG_FILE" ]; then
   mkdir -p "$(dirname "$LOG_FILE")" 2>/dev/null || sudo -n mkdir -p "$(dirname "$LOG_FILE")" 2>/dev/null || true
   if [ ! -w "$(dirname "$LOG_FILE")" ] && command -v sudo >/dev/null 2>&1; then
-    sudo -n chmod 1777 "$(dirname "$LOG_FILE")" 2>/dev/null || true
+    sudo -n chown "$(id -u):$(id -g)" "$(dirname "$LOG_FILE")" 2>/dev/null || true
   fi
 fi
 
@@ -216,7 +216,9 @@ else
   log "installed flink-go $expected"
 fi
 printf '%s  flink-go\n' "$expected" >"$TMP/installed.sha256"
-$SUDO cp "$TMP/installed.sha256" "$HOME_DIR/flink-go.sha256" || die "cannot write $HOME_DIR/flink-go.sha256"
+if ! cmp -s "$TMP/installed.sha256" "$HOME_DIR/flink-go.sha256" 2>/dev/null; then
+  $SUDO cp "$TMP/installed.sha256" "$HOME_DIR/flink-go.sha256" || die "cannot write $HOME_DIR/flink-go.sha256"
+fi
 
 $SUDO mkdir -p "$CONF_DIR" "$(dirname "$BIN_LINK")" || die "cannot create $CONF_DIR"
 if [ ! -L "$HOME_DIR/conf" ] || [ "$(readlink "$HOME_DIR/conf")" != "$CONF_DIR" ]; then
