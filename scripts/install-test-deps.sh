@@ -76,3 +76,12 @@ log "done"
 log "S3 test server"
 ./testing/s3/s3server.sh install
 log "S3 test server installed"
+
+# ---- EMR test bed (testing/emr; used by the emr and bootstrap packages) ----
+# moto's server from PyPI, pinned (it stands in for the EMR and S3 APIs; pip's cache makes
+# reinstalls cheap), and shellcheck for the bootstrap action. The aws CLI is optional: without
+# it the bootstrap tests use curl only.
+log "EMR test bed"
+if ! command -v shellcheck >/dev/null 2>&1; then apt_install shellcheck; fi
+./testing/emr/moto.sh install
+log "EMR test bed installed"
