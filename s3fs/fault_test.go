@@ -213,3 +213,20 @@ func TestPermanentFailureIsClear(t *testing.T) {
 		t.Errorf("Stat with an expiring context under throttling: %v after %v", err, time.Since(start))
 	}
 }
+
+// TestFailedPublishLeavesNothing: when publishing a checkpoint's _metadata
+// fails for good (every copy throttled), WriteFileAtomic returns the error
+// and leaves neither the file nor its temporary file.
+func TestFailedPublishLeavesNothing(t *testing.T) {
+	f, proxy, _, _ := faultFS(t, 3)
+	ctx := testCtx(t)
+	proxy.SetRule(s3bed.Always("CopyObject", s3bed.SlowDown))
+	err := fs.WriteFileAtomic(ctx, f, "/ckpt/chk-9/_metadata", []byte("metadata"))
+	if err == nil || !strings.Contains(err.Error(), "rename") || !strings.Contains(err.Error(), "SlowDown") {
+		t.Fatalf("WriteFileAtomic with every copy throttled: %v", err)
+	}
+	proxy.SetRule(nil)
+	if _, err := f.List(ctx, "/ckpt/chk-9"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after the failed publish the directory still has entries (or: %v)", err)
+	}
+}

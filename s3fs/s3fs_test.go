@@ -30,7 +30,7 @@ func options(t *testing.T, srv *s3bed.Server, endpoint string) s3fs.Options {
 	t.Helper()
 	conf := srv.Config()
 	if endpoint != "" {
-		conf["s3.endpoint"] = endpoint
+		conf = srv.ConfigAt(endpoint)
 	}
 	opts, err := s3fs.OptionsFromConfig(conf)
 	if err != nil {

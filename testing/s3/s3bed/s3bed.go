@@ -217,6 +217,14 @@ func (s *Server) Config() map[string]string {
 	}
 }
 
+// ConfigAt is Config with the endpoint replaced, e.g. by a FaultProxy's URL
+// in front of this server.
+func (s *Server) ConfigAt(endpoint string) map[string]string {
+	c := s.Config()
+	c["s3.endpoint"] = endpoint
+	return c
+}
+
 // Env returns the AWS_* environment (KEY=value) for child processes that
 // read S3 settings from the environment.
 func (s *Server) Env() []string {
