@@ -545,7 +545,8 @@ var (
 func copySource(bucket, k string) string {
 	parts := strings.Split(k, "/")
 	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
+		// "+" too: some servers decode it as a space.
+		parts[i] = strings.ReplaceAll(url.PathEscape(p), "+", "%2B")
 	}
 	return bucket + "/" + strings.Join(parts, "/")
 }

@@ -430,6 +430,20 @@ func TestRename(t *testing.T) {
 	if err := f.Rename(ctx, "/dst/sub", "/dst"); err == nil {
 		t.Error("directory onto its non-empty parent succeeded")
 	}
+	// Names with spaces, plus signs, percent signs and non-ASCII letters.
+	odd := "/odd dir/a+b %41 é.txt"
+	if err := fs.WriteFileAtomic(ctx, f, odd, []byte("odd")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Rename(ctx, "/odd dir", "/odd+dir ü"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := fs.ReadFile(ctx, f, "/odd+dir ü/a+b %41 é.txt"); err != nil || string(got) != "odd" {
+		t.Errorf("odd names after rename: %q, %v", got, err)
+	}
+	if entries, err := f.List(ctx, "/odd+dir ü"); err != nil || len(entries) != 1 || entries[0].Name() != "a+b %41 é.txt" {
+		t.Errorf("List of odd names: %v, %v", entries, err)
+	}
 	// A file renamed onto itself stays.
 	if err := f.Rename(ctx, "/dst/a", "/dst/a"); err != nil {
 		t.Errorf("rename onto itself: %v", err)

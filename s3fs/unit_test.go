@@ -230,7 +230,7 @@ func TestCopyPartSizeAndSource(t *testing.T) {
 	if (huge+ps-1)/ps > MaxParts || ps > MaxPartSize {
 		t.Errorf("5 TiB: part size %d gives %d parts", ps, (huge+ps-1)/ps)
 	}
-	if got := copySource("bkt", "a b/c+d/é"); got != "bkt/a%20b/c+d/%C3%A9" {
+	if got := copySource("bkt", "a b/c+d/é"); got != "bkt/a%20b/c%2Bd/%C3%A9" {
 		t.Errorf("copySource = %q", got)
 	}
 }
