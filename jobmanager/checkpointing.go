@@ -16,6 +16,7 @@ import (
 	"github.com/flink-go/flink-go/runtime/checkpoint"
 	"github.com/flink-go/flink-go/runtime/jobgraph"
 	"github.com/flink-go/flink-go/runtime/serde"
+	"github.com/flink-go/flink-go/runtime/state"
 	"github.com/flink-go/flink-go/runtime/task"
 )
 
@@ -203,9 +204,7 @@ func restoreState(c *checkpoint.Completed, v *jobgraph.Vertex) []*jobgraph.Opera
 		for _, st := range os.Subtasks {
 			s := &jobgraph.OperatorSubtaskState{OperatorId: o.Id, Subtask: int32(st.Subtask), Parallelism: int32(os.Parallelism), MaxParallelism: int32(os.MaxParallelism)}
 			for _, k := range st.Keyed {
-				for _, f := range k.Files {
-					s.Keyed = &jobgraph.StateHandle{Path: checkpoint.ResolveFile(c.ExternalPath, f), Size: f.Size}
-				}
+				s.Keyed = restoreHandle(c.ExternalPath, k)
 			}
 			switch {
 			case i == 0 && o.Kind == jobgraph.OperatorKind_SOURCE:
@@ -219,6 +218,24 @@ func restoreState(c *checkpoint.Completed, v *jobgraph.Vertex) []*jobgraph.Opera
 	return out
 }
 
+// restoreHandle turns a keyed handle of a completed checkpoint into a deployment's handle with
+// resolved file URIs: one FGKS file (heap-v1) or all files of a multi-file format (pebble-v1).
+func restoreHandle(chkDir string, k checkpoint.KeyedState) *jobgraph.StateHandle {
+	h := &jobgraph.StateHandle{KeyGroupStart: int32(k.KeyGroups.Start), KeyGroupEnd: int32(k.KeyGroups.End), KeyGroupsSet: true}
+	if k.Format == state.FormatPebble {
+		h.Format = k.Format
+		for _, f := range k.Files {
+			h.Files = append(h.Files, &jobgraph.StateFileRef{Path: checkpoint.ResolveFile(chkDir, f), Size: f.Size, Shared: f.Shared})
+			h.Size += f.Size
+		}
+		return h
+	}
+	for _, f := range k.Files {
+		h.Path, h.Size = checkpoint.ResolveFile(chkDir, f), f.Size
+	}
+	return h
+}
+
 // handleFromAck converts a task's acknowledgement into the coordinator's handle.
 func handleFromAck(e *Execution, s *jobgraph.TaskStateSnapshot) (checkpoint.TaskStateHandle, error) {
 	h := checkpoint.TaskStateHandle{AlignmentDuration: int64(time.Duration(s.AlignmentMs) * time.Millisecond), BytesWritten: s.Bytes}
@@ -229,16 +246,26 @@ func handleFromAck(e *Execution, s *jobgraph.TaskStateSnapshot) (checkpoint.Task
 	for _, st := range s.Operators {
 		os := checkpoint.OperatorSubtaskState{OperatorID: st.OperatorId, MaxParallelism: int(st.MaxParallelism)}
 		if st.Keyed != nil {
-			if st.Keyed.Path == "" {
+			if st.Keyed.Path == "" && st.Keyed.Format != state.FormatPebble {
 				return h, fmt.Errorf("operator %s sent inline keyed state, but checkpoints need files", st.OperatorId)
 			}
-			// Tasks write their files directly into the checkpoint's directory.
-			rel := path.Base(st.Keyed.Path)
-			os.Keyed = []checkpoint.KeyedState{{
-				KeyGroups: serde.KeyGroupRangeFor(int(st.MaxParallelism), int(st.Parallelism), int(st.Subtask)),
-				Format:    "heap-v1",
-				Files:     []checkpoint.StateFile{{Path: rel, Size: st.Keyed.Size}},
-			}}
+			kg := serde.KeyGroupRangeFor(int(st.MaxParallelism), int(st.Parallelism), int(st.Subtask))
+			if st.Keyed.Format == state.FormatPebble {
+				// Paths are already relative: shared files to <job>/shared/, the others to chk-<n>/.
+				ks := checkpoint.KeyedState{KeyGroups: kg, Format: state.FormatPebble}
+				for _, f := range st.Keyed.Files {
+					ks.Files = append(ks.Files, checkpoint.StateFile{Path: f.Path, Size: f.Size, Shared: f.Shared, New: f.New})
+				}
+				os.Keyed = []checkpoint.KeyedState{ks}
+			} else {
+				// Tasks write their files directly into the checkpoint's directory.
+				rel := path.Base(st.Keyed.Path)
+				os.Keyed = []checkpoint.KeyedState{{
+					KeyGroups: kg,
+					Format:    state.FormatHeap,
+					Files:     []checkpoint.StateFile{{Path: rel, Size: st.Keyed.Size}},
+				}}
+			}
 		}
 		if len(st.OperatorState) > 0 {
 			if kinds[st.OperatorId] == jobgraph.OperatorKind_SOURCE {

@@ -125,19 +125,29 @@ func (s mapState[UK, UV]) Get(k UK) (UV, bool) {
 func (s mapState[UK, UV]) Put(k UK, v UV) {
 	m, ok := s.t.Get(nil)
 	if !ok {
-		m = map[UK]UV{}
+		m = map[UK]UV{k: v}
 		s.t.Put(nil, m)
+		return
 	}
 	m[k] = v
+	if s.t.Serialized() { // Get returned a copy: write the change back
+		s.t.Put(nil, m)
+	}
 }
 func (s mapState[UK, UV]) Remove(k UK) {
 	m, ok := s.t.Get(nil)
 	if !ok {
 		return
 	}
+	if _, had := m[k]; !had {
+		return
+	}
 	delete(m, k)
-	if len(m) == 0 {
+	switch {
+	case len(m) == 0:
 		s.t.Delete(nil)
+	case s.t.Serialized():
+		s.t.Put(nil, m)
 	}
 }
 func (s mapState[UK, UV]) Contains(k UK) bool { _, ok := s.Get(k); return ok }

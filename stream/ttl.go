@@ -155,25 +155,38 @@ func (s ttlMapState[UK, UV]) Get(k UK) (UV, bool) {
 	if s.ttl.UpdateOnRead {
 		e.Expiry = s.ttl.expiry(now)
 		m[k] = e
+		if s.t.Serialized() { // Get returned a copy: write the renewal back
+			s.t.Put(nil, m)
+		}
 	}
 	return e.Value, true
 }
 func (s ttlMapState[UK, UV]) Put(k UK, v UV) {
+	e := ttlValue[UV]{Value: v, Expiry: s.ttl.expiry(s.clk.now())}
 	m, ok := s.t.Get(nil)
 	if !ok {
-		m = map[UK]ttlValue[UV]{}
+		s.t.Put(nil, map[UK]ttlValue[UV]{k: e})
+		return
+	}
+	m[k] = e
+	if s.t.Serialized() {
 		s.t.Put(nil, m)
 	}
-	m[k] = ttlValue[UV]{Value: v, Expiry: s.ttl.expiry(s.clk.now())}
 }
 func (s ttlMapState[UK, UV]) Remove(k UK) {
 	m, ok := s.t.Get(nil)
 	if !ok {
 		return
 	}
+	if _, had := m[k]; !had {
+		return
+	}
 	delete(m, k)
-	if len(m) == 0 {
+	switch {
+	case len(m) == 0:
 		s.t.Delete(nil)
+	case s.t.Serialized():
+		s.t.Put(nil, m)
 	}
 }
 func (s ttlMapState[UK, UV]) Contains(k UK) bool { _, ok := s.Get(k); return ok }
@@ -183,14 +196,19 @@ func (s ttlMapState[UK, UV]) Clear()             { s.t.Delete(nil) }
 func (s ttlMapState[UK, UV]) purge() map[UK]ttlValue[UV] {
 	m, _ := s.t.Get(nil)
 	now := s.clk.now()
+	purged := false
 	for k, e := range m {
 		if s.ttl.expired(e.Expiry, now) {
 			delete(m, k)
+			purged = true
 		}
 	}
 	if m != nil && len(m) == 0 {
 		s.t.Delete(nil)
 		return nil
+	}
+	if purged && s.t.Serialized() {
+		s.t.Put(nil, m)
 	}
 	return m
 }

@@ -442,10 +442,17 @@ func (x *TaskExecutionState) GetEndOfInput() bool {
 
 // State of one operator instance in a checkpoint.
 type StateHandle struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`     // URI of the keyed-state snapshot file; empty when inline
-	Inline        []byte                 `protobuf:"bytes,2,opt,name=inline,proto3" json:"inline,omitempty"` // the snapshot bytes (no checkpoint directory configured)
-	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Path   string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`     // URI of the keyed-state snapshot file (heap-v1); empty when inline or multi-file
+	Inline []byte                 `protobuf:"bytes,2,opt,name=inline,proto3" json:"inline,omitempty"` // the snapshot bytes (no checkpoint directory configured)
+	Size   int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	Format string                 `protobuf:"bytes,4,opt,name=format,proto3" json:"format,omitempty"` // "" or "heap-v1": one FGKS file (path/inline); "pebble-v1": files
+	Files  []*StateFileRef        `protobuf:"bytes,5,rep,name=files,proto3" json:"files,omitempty"`   // multi-file formats (pebble-v1)
+	// Key groups the handle covers (restore handles; 0/0 with end_set false: derive them from the
+	// subtask's parallelism as before).
+	KeyGroupStart int32 `protobuf:"varint,6,opt,name=key_group_start,json=keyGroupStart,proto3" json:"key_group_start,omitempty"`
+	KeyGroupEnd   int32 `protobuf:"varint,7,opt,name=key_group_end,json=keyGroupEnd,proto3" json:"key_group_end,omitempty"`
+	KeyGroupsSet  bool  `protobuf:"varint,8,opt,name=key_groups_set,json=keyGroupsSet,proto3" json:"key_groups_set,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -501,6 +508,112 @@ func (x *StateHandle) GetSize() int64 {
 	return 0
 }
 
+func (x *StateHandle) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *StateHandle) GetFiles() []*StateFileRef {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *StateHandle) GetKeyGroupStart() int32 {
+	if x != nil {
+		return x.KeyGroupStart
+	}
+	return 0
+}
+
+func (x *StateHandle) GetKeyGroupEnd() int32 {
+	if x != nil {
+		return x.KeyGroupEnd
+	}
+	return 0
+}
+
+func (x *StateHandle) GetKeyGroupsSet() bool {
+	if x != nil {
+		return x.KeyGroupsSet
+	}
+	return false
+}
+
+// StateFileRef is one file of a multi-file state handle. In acknowledgements the path is
+// relative: shared files to the job's shared directory, the others to the checkpoint's
+// directory (docs/formats/checkpoint.md); in deployments (restore) it is the resolved URI.
+type StateFileRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Size          int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	Shared        bool                   `protobuf:"varint,3,opt,name=shared,proto3" json:"shared,omitempty"`
+	New           bool                   `protobuf:"varint,4,opt,name=new,proto3" json:"new,omitempty"` // shared file uploaded by this checkpoint
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateFileRef) Reset() {
+	*x = StateFileRef{}
+	mi := &file_rpc_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateFileRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateFileRef) ProtoMessage() {}
+
+func (x *StateFileRef) ProtoReflect() protoreflect.Message {
+	mi := &file_rpc_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateFileRef.ProtoReflect.Descriptor instead.
+func (*StateFileRef) Descriptor() ([]byte, []int) {
+	return file_rpc_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StateFileRef) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *StateFileRef) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *StateFileRef) GetShared() bool {
+	if x != nil {
+		return x.Shared
+	}
+	return false
+}
+
+func (x *StateFileRef) GetNew() bool {
+	if x != nil {
+		return x.New
+	}
+	return false
+}
+
 type OperatorSubtaskState struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	OperatorId     string                 `protobuf:"bytes,1,opt,name=operator_id,json=operatorId,proto3" json:"operator_id,omitempty"`
@@ -515,7 +628,7 @@ type OperatorSubtaskState struct {
 
 func (x *OperatorSubtaskState) Reset() {
 	*x = OperatorSubtaskState{}
-	mi := &file_rpc_proto_msgTypes[6]
+	mi := &file_rpc_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +640,7 @@ func (x *OperatorSubtaskState) String() string {
 func (*OperatorSubtaskState) ProtoMessage() {}
 
 func (x *OperatorSubtaskState) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[6]
+	mi := &file_rpc_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +653,7 @@ func (x *OperatorSubtaskState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OperatorSubtaskState.ProtoReflect.Descriptor instead.
 func (*OperatorSubtaskState) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{6}
+	return file_rpc_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *OperatorSubtaskState) GetOperatorId() string {
@@ -598,7 +711,7 @@ type TaskStateSnapshot struct {
 
 func (x *TaskStateSnapshot) Reset() {
 	*x = TaskStateSnapshot{}
-	mi := &file_rpc_proto_msgTypes[7]
+	mi := &file_rpc_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +723,7 @@ func (x *TaskStateSnapshot) String() string {
 func (*TaskStateSnapshot) ProtoMessage() {}
 
 func (x *TaskStateSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[7]
+	mi := &file_rpc_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +736,7 @@ func (x *TaskStateSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStateSnapshot.ProtoReflect.Descriptor instead.
 func (*TaskStateSnapshot) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{7}
+	return file_rpc_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TaskStateSnapshot) GetOperators() []*OperatorSubtaskState {
@@ -673,7 +786,7 @@ type CheckpointAck struct {
 
 func (x *CheckpointAck) Reset() {
 	*x = CheckpointAck{}
-	mi := &file_rpc_proto_msgTypes[8]
+	mi := &file_rpc_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +798,7 @@ func (x *CheckpointAck) String() string {
 func (*CheckpointAck) ProtoMessage() {}
 
 func (x *CheckpointAck) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[8]
+	mi := &file_rpc_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +811,7 @@ func (x *CheckpointAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointAck.ProtoReflect.Descriptor instead.
 func (*CheckpointAck) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{8}
+	return file_rpc_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CheckpointAck) GetJobId() string {
@@ -741,7 +854,7 @@ type CheckpointDecline struct {
 
 func (x *CheckpointDecline) Reset() {
 	*x = CheckpointDecline{}
-	mi := &file_rpc_proto_msgTypes[9]
+	mi := &file_rpc_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +866,7 @@ func (x *CheckpointDecline) String() string {
 func (*CheckpointDecline) ProtoMessage() {}
 
 func (x *CheckpointDecline) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[9]
+	mi := &file_rpc_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +879,7 @@ func (x *CheckpointDecline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointDecline.ProtoReflect.Descriptor instead.
 func (*CheckpointDecline) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{9}
+	return file_rpc_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CheckpointDecline) GetJobId() string {
@@ -805,7 +918,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_rpc_proto_msgTypes[10]
+	mi := &file_rpc_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -817,7 +930,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[10]
+	mi := &file_rpc_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -830,7 +943,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{10}
+	return file_rpc_proto_rawDescGZIP(), []int{11}
 }
 
 // InputChannels locates the producers of one network input edge of a task.
@@ -845,7 +958,7 @@ type InputChannels struct {
 
 func (x *InputChannels) Reset() {
 	*x = InputChannels{}
-	mi := &file_rpc_proto_msgTypes[11]
+	mi := &file_rpc_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +970,7 @@ func (x *InputChannels) String() string {
 func (*InputChannels) ProtoMessage() {}
 
 func (x *InputChannels) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[11]
+	mi := &file_rpc_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +983,7 @@ func (x *InputChannels) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InputChannels.ProtoReflect.Descriptor instead.
 func (*InputChannels) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{11}
+	return file_rpc_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InputChannels) GetEdgeId() string {
@@ -913,7 +1026,7 @@ type TaskDeployment struct {
 
 func (x *TaskDeployment) Reset() {
 	*x = TaskDeployment{}
-	mi := &file_rpc_proto_msgTypes[12]
+	mi := &file_rpc_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1038,7 @@ func (x *TaskDeployment) String() string {
 func (*TaskDeployment) ProtoMessage() {}
 
 func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[12]
+	mi := &file_rpc_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1051,7 @@ func (x *TaskDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskDeployment.ProtoReflect.Descriptor instead.
 func (*TaskDeployment) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{12}
+	return file_rpc_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TaskDeployment) GetJobId() string {
@@ -1031,7 +1144,7 @@ type CheckpointRequest struct {
 
 func (x *CheckpointRequest) Reset() {
 	*x = CheckpointRequest{}
-	mi := &file_rpc_proto_msgTypes[13]
+	mi := &file_rpc_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1156,7 @@ func (x *CheckpointRequest) String() string {
 func (*CheckpointRequest) ProtoMessage() {}
 
 func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[13]
+	mi := &file_rpc_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1169,7 @@ func (x *CheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{13}
+	return file_rpc_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CheckpointRequest) GetExecutionId() string {
@@ -1105,7 +1218,7 @@ type NotifyCheckpointRequest struct {
 
 func (x *NotifyCheckpointRequest) Reset() {
 	*x = NotifyCheckpointRequest{}
-	mi := &file_rpc_proto_msgTypes[14]
+	mi := &file_rpc_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1230,7 @@ func (x *NotifyCheckpointRequest) String() string {
 func (*NotifyCheckpointRequest) ProtoMessage() {}
 
 func (x *NotifyCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[14]
+	mi := &file_rpc_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1243,7 @@ func (x *NotifyCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotifyCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*NotifyCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{14}
+	return file_rpc_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *NotifyCheckpointRequest) GetExecutionId() string {
@@ -1163,7 +1276,7 @@ type CancelTaskRequest struct {
 
 func (x *CancelTaskRequest) Reset() {
 	*x = CancelTaskRequest{}
-	mi := &file_rpc_proto_msgTypes[15]
+	mi := &file_rpc_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1288,7 @@ func (x *CancelTaskRequest) String() string {
 func (*CancelTaskRequest) ProtoMessage() {}
 
 func (x *CancelTaskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[15]
+	mi := &file_rpc_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1301,7 @@ func (x *CancelTaskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTaskRequest.ProtoReflect.Descriptor instead.
 func (*CancelTaskRequest) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{15}
+	return file_rpc_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CancelTaskRequest) GetExecutionId() string {
@@ -1207,7 +1320,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_rpc_proto_msgTypes[16]
+	mi := &file_rpc_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1219,7 +1332,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_rpc_proto_msgTypes[16]
+	mi := &file_rpc_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1232,7 +1345,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_rpc_proto_rawDescGZIP(), []int{16}
+	return file_rpc_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ShutdownRequest) GetReason() string {
@@ -1277,11 +1390,21 @@ const file_rpc_proto_rawDesc = "" +
 	"\vresource_id\x18\x06 \x01(\tR\n" +
 	"resourceId\x12 \n" +
 	"\fend_of_input\x18\a \x01(\bR\n" +
-	"endOfInput\"M\n" +
+	"endOfInput\"\x90\x02\n" +
 	"\vStateHandle\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06inline\x18\x02 \x01(\fR\x06inline\x12\x12\n" +
-	"\x04size\x18\x03 \x01(\x03R\x04size\"\xfb\x01\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06format\x18\x04 \x01(\tR\x06format\x127\n" +
+	"\x05files\x18\x05 \x03(\v2!.flinkgo.jobgraph.v1.StateFileRefR\x05files\x12&\n" +
+	"\x0fkey_group_start\x18\x06 \x01(\x05R\rkeyGroupStart\x12\"\n" +
+	"\rkey_group_end\x18\a \x01(\x05R\vkeyGroupEnd\x12$\n" +
+	"\x0ekey_groups_set\x18\b \x01(\bR\fkeyGroupsSet\"`\n" +
+	"\fStateFileRef\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06shared\x18\x03 \x01(\bR\x06shared\x12\x10\n" +
+	"\x03new\x18\x04 \x01(\bR\x03new\"\xfb\x01\n" +
 	"\x14OperatorSubtaskState\x12\x1f\n" +
 	"\voperator_id\x18\x01 \x01(\tR\n" +
 	"operatorId\x12\x18\n" +
@@ -1384,7 +1507,7 @@ func file_rpc_proto_rawDescGZIP() []byte {
 }
 
 var file_rpc_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_rpc_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_rpc_proto_goTypes = []any{
 	(ExecutionState)(0),                 // 0: flinkgo.jobgraph.v1.ExecutionState
 	(*RegisterTaskManagerRequest)(nil),  // 1: flinkgo.jobgraph.v1.RegisterTaskManagerRequest
@@ -1393,56 +1516,58 @@ var file_rpc_proto_goTypes = []any{
 	(*HeartbeatResponse)(nil),           // 4: flinkgo.jobgraph.v1.HeartbeatResponse
 	(*TaskExecutionState)(nil),          // 5: flinkgo.jobgraph.v1.TaskExecutionState
 	(*StateHandle)(nil),                 // 6: flinkgo.jobgraph.v1.StateHandle
-	(*OperatorSubtaskState)(nil),        // 7: flinkgo.jobgraph.v1.OperatorSubtaskState
-	(*TaskStateSnapshot)(nil),           // 8: flinkgo.jobgraph.v1.TaskStateSnapshot
-	(*CheckpointAck)(nil),               // 9: flinkgo.jobgraph.v1.CheckpointAck
-	(*CheckpointDecline)(nil),           // 10: flinkgo.jobgraph.v1.CheckpointDecline
-	(*Ack)(nil),                         // 11: flinkgo.jobgraph.v1.Ack
-	(*InputChannels)(nil),               // 12: flinkgo.jobgraph.v1.InputChannels
-	(*TaskDeployment)(nil),              // 13: flinkgo.jobgraph.v1.TaskDeployment
-	(*CheckpointRequest)(nil),           // 14: flinkgo.jobgraph.v1.CheckpointRequest
-	(*NotifyCheckpointRequest)(nil),     // 15: flinkgo.jobgraph.v1.NotifyCheckpointRequest
-	(*CancelTaskRequest)(nil),           // 16: flinkgo.jobgraph.v1.CancelTaskRequest
-	(*ShutdownRequest)(nil),             // 17: flinkgo.jobgraph.v1.ShutdownRequest
-	nil,                                 // 18: flinkgo.jobgraph.v1.TaskDeployment.OutputParallelismEntry
-	nil,                                 // 19: flinkgo.jobgraph.v1.TaskDeployment.ConfigEntry
-	(*Vertex)(nil),                      // 20: flinkgo.jobgraph.v1.Vertex
+	(*StateFileRef)(nil),                // 7: flinkgo.jobgraph.v1.StateFileRef
+	(*OperatorSubtaskState)(nil),        // 8: flinkgo.jobgraph.v1.OperatorSubtaskState
+	(*TaskStateSnapshot)(nil),           // 9: flinkgo.jobgraph.v1.TaskStateSnapshot
+	(*CheckpointAck)(nil),               // 10: flinkgo.jobgraph.v1.CheckpointAck
+	(*CheckpointDecline)(nil),           // 11: flinkgo.jobgraph.v1.CheckpointDecline
+	(*Ack)(nil),                         // 12: flinkgo.jobgraph.v1.Ack
+	(*InputChannels)(nil),               // 13: flinkgo.jobgraph.v1.InputChannels
+	(*TaskDeployment)(nil),              // 14: flinkgo.jobgraph.v1.TaskDeployment
+	(*CheckpointRequest)(nil),           // 15: flinkgo.jobgraph.v1.CheckpointRequest
+	(*NotifyCheckpointRequest)(nil),     // 16: flinkgo.jobgraph.v1.NotifyCheckpointRequest
+	(*CancelTaskRequest)(nil),           // 17: flinkgo.jobgraph.v1.CancelTaskRequest
+	(*ShutdownRequest)(nil),             // 18: flinkgo.jobgraph.v1.ShutdownRequest
+	nil,                                 // 19: flinkgo.jobgraph.v1.TaskDeployment.OutputParallelismEntry
+	nil,                                 // 20: flinkgo.jobgraph.v1.TaskDeployment.ConfigEntry
+	(*Vertex)(nil),                      // 21: flinkgo.jobgraph.v1.Vertex
 }
 var file_rpc_proto_depIdxs = []int32{
 	0,  // 0: flinkgo.jobgraph.v1.TaskExecutionState.state:type_name -> flinkgo.jobgraph.v1.ExecutionState
-	6,  // 1: flinkgo.jobgraph.v1.OperatorSubtaskState.keyed:type_name -> flinkgo.jobgraph.v1.StateHandle
-	7,  // 2: flinkgo.jobgraph.v1.TaskStateSnapshot.operators:type_name -> flinkgo.jobgraph.v1.OperatorSubtaskState
-	8,  // 3: flinkgo.jobgraph.v1.CheckpointAck.state:type_name -> flinkgo.jobgraph.v1.TaskStateSnapshot
-	20, // 4: flinkgo.jobgraph.v1.TaskDeployment.vertex:type_name -> flinkgo.jobgraph.v1.Vertex
-	12, // 5: flinkgo.jobgraph.v1.TaskDeployment.inputs:type_name -> flinkgo.jobgraph.v1.InputChannels
-	18, // 6: flinkgo.jobgraph.v1.TaskDeployment.output_parallelism:type_name -> flinkgo.jobgraph.v1.TaskDeployment.OutputParallelismEntry
-	19, // 7: flinkgo.jobgraph.v1.TaskDeployment.config:type_name -> flinkgo.jobgraph.v1.TaskDeployment.ConfigEntry
-	7,  // 8: flinkgo.jobgraph.v1.TaskDeployment.restore_state:type_name -> flinkgo.jobgraph.v1.OperatorSubtaskState
-	1,  // 9: flinkgo.jobgraph.v1.JobManagerGateway.RegisterTaskManager:input_type -> flinkgo.jobgraph.v1.RegisterTaskManagerRequest
-	3,  // 10: flinkgo.jobgraph.v1.JobManagerGateway.Heartbeat:input_type -> flinkgo.jobgraph.v1.HeartbeatRequest
-	5,  // 11: flinkgo.jobgraph.v1.JobManagerGateway.UpdateTaskExecutionState:input_type -> flinkgo.jobgraph.v1.TaskExecutionState
-	9,  // 12: flinkgo.jobgraph.v1.JobManagerGateway.AcknowledgeCheckpoint:input_type -> flinkgo.jobgraph.v1.CheckpointAck
-	10, // 13: flinkgo.jobgraph.v1.JobManagerGateway.DeclineCheckpoint:input_type -> flinkgo.jobgraph.v1.CheckpointDecline
-	13, // 14: flinkgo.jobgraph.v1.TaskExecutorGateway.SubmitTask:input_type -> flinkgo.jobgraph.v1.TaskDeployment
-	16, // 15: flinkgo.jobgraph.v1.TaskExecutorGateway.CancelTask:input_type -> flinkgo.jobgraph.v1.CancelTaskRequest
-	17, // 16: flinkgo.jobgraph.v1.TaskExecutorGateway.Shutdown:input_type -> flinkgo.jobgraph.v1.ShutdownRequest
-	14, // 17: flinkgo.jobgraph.v1.TaskExecutorGateway.TriggerCheckpoint:input_type -> flinkgo.jobgraph.v1.CheckpointRequest
-	15, // 18: flinkgo.jobgraph.v1.TaskExecutorGateway.NotifyCheckpoint:input_type -> flinkgo.jobgraph.v1.NotifyCheckpointRequest
-	2,  // 19: flinkgo.jobgraph.v1.JobManagerGateway.RegisterTaskManager:output_type -> flinkgo.jobgraph.v1.RegisterTaskManagerResponse
-	4,  // 20: flinkgo.jobgraph.v1.JobManagerGateway.Heartbeat:output_type -> flinkgo.jobgraph.v1.HeartbeatResponse
-	11, // 21: flinkgo.jobgraph.v1.JobManagerGateway.UpdateTaskExecutionState:output_type -> flinkgo.jobgraph.v1.Ack
-	11, // 22: flinkgo.jobgraph.v1.JobManagerGateway.AcknowledgeCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
-	11, // 23: flinkgo.jobgraph.v1.JobManagerGateway.DeclineCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
-	11, // 24: flinkgo.jobgraph.v1.TaskExecutorGateway.SubmitTask:output_type -> flinkgo.jobgraph.v1.Ack
-	11, // 25: flinkgo.jobgraph.v1.TaskExecutorGateway.CancelTask:output_type -> flinkgo.jobgraph.v1.Ack
-	11, // 26: flinkgo.jobgraph.v1.TaskExecutorGateway.Shutdown:output_type -> flinkgo.jobgraph.v1.Ack
-	11, // 27: flinkgo.jobgraph.v1.TaskExecutorGateway.TriggerCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
-	11, // 28: flinkgo.jobgraph.v1.TaskExecutorGateway.NotifyCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
-	19, // [19:29] is the sub-list for method output_type
-	9,  // [9:19] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	7,  // 1: flinkgo.jobgraph.v1.StateHandle.files:type_name -> flinkgo.jobgraph.v1.StateFileRef
+	6,  // 2: flinkgo.jobgraph.v1.OperatorSubtaskState.keyed:type_name -> flinkgo.jobgraph.v1.StateHandle
+	8,  // 3: flinkgo.jobgraph.v1.TaskStateSnapshot.operators:type_name -> flinkgo.jobgraph.v1.OperatorSubtaskState
+	9,  // 4: flinkgo.jobgraph.v1.CheckpointAck.state:type_name -> flinkgo.jobgraph.v1.TaskStateSnapshot
+	21, // 5: flinkgo.jobgraph.v1.TaskDeployment.vertex:type_name -> flinkgo.jobgraph.v1.Vertex
+	13, // 6: flinkgo.jobgraph.v1.TaskDeployment.inputs:type_name -> flinkgo.jobgraph.v1.InputChannels
+	19, // 7: flinkgo.jobgraph.v1.TaskDeployment.output_parallelism:type_name -> flinkgo.jobgraph.v1.TaskDeployment.OutputParallelismEntry
+	20, // 8: flinkgo.jobgraph.v1.TaskDeployment.config:type_name -> flinkgo.jobgraph.v1.TaskDeployment.ConfigEntry
+	8,  // 9: flinkgo.jobgraph.v1.TaskDeployment.restore_state:type_name -> flinkgo.jobgraph.v1.OperatorSubtaskState
+	1,  // 10: flinkgo.jobgraph.v1.JobManagerGateway.RegisterTaskManager:input_type -> flinkgo.jobgraph.v1.RegisterTaskManagerRequest
+	3,  // 11: flinkgo.jobgraph.v1.JobManagerGateway.Heartbeat:input_type -> flinkgo.jobgraph.v1.HeartbeatRequest
+	5,  // 12: flinkgo.jobgraph.v1.JobManagerGateway.UpdateTaskExecutionState:input_type -> flinkgo.jobgraph.v1.TaskExecutionState
+	10, // 13: flinkgo.jobgraph.v1.JobManagerGateway.AcknowledgeCheckpoint:input_type -> flinkgo.jobgraph.v1.CheckpointAck
+	11, // 14: flinkgo.jobgraph.v1.JobManagerGateway.DeclineCheckpoint:input_type -> flinkgo.jobgraph.v1.CheckpointDecline
+	14, // 15: flinkgo.jobgraph.v1.TaskExecutorGateway.SubmitTask:input_type -> flinkgo.jobgraph.v1.TaskDeployment
+	17, // 16: flinkgo.jobgraph.v1.TaskExecutorGateway.CancelTask:input_type -> flinkgo.jobgraph.v1.CancelTaskRequest
+	18, // 17: flinkgo.jobgraph.v1.TaskExecutorGateway.Shutdown:input_type -> flinkgo.jobgraph.v1.ShutdownRequest
+	15, // 18: flinkgo.jobgraph.v1.TaskExecutorGateway.TriggerCheckpoint:input_type -> flinkgo.jobgraph.v1.CheckpointRequest
+	16, // 19: flinkgo.jobgraph.v1.TaskExecutorGateway.NotifyCheckpoint:input_type -> flinkgo.jobgraph.v1.NotifyCheckpointRequest
+	2,  // 20: flinkgo.jobgraph.v1.JobManagerGateway.RegisterTaskManager:output_type -> flinkgo.jobgraph.v1.RegisterTaskManagerResponse
+	4,  // 21: flinkgo.jobgraph.v1.JobManagerGateway.Heartbeat:output_type -> flinkgo.jobgraph.v1.HeartbeatResponse
+	12, // 22: flinkgo.jobgraph.v1.JobManagerGateway.UpdateTaskExecutionState:output_type -> flinkgo.jobgraph.v1.Ack
+	12, // 23: flinkgo.jobgraph.v1.JobManagerGateway.AcknowledgeCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
+	12, // 24: flinkgo.jobgraph.v1.JobManagerGateway.DeclineCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
+	12, // 25: flinkgo.jobgraph.v1.TaskExecutorGateway.SubmitTask:output_type -> flinkgo.jobgraph.v1.Ack
+	12, // 26: flinkgo.jobgraph.v1.TaskExecutorGateway.CancelTask:output_type -> flinkgo.jobgraph.v1.Ack
+	12, // 27: flinkgo.jobgraph.v1.TaskExecutorGateway.Shutdown:output_type -> flinkgo.jobgraph.v1.Ack
+	12, // 28: flinkgo.jobgraph.v1.TaskExecutorGateway.TriggerCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
+	12, // 29: flinkgo.jobgraph.v1.TaskExecutorGateway.NotifyCheckpoint:output_type -> flinkgo.jobgraph.v1.Ack
+	20, // [20:30] is the sub-list for method output_type
+	10, // [10:20] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_rpc_proto_init() }
@@ -1457,7 +1582,7 @@ func file_rpc_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rpc_proto_rawDesc), len(file_rpc_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

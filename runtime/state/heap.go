@@ -27,6 +27,7 @@ type KeyedBackend struct {
 	order          []string
 	pending        map[string][]pendingEntry // restored, not yet registered
 	keyLen         func(composite []byte) int
+	pb             *pebbleState // nil: heap mode
 
 	// EventTimers and ProcTimers are the operator's timers (snapshotted with the state).
 	EventTimers *TimerQueue
@@ -79,15 +80,22 @@ func (b *KeyedBackend) compositeKey(ns []byte) []byte {
 func (b *KeyedBackend) StateNames() []string { return append([]string(nil), b.order...) }
 
 // Table is one named keyed state: values of type V addressed by (current key, namespace).
+//
+// In heap mode values live as typed values in a map; in Pebble mode (KeyedBackend.UsePebble)
+// they are serialized into the store on Put and decoded on Get, so a value obtained from Get
+// and mutated in place must be written back with Put. In Pebble mode, store failures raise a
+// task failure (op.Fail).
 type Table[V any] struct {
 	b     *KeyedBackend
 	tname string
 	codec serde.Codec[V]
 	m     map[string]V
+	ps    *pebbleState // nil: heap mode
+	id    byte         // Pebble mode: the state id in the keys
 }
 
 func (t *Table[V]) name() string { return t.tname }
-func (t *Table[V]) len() int     { return len(t.m) }
+func (t *Table[V]) len() int     { return t.Len() }
 func (t *Table[V]) clearAll()    { clear(t.m) }
 
 // GetTable returns the table called name, creating it on first use. Asking for an existing name
@@ -100,7 +108,21 @@ func GetTable[V any](b *KeyedBackend, name string, codec serde.Codec[V]) (*Table
 		}
 		return tv, nil
 	}
-	t := &Table[V]{b: b, tname: name, codec: codec, m: make(map[string]V)}
+	t := &Table[V]{b: b, tname: name, codec: codec}
+	if b.pb != nil {
+		if err := b.pb.open(); err != nil {
+			return nil, err
+		}
+		id, err := b.pb.idFor(name)
+		if err != nil {
+			return nil, err
+		}
+		t.ps, t.id = b.pb, id
+		b.tables[name] = t
+		b.order = append(b.order, name)
+		return t, nil
+	}
+	t.m = make(map[string]V)
 	for _, e := range b.pending[name] {
 		if err := t.restoreEntry(e.key, e.val); err != nil {
 			return nil, fmt.Errorf("restoring state %q: %w", name, err)
@@ -114,26 +136,44 @@ func GetTable[V any](b *KeyedBackend, name string, codec serde.Codec[V]) (*Table
 
 // Get returns the value for the current key and namespace ns.
 func (t *Table[V]) Get(ns []byte) (V, bool) {
+	if t.ps != nil {
+		return t.pGet(ns)
+	}
 	v, ok := t.m[string(t.b.compositeKey(ns))]
 	return v, ok
 }
 
 // Put stores v for the current key and namespace ns.
 func (t *Table[V]) Put(ns []byte, v V) {
-	k := t.b.compositeKey(ns)
-	if p, ok := t.m[string(k)]; ok {
-		_ = p
-		t.m[string(k)] = v // the map reuses the existing key string: no allocation
+	if t.ps != nil {
+		t.pPut(ns, v)
 		return
 	}
-	t.m[string(k)] = v
+	// For an existing key the map reuses the stored key string: no allocation.
+	t.m[string(t.b.compositeKey(ns))] = v
 }
 
 // Delete removes the entry of the current key and namespace ns.
-func (t *Table[V]) Delete(ns []byte) { delete(t.m, string(t.b.compositeKey(ns))) }
+func (t *Table[V]) Delete(ns []byte) {
+	if t.ps != nil {
+		t.pDelete(ns)
+		return
+	}
+	delete(t.m, string(t.b.compositeKey(ns)))
+}
 
-// Len returns the number of entries (all keys and namespaces).
-func (t *Table[V]) Len() int { return len(t.m) }
+// Serialized reports whether the table stores serialized values (Pebble mode): a value from
+// Get is then a copy, and changing it in place needs a Put to persist.
+func (t *Table[V]) Serialized() bool { return t.ps != nil }
+
+// Len returns the number of entries (all keys and namespaces). In Pebble mode it scans the
+// table (tests and diagnostics only).
+func (t *Table[V]) Len() int {
+	if t.ps != nil {
+		return t.pLen()
+	}
+	return len(t.m)
+}
 
 // Codec returns the value codec (snapshots).
 func (t *Table[V]) Codec() serde.Codec[V] { return t.codec }
@@ -141,6 +181,9 @@ func (t *Table[V]) Codec() serde.Codec[V] { return t.codec }
 // SortedEntries returns all entries ordered by their composite key: a deterministic order for
 // snapshots and tests.
 func (t *Table[V]) SortedEntries() (keys []string, vals []V) {
+	if t.ps != nil {
+		return t.pSortedEntries()
+	}
 	keys = make([]string, 0, len(t.m))
 	for k := range t.m {
 		keys = append(keys, k)

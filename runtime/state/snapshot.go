@@ -49,33 +49,68 @@ type snapEntry struct {
 }
 
 // Snapshot serializes all keyed state and timers of the backend (synchronously, on the task
-// goroutine) and returns the bytes and their size per key group.
+// goroutine) in the canonical FGKS format: what the heap backend checkpoints and what both
+// backends write for savepoints (self-contained, portable across backends and parallelism).
+// In Pebble mode the whole state is exported into memory.
 func (b *KeyedBackend) Snapshot() ([]byte, error) {
-	names := append([]string(nil), b.order...)
-	for name := range b.pending {
-		if _, ok := b.tables[name]; !ok {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names[len(b.order):])
 	groups := map[int][]snapEntry{}
-	for i, name := range names {
-		if t, ok := b.tables[name]; ok {
-			if err := t.appendEntries(i, b.maxParallelism, groups); err != nil {
-				return nil, fmt.Errorf("state %q: %w", name, err)
-			}
-			continue
+	var names []string
+	if b.pb != nil {
+		names = append(names, b.pb.names...)
+		if err := b.pebbleGroups(groups); err != nil {
+			return nil, err
 		}
-		for _, e := range b.pending[name] { // restored but not yet accessed: keep as is
-			groups[e.kg] = append(groups[e.kg], snapEntry{kind: kindValue, state: i, key: e.key, val: e.val})
+	} else {
+		names = append(names, b.order...)
+		for name := range b.pending {
+			if _, ok := b.tables[name]; !ok {
+				names = append(names, name)
+			}
+		}
+		sort.Strings(names[len(b.order):])
+		for i, name := range names {
+			if t, ok := b.tables[name]; ok {
+				if err := t.appendEntries(i, b.maxParallelism, groups); err != nil {
+					return nil, fmt.Errorf("state %q: %w", name, err)
+				}
+				continue
+			}
+			for _, e := range b.pending[name] { // restored but not yet accessed: keep as is
+				groups[e.kg] = append(groups[e.kg], snapEntry{kind: kindValue, state: i, key: e.key, val: e.val})
+			}
 		}
 	}
-	for kind, q := range map[byte]*TimerQueue{kindEventTimer: b.EventTimers, kindProcTimer: b.ProcTimers} {
+	b.appendTimers(groups)
+	return encodeSnapshot(names, groups), nil
+}
+
+// metaSnapshot is the FGKS file of a Pebble checkpoint: the state names (index = state id in
+// the store's keys) and the timers, no values (those are in the SST files).
+func (b *KeyedBackend) metaSnapshot() []byte {
+	groups := map[int][]snapEntry{}
+	b.appendTimers(groups)
+	var names []string
+	if b.pb != nil {
+		names = b.pb.names
+	}
+	return encodeSnapshot(names, groups)
+}
+
+func (b *KeyedBackend) appendTimers(groups map[int][]snapEntry) {
+	for _, kind := range []byte{kindEventTimer, kindProcTimer} {
+		q := b.EventTimers
+		if kind == kindProcTimer {
+			q = b.ProcTimers
+		}
 		for _, t := range q.All() {
 			kg := serde.KeyGroupOf([]byte(t.Key), b.maxParallelism)
 			groups[kg] = append(groups[kg], snapEntry{kind: kind, ts: t.Timestamp, key: []byte(t.Key), val: []byte(t.Namespace)})
 		}
 	}
+}
+
+// encodeSnapshot writes the FGKS v1 bytes of names and the entries per key group.
+func encodeSnapshot(names []string, groups map[int][]snapEntry) []byte {
 	out := append([]byte(snapshotMagic), 0, snapshotVersion)
 	out = binary.AppendUvarint(out, uint64(len(names)))
 	for _, n := range names {
@@ -89,7 +124,7 @@ func (b *KeyedBackend) Snapshot() ([]byte, error) {
 	sort.Ints(kgs)
 	for _, kg := range kgs {
 		es := groups[kg]
-		sort.Slice(es, func(i, j int) bool {
+		sort.SliceStable(es, func(i, j int) bool {
 			if es[i].kind != es[j].kind {
 				return es[i].kind < es[j].kind
 			}
@@ -99,7 +134,10 @@ func (b *KeyedBackend) Snapshot() ([]byte, error) {
 			if c := string(es[i].key); c != string(es[j].key) {
 				return c < string(es[j].key)
 			}
-			return es[i].ts < es[j].ts
+			if es[i].ts != es[j].ts {
+				return es[i].ts < es[j].ts
+			}
+			return string(es[i].val) < string(es[j].val)
 		})
 		out = binary.BigEndian.AppendUint16(out, uint16(kg))
 		out = binary.AppendUvarint(out, uint64(len(es)))
@@ -116,7 +154,7 @@ func (b *KeyedBackend) Snapshot() ([]byte, error) {
 			out = append(out, e.val...)
 		}
 	}
-	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli)), nil
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
 }
 
 func (t *Table[V]) appendEntries(idx, maxPar int, groups map[int][]snapEntry) error {
@@ -147,10 +185,19 @@ type pendingEntry struct {
 	val []byte
 }
 
-// Restore adds the entries of a snapshot that fall into this backend's key groups. Values stay
-// serialized until their state is registered again (GetTable), since only the user's code knows
-// their types. Timers are restored directly.
-func (b *KeyedBackend) Restore(data []byte) error {
+// snapVisitor receives the contents of an FGKS snapshot (walkSnapshot): the state names first,
+// then every entry in file order. An error stops the walk and is returned as is.
+type snapVisitor struct {
+	names func(names []string) error
+	value func(kg, state int, key, val []byte) error
+	timer func(kg int, kind byte, ts int64, key, ns []byte) error
+}
+
+var errStopWalk = errors.New("walk stopped")
+
+// walkSnapshot checks an FGKS snapshot (magic, version, checksum) and visits its contents.
+// Slices passed to the visitor alias data.
+func walkSnapshot(data []byte, v snapVisitor) error {
 	if len(data) < 4+2+4 || string(data[:4]) != snapshotMagic {
 		return fmt.Errorf("%w: bad magic or too short (%d bytes)", ErrCorruptSnapshot, len(data))
 	}
@@ -158,8 +205,8 @@ func (b *KeyedBackend) Restore(data []byte) error {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return fmt.Errorf("%w: checksum mismatch", ErrCorruptSnapshot)
 	}
-	if v := binary.BigEndian.Uint16(body[4:6]); v != snapshotVersion {
-		return fmt.Errorf("%w: format version %d, this build reads %d", ErrCorruptSnapshot, v, snapshotVersion)
+	if ver := binary.BigEndian.Uint16(body[4:6]); ver != snapshotVersion {
+		return fmt.Errorf("%w: format version %d, this build reads %d", ErrCorruptSnapshot, ver, snapshotVersion)
 	}
 	r := reader{b: body[6:]}
 	n := r.uvarint()
@@ -170,6 +217,11 @@ func (b *KeyedBackend) Restore(data []byte) error {
 	for i := range names {
 		names[i] = string(r.bytes())
 	}
+	if r.err == nil && v.names != nil {
+		if err := v.names(names); err != nil {
+			return err
+		}
+	}
 	for r.err == nil && len(r.b) > 0 {
 		if len(r.b) < 2 {
 			r.err = errors.New("truncated key group header")
@@ -178,39 +230,31 @@ func (b *KeyedBackend) Restore(data []byte) error {
 		kg := int(binary.BigEndian.Uint16(r.b))
 		r.b = r.b[2:]
 		count := r.uvarint()
-		own := kg >= b.keyGroups.Start && kg <= b.keyGroups.End
 		for i := uint64(0); i < count && r.err == nil; i++ {
 			kind := r.byte()
 			switch kind {
 			case kindValue:
 				si := r.uvarint()
 				key, val := r.bytes(), r.bytes()
+				if r.err != nil {
+					break
+				}
 				if si >= uint64(len(names)) {
 					r.err = fmt.Errorf("state index %d out of range", si)
 					break
 				}
-				if own {
-					name := names[si]
-					if t, ok := b.tables[name]; ok {
-						if err := t.(restorable).restoreEntry(key, val); err != nil {
-							return fmt.Errorf("restoring state %q: %w", name, err)
-						}
-					} else {
-						if b.pending == nil {
-							b.pending = map[string][]pendingEntry{}
-						}
-						b.pending[name] = append(b.pending[name], pendingEntry{kg: kg, key: clone(key), val: clone(val)})
+				if v.value != nil {
+					if err := v.value(kg, int(si), key, val); err != nil {
+						return err
 					}
 				}
 			case kindEventTimer, kindProcTimer:
 				ts := r.varint()
 				key, ns := r.bytes(), r.bytes()
-				if own {
-					q := b.EventTimers
-					if kind == kindProcTimer {
-						q = b.ProcTimers
+				if r.err == nil && v.timer != nil {
+					if err := v.timer(kg, kind, ts, key, ns); err != nil {
+						return err
 					}
-					q.Add(Timer{Timestamp: ts, Key: string(key), Namespace: string(ns)})
 				}
 			default:
 				r.err = fmt.Errorf("unknown entry kind %d", kind)
@@ -220,6 +264,58 @@ func (b *KeyedBackend) Restore(data []byte) error {
 	if r.err != nil {
 		return fmt.Errorf("%w: %v", ErrCorruptSnapshot, r.err)
 	}
+	return nil
+}
+
+// owns reports whether key group kg belongs to this backend.
+func (b *KeyedBackend) owns(kg int) bool { return kg >= b.keyGroups.Start && kg <= b.keyGroups.End }
+
+func (b *KeyedBackend) addTimer(kind byte, ts int64, key, ns []byte) {
+	q := b.EventTimers
+	if kind == kindProcTimer {
+		q = b.ProcTimers
+	}
+	q.Add(Timer{Timestamp: ts, Key: string(key), Namespace: string(ns)})
+}
+
+// Restore adds the entries of an FGKS snapshot that fall into this backend's key groups. In
+// heap mode values stay serialized until their state is registered again (GetTable), since
+// only the user's code knows their types; in Pebble mode they are imported into the store
+// under this backend's state ids. Timers are restored directly.
+func (b *KeyedBackend) Restore(data []byte) error {
+	if b.pb != nil {
+		return b.pebbleRestoreFGKS(data)
+	}
+	var names []string
+	return walkSnapshot(data, snapVisitor{
+		names: func(n []string) error { names = n; return nil },
+		value: func(kg, si int, key, val []byte) error {
+			if !b.owns(kg) {
+				return nil
+			}
+			return b.heapRestoreValue(names[si], kg, key, val)
+		},
+		timer: func(kg int, kind byte, ts int64, key, ns []byte) error {
+			if b.owns(kg) {
+				b.addTimer(kind, ts, key, ns)
+			}
+			return nil
+		},
+	})
+}
+
+// heapRestoreValue adds one serialized entry to a registered table or to the pending entries.
+func (b *KeyedBackend) heapRestoreValue(name string, kg int, key, val []byte) error {
+	if t, ok := b.tables[name]; ok {
+		if err := t.(restorable).restoreEntry(key, val); err != nil {
+			return fmt.Errorf("restoring state %q: %w", name, err)
+		}
+		return nil
+	}
+	if b.pending == nil {
+		b.pending = map[string][]pendingEntry{}
+	}
+	b.pending[name] = append(b.pending[name], pendingEntry{kg: kg, key: clone(key), val: clone(val)})
 	return nil
 }
 
@@ -236,6 +332,9 @@ func (t *Table[V]) restoreEntry(key, val []byte) error {
 	}
 	if n != len(val) {
 		return fmt.Errorf("value has %d trailing bytes: was the state's type changed?", len(val)-n)
+	}
+	if t.ps != nil {
+		return fmt.Errorf("internal error: heap restore into a pebble table")
 	}
 	t.m[string(key)] = v
 	return nil

@@ -2,16 +2,25 @@ package task
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math"
+	"os"
+	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/flink-go/flink-go/configs"
 	"github.com/flink-go/flink-go/fs"
+	"github.com/flink-go/flink-go/runtime/checkpoint"
 	"github.com/flink-go/flink-go/runtime/jobgraph"
 	"github.com/flink-go/flink-go/runtime/op"
 	"github.com/flink-go/flink-go/runtime/serde"
+	"github.com/flink-go/flink-go/runtime/state"
+	"github.com/flink-go/flink-go/runtime/state/pebblestore"
 )
 
 // FinalCheckpointID is the id of the notification that tells end-of-input tasks that the whole
@@ -87,6 +96,7 @@ func (t *Task) TriggerCheckpoint(id, ts int64, savepoint bool, dir string) {
 // NotifyCheckpoint tells the task that checkpoint id completed (or was aborted).
 func (t *Task) NotifyCheckpoint(id int64, aborted bool) {
 	t.post(func() {
+		t.notifyBackends(id, aborted)
 		if aborted {
 			if t.aligning != nil && t.aligning.id == id {
 				t.endAlignment()
@@ -159,38 +169,65 @@ func (t *Task) decline(id int64, reason string) {
 }
 
 // performCheckpoint snapshots every operator of the chain (synchronously), forwards the barrier,
-// then writes the keyed state files and acknowledges asynchronously.
+// then writes the keyed state files and acknowledges asynchronously. A Pebble backend prepares
+// an incremental checkpoint (flush + hard links) here and uploads it asynchronously; savepoints
+// and the heap backend serialize the canonical FGKS snapshot here.
 func (t *Task) performCheckpoint(b barrier, alignment time.Duration) {
 	start := time.Now()
 	v := t.d.Vertex
 	snap := &jobgraph.TaskStateSnapshot{AlignmentMs: alignment.Milliseconds()}
-	keyed := make([][]byte, len(t.instances))
+	keyed := make([]keyedSnapshot, len(t.instances))
+	fail := func(msg string) {
+		for _, k := range keyed {
+			if k.pebble != nil {
+				k.pebble.Release()
+			}
+		}
+		t.decline(b.id, msg)
+		t.broadcastBarrier(b)
+	}
 	for i, inst := range t.instances {
 		o := v.Operators[i]
 		st := &jobgraph.OperatorSubtaskState{OperatorId: o.Id, Subtask: t.d.Subtask, Parallelism: v.Parallelism, MaxParallelism: v.MaxParallelism}
+		snap.Operators = append(snap.Operators, st)
 		if s, ok := inst.(OperatorStateful); ok {
 			data, err := s.SnapshotOperatorState(b.id)
 			if err != nil {
-				t.decline(b.id, fmt.Sprintf("snapshot of %s: %v", o.Name, err))
-				t.broadcastBarrier(b)
+				fail(fmt.Sprintf("snapshot of %s: %v", o.Name, err))
 				return
 			}
 			st.OperatorState = data
 		}
-		if be := t.contexts[i].backend; be != nil {
-			data, err := be.Snapshot()
+		be := t.contexts[i].backend
+		if be == nil || !be.Used() {
+			continue
+		}
+		if be.Type() == state.BackendPebble && !b.savepoint && b.dir != "" {
+			p, err := be.PreparePebbleCheckpoint(b.id)
 			if err != nil {
-				t.decline(b.id, fmt.Sprintf("keyed state snapshot of %s: %v", o.Name, err))
-				t.broadcastBarrier(b)
+				fail(fmt.Sprintf("keyed state checkpoint of %s: %v", o.Name, err))
 				return
 			}
-			keyed[i] = data
+			keyed[i].pebble = p
+			continue
 		}
-		snap.Operators = append(snap.Operators, st)
+		data, err := be.Snapshot()
+		if err != nil {
+			fail(fmt.Sprintf("keyed state snapshot of %s: %v", o.Name, err))
+			return
+		}
+		keyed[i].data = data
 	}
 	snap.SyncMs = time.Since(start).Milliseconds()
 	t.broadcastBarrier(b)
 	go t.writeAndAck(b, snap, keyed)
+}
+
+// keyedSnapshot is the synchronous result for one operator: FGKS bytes or a prepared
+// incremental Pebble checkpoint.
+type keyedSnapshot struct {
+	data   []byte
+	pebble *state.PebbleCheckpoint
 }
 
 func (t *Task) broadcastBarrier(b barrier) {
@@ -203,31 +240,24 @@ func (t *Task) broadcastBarrier(b barrier) {
 }
 
 // writeAndAck runs off the task goroutine: it writes the keyed snapshots and acknowledges.
-func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed [][]byte) {
+func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed []keyedSnapshot) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	for i, data := range keyed {
-		if data == nil {
-			continue
-		}
+	for i := range keyed {
 		st := snap.Operators[i]
-		snap.Bytes += int64(len(data))
-		if b.dir == "" {
-			st.Keyed = &jobgraph.StateHandle{Inline: data, Size: int64(len(data))}
-			continue
-		}
-		path := strings.TrimRight(b.dir, "/") + "/" + fmt.Sprintf("%s-%d.keyed", st.OperatorId, t.d.Subtask)
-		fsys, p, err := fs.Get(ctx, path)
+		h, written, err := t.writeKeyed(ctx, b, st, keyed[i])
 		if err != nil {
-			t.decline(b.id, fmt.Sprintf("checkpoint storage %s: %v", path, err))
+			for _, k := range keyed[i+1:] {
+				if k.pebble != nil {
+					k.pebble.Release()
+				}
+			}
+			t.decline(b.id, err.Error())
 			return
 		}
-		if err := fs.WriteFileAtomic(ctx, fsys, p, data); err != nil {
-			t.decline(b.id, fmt.Sprintf("writing %s: %v", path, err))
-			return
-		}
-		st.Keyed = &jobgraph.StateHandle{Path: path, Size: int64(len(data))}
+		st.Keyed = h
+		snap.Bytes += written
 	}
 	for _, st := range snap.Operators {
 		snap.Bytes += int64(len(st.OperatorState))
@@ -238,15 +268,70 @@ func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed []
 	}
 }
 
-// restore loads the deployment's restore state into the operator contexts before the operators
-// are created.
+// writeKeyed writes one operator's keyed state and returns its handle and the bytes written.
+func (t *Task) writeKeyed(ctx context.Context, b barrier, st *jobgraph.OperatorSubtaskState, k keyedSnapshot) (*jobgraph.StateHandle, int64, error) {
+	switch {
+	case k.pebble != nil:
+		return t.uploadPebble(ctx, b, st, k.pebble)
+	case k.data == nil:
+		return nil, 0, nil
+	case b.dir == "":
+		return &jobgraph.StateHandle{Inline: k.data, Size: int64(len(k.data))}, int64(len(k.data)), nil
+	}
+	path := strings.TrimRight(b.dir, "/") + "/" + fmt.Sprintf("%s-%d.keyed", st.OperatorId, t.d.Subtask)
+	fsys, p, err := fs.Get(ctx, path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("checkpoint storage %s: %w", path, err)
+	}
+	if err := fs.WriteFileAtomic(ctx, fsys, p, k.data); err != nil {
+		return nil, 0, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return &jobgraph.StateHandle{Path: path, Size: int64(len(k.data))}, int64(len(k.data)), nil
+}
+
+// uploadPebble uploads an incremental Pebble checkpoint: new SST files into the job's shared
+// directory (the sibling "shared" of the chk-<n> directory), the private files into
+// chk-<n>/<operator>-<subtask>/. The handle's paths are relative as in _metadata.
+func (t *Task) uploadPebble(ctx context.Context, b barrier, st *jobgraph.OperatorSubtaskState, p *state.PebbleCheckpoint) (*jobgraph.StateHandle, int64, error) {
+	fsys, dir, err := fs.Get(ctx, b.dir)
+	if err != nil {
+		p.Release()
+		return nil, 0, fmt.Errorf("checkpoint storage %s: %w", b.dir, err)
+	}
+	dir = strings.TrimRight(dir, "/")
+	sub := fmt.Sprintf("%s-%d", st.OperatorId, t.d.Subtask)
+	sharedDir := path.Join(path.Dir(dir), checkpoint.SharedDirName)
+	up, err := p.Upload(ctx, fsys, sharedDir, path.Join(dir, sub))
+	if err != nil {
+		return nil, 0, fmt.Errorf("keyed state of operator %s: %w", st.OperatorId, err)
+	}
+	h := &jobgraph.StateHandle{Format: state.FormatPebble, Size: up.Snapshot.StateSize() + up.Descriptor.Size + up.Meta.Size}
+	for _, f := range up.Snapshot.Files {
+		h.Files = append(h.Files, &jobgraph.StateFileRef{Path: f.Name, Size: f.Size, Shared: true, New: f.New})
+	}
+	for _, f := range append(append([]pebblestore.SnapshotFile(nil), up.Snapshot.Private...), up.Descriptor, up.Meta) {
+		h.Files = append(h.Files, &jobgraph.StateFileRef{Path: sub + "/" + f.Name, Size: f.Size})
+	}
+	t.log.Debug().Int64("checkpoint", b.id).Str("operator", st.OperatorId).Int64("uploaded", up.UploadedBytes).
+		Int64("state", h.Size).Msg("incremental keyed state checkpoint")
+	return h, up.UploadedBytes, nil
+}
+
+// restoreInto creates the operator's keyed backend (state.backend.type) and loads the
+// deployment's restore state into the operator context before the operator is created.
 func (t *Task) restoreInto(i int, ctx *OperatorContext) error {
+	opID := t.d.Vertex.Operators[i].Id
+	be, err := t.newBackend(ctx)
+	if err != nil {
+		return fmt.Errorf("operator %s: %w", opID, err)
+	}
+	ctx.backend = be
 	if t.d.RestoreCheckpointId == 0 {
 		return nil
 	}
-	opID := t.d.Vertex.Operators[i].Id
 	rctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	var handles []state.RestoreHandle
 	for _, st := range t.d.RestoreState {
 		if st.OperatorId != opID {
 			continue
@@ -259,32 +344,198 @@ func (t *Task) restoreInto(i int, ctx *OperatorContext) error {
 			return fmt.Errorf("operator %s: checkpoint %d has max parallelism %d, the job %d: key groups cannot be remapped (keep pipeline.max-parallelism)",
 				opID, t.d.RestoreCheckpointId, st.MaxParallelism, ctx.MaxParallelism)
 		}
+		kg := serde.KeyGroupRange{Start: int(st.Keyed.KeyGroupStart), End: int(st.Keyed.KeyGroupEnd)}
+		if !st.Keyed.KeyGroupsSet {
+			kg = ctx.KeyGroups
+			if st.Parallelism > 0 {
+				kg = keyGroupRange(int(st.MaxParallelism), int(st.Parallelism), int(st.Subtask))
+			}
+		}
 		// Only snapshots whose old key-group range overlaps ours hold data for us.
-		if st.Parallelism > 0 {
-			old := keyGroupRange(int(st.MaxParallelism), int(st.Parallelism), int(st.Subtask))
-			if old.End < ctx.KeyGroups.Start || old.Start > ctx.KeyGroups.End {
-				continue
+		if kg.End < ctx.KeyGroups.Start || kg.Start > ctx.KeyGroups.End {
+			continue
+		}
+		h, err := readRestoreHandle(rctx, st.Keyed, kg)
+		if err != nil {
+			return fmt.Errorf("restoring operator %s from checkpoint %d: %w", opID, t.d.RestoreCheckpointId, err)
+		}
+		handles = append(handles, h)
+	}
+	if len(handles) == 0 {
+		return nil
+	}
+	tmp := filepath.Join(t.localStateBase(), "flink-go-restore-"+t.localStateName(opID))
+	defer os.RemoveAll(tmp)
+	start := time.Now()
+	if err := be.RestoreHandles(rctx, handles, tmp); err != nil {
+		return fmt.Errorf("restoring operator %s from checkpoint %d: %w", opID, t.d.RestoreCheckpointId, err)
+	}
+	t.log.Info().Str("operator", opID).Int64("checkpoint", t.d.RestoreCheckpointId).Str("backend", be.Type()).
+		Int("handles", len(handles)).Dur("took", time.Since(start)).Msg("restored keyed state")
+	return nil
+}
+
+// readRestoreHandle reads what a restore needs of a handle: the FGKS bytes, or a Pebble
+// snapshot's descriptor and meta file (its SST files are downloaded by the backend).
+func readRestoreHandle(ctx context.Context, sh *jobgraph.StateHandle, kg serde.KeyGroupRange) (state.RestoreHandle, error) {
+	h := state.RestoreHandle{Format: sh.Format, KeyGroups: kg}
+	switch sh.Format {
+	case "", state.FormatHeap:
+		h.Data = sh.Inline
+		if sh.Path == "" {
+			return h, nil
+		}
+		fsys, p, err := fs.Get(ctx, sh.Path)
+		if err != nil {
+			return h, fmt.Errorf("%s: %w", sh.Path, err)
+		}
+		if h.Data, err = fs.ReadFile(ctx, fsys, p); err != nil {
+			return h, fmt.Errorf("reading %s: %w", sh.Path, err)
+		}
+		return h, nil
+	case state.FormatPebble:
+		var descPath, metaPath string
+		for _, f := range sh.Files {
+			switch {
+			case f.Shared:
+				dir := uriDir(f.Path)
+				if h.SharedDir != "" && h.SharedDir != dir {
+					return h, fmt.Errorf("pebble snapshot has shared files in two directories (%s, %s)", h.SharedDir, dir)
+				}
+				h.SharedDir = dir
+			case path.Base(f.Path) == state.DescriptorFileName:
+				descPath = f.Path
+			case path.Base(f.Path) == state.MetaFileName:
+				metaPath = f.Path
 			}
 		}
-		data := st.Keyed.Inline
-		if st.Keyed.Path != "" {
-			fsys, p, err := fs.Get(rctx, st.Keyed.Path)
-			if err != nil {
-				return fmt.Errorf("restoring %s: %w", st.Keyed.Path, err)
-			}
-			if data, err = fs.ReadFile(rctx, fsys, p); err != nil {
-				return fmt.Errorf("restoring operator %s from checkpoint %d: reading %s: %w", opID, t.d.RestoreCheckpointId, st.Keyed.Path, err)
+		if descPath == "" || metaPath == "" {
+			return h, fmt.Errorf("pebble-v1 handle without %s or %s (incomplete checkpoint metadata)", state.DescriptorFileName, state.MetaFileName)
+		}
+		fsys, p, err := fs.Get(ctx, descPath)
+		if err != nil {
+			return h, fmt.Errorf("%s: %w", descPath, err)
+		}
+		h.FS, h.PrivateDir = fsys, path.Dir(p)
+		if h.SharedDir != "" {
+			if _, h.SharedDir, err = fs.Get(ctx, h.SharedDir); err != nil {
+				return h, fmt.Errorf("%s: %w", h.SharedDir, err)
 			}
 		}
-		if err := ctx.KeyedBackend().Restore(data); err != nil {
-			where := st.Keyed.Path
-			if where == "" {
-				where = "inline state"
-			}
-			return fmt.Errorf("restoring operator %s from checkpoint %d (%s): %w", opID, t.d.RestoreCheckpointId, where, err)
+		desc, err := fs.ReadFile(ctx, fsys, p)
+		if err != nil {
+			return h, fmt.Errorf("reading %s: %w", descPath, err)
+		}
+		if h.Snapshot, err = pebblestore.UnmarshalSnapshot(desc); err != nil {
+			return h, fmt.Errorf("%s: %w", descPath, err)
+		}
+		_, mp, err := fs.Get(ctx, metaPath)
+		if err != nil {
+			return h, fmt.Errorf("%s: %w", metaPath, err)
+		}
+		if h.Meta, err = fs.ReadFile(ctx, fsys, mp); err != nil {
+			return h, fmt.Errorf("reading %s: %w", metaPath, err)
+		}
+		return h, nil
+	default:
+		return h, fmt.Errorf("keyed state format %q is unknown to this build (written by a newer flink-go?)", sh.Format)
+	}
+}
+
+// uriDir returns the directory part of a URI or path (everything before the last '/'),
+// leaving "scheme://" intact.
+func uriDir(u string) string {
+	if i := strings.LastIndexByte(u, '/'); i > 0 {
+		return u[:i]
+	}
+	return "."
+}
+
+// newBackend creates an operator's keyed backend as state.backend.type says: hashmap (default)
+// or pebble (alias rocksdb), the latter in a working directory of its own below
+// state.backend.pebble.localdir, the first io.tmp.dirs entry or the system temp directory.
+func (t *Task) newBackend(ctx *OperatorContext) (*state.KeyedBackend, error) {
+	be := state.NewKeyedBackend(ctx.MaxParallelism, ctx.KeyGroups)
+	c, err := t.config()
+	if err != nil {
+		return nil, err
+	}
+	if configs.Get(c, configs.StateBackend) != configs.BackendPebble {
+		return be, nil
+	}
+	base := configs.Get(c, configs.PebbleLocalDir)
+	if base == "" {
+		base = t.localStateBase()
+	}
+	log := t.log.With().Str("operator", ctx.opID).Logger()
+	err = be.UsePebble(state.PebbleConfig{
+		Dir:          filepath.Join(base, "flink-go-pebble-"+t.localStateName(ctx.opID)),
+		CacheSize:    configs.Get(c, configs.PebbleCacheSize).Bytes(),
+		MemTableSize: int(configs.Get(c, configs.PebbleMemtableSize).Bytes()),
+		Logger:       &log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return be, nil
+}
+
+// config parses the deployment's configuration.
+func (t *Task) config() (*configs.Configuration, error) {
+	c := configs.New()
+	if err := c.SetAll(t.d.Config, configs.CodeOrigin("job")); err != nil {
+		return nil, fmt.Errorf("job configuration: %w", err)
+	}
+	return c, nil
+}
+
+// localStateBase is the first io.tmp.dirs entry, or the system temp directory.
+func (t *Task) localStateBase() string {
+	if c, err := t.config(); err == nil {
+		if dirs := configs.Get(c, configs.TmpDirs); len(dirs) > 0 && dirs[0] != "" {
+			return dirs[0]
 		}
 	}
-	return nil
+	return os.TempDir()
+}
+
+// localStateName names an operator subtask attempt's local directories uniquely.
+func (t *Task) localStateName(opID string) string {
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	job := t.d.JobId
+	if len(job) > 8 {
+		job = job[:8]
+	}
+	return fmt.Sprintf("%s-%s-%d-%d-%s", job, opID, t.d.Subtask, t.d.Attempt, hex.EncodeToString(r[:]))
+}
+
+// closeBackends releases the operators' keyed backends (Pebble: closes the store and removes
+// its working directory). Run calls it when the task ends.
+func (t *Task) closeBackends() {
+	for _, c := range t.contexts {
+		if c == nil || c.backend == nil {
+			continue
+		}
+		if err := c.backend.Close(); err != nil {
+			t.log.Warn().Err(err).Str("operator", c.opID).Msg("releasing keyed state backend")
+		}
+	}
+}
+
+// notifyBackends forwards a checkpoint's completion or abort to the keyed backends, so
+// incremental checkpoints reference only files of completed checkpoints.
+func (t *Task) notifyBackends(id int64, aborted bool) {
+	for _, c := range t.contexts {
+		if c == nil || c.backend == nil {
+			continue
+		}
+		if aborted {
+			c.backend.CheckpointAborted(id)
+		} else {
+			c.backend.CheckpointComplete(id)
+		}
+	}
 }
 
 func keyGroupRange(maxPar, par, sub int) serde.KeyGroupRange {

@@ -169,6 +169,7 @@ func (t *Task) Run(ctx context.Context) (err error) {
 		if t.gate != nil {
 			_ = t.gate.Close()
 		}
+		t.closeBackends()
 		if t.canceled.Load() && err != nil {
 			err = ErrCanceled
 		}
