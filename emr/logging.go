@@ -320,3 +320,9 @@ func ParseLog4j(props map[string]string, scope LogScope) (LoggingConfig, []strin
 	}
 	return l, ignored, nil
 }
+
+// Logger returns base for the named component: at the component's level (LevelFor) and with
+// the field component=name, as flink-go's components log.
+func (l LoggingConfig) Logger(base zerolog.Logger, component string) zerolog.Logger {
+	return base.Level(l.LevelFor(component)).With().Str("component", component).Logger()
+}

@@ -206,3 +206,16 @@ func TestDetectNode(t *testing.T) {
 		t.Fatalf("bad id: %v", err)
 	}
 }
+
+func TestLoggerPerComponent(t *testing.T) {
+	var buf strings.Builder
+	base := zerolog.New(&buf)
+	l := LoggingConfig{RootLevel: "warn", Levels: map[string]string{"yarn": "debug"}}
+	l.Logger(base, "yarn.client").Debug().Msg("shown")
+	l.Logger(base, "jobmanager").Info().Msg("hidden")
+	l.Logger(base, "jobmanager").Warn().Msg("warned")
+	out := buf.String()
+	if !strings.Contains(out, `"component":"yarn.client"`) || !strings.Contains(out, "shown") || strings.Contains(out, "hidden") || !strings.Contains(out, "warned") {
+		t.Fatalf("log output:\n%s", out)
+	}
+}
