@@ -211,9 +211,11 @@ func TestLoggerPerComponent(t *testing.T) {
 	var buf strings.Builder
 	base := zerolog.New(&buf)
 	l := LoggingConfig{RootLevel: "warn", Levels: map[string]string{"yarn": "debug"}}
-	l.Logger(base, "yarn.client").Debug().Msg("shown")
-	l.Logger(base, "jobmanager").Info().Msg("hidden")
-	l.Logger(base, "jobmanager").Warn().Msg("warned")
+	yl := l.Logger(base, "yarn.client")
+	yl.Debug().Msg("shown")
+	jl := l.Logger(base, "jobmanager")
+	jl.Info().Msg("hidden")
+	jl.Warn().Msg("warned")
 	out := buf.String()
 	if !strings.Contains(out, `"component":"yarn.client"`) || !strings.Contains(out, "shown") || strings.Contains(out, "hidden") || !strings.Contains(out, "warned") {
 		t.Fatalf("log output:\n%s", out)
