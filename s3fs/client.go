@@ -42,6 +42,22 @@ func (s sdkLogger) Logf(c logging.Classification, format string, v ...any) {
 	s.log.Debug().Msgf(format, v...)
 }
 
+// loggingRetryer logs each retry at Info with its cause: throttling that
+// slows checkpoints down should be visible.
+type loggingRetryer struct {
+	aws.Retryer
+	log zerolog.Logger
+}
+
+// RetryDelay implements aws.Retryer.
+func (r loggingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, derr := r.Retryer.RetryDelay(attempt, err)
+	if derr == nil {
+		r.log.Info().Err(err).Int("attempt", attempt).Dur("backoff", d).Msg("retrying S3 request")
+	}
+	return d, derr
+}
+
 // backoff is exponential backoff with full jitter: attempt n (1-based) waits
 // a uniformly random time in [0, min(max, base·2^(n-1))].
 type backoff struct{ base, max time.Duration }
@@ -92,7 +108,14 @@ func newRetryer(o Options) aws.Retryer {
 // configureTransport applies o's timeouts and pool sizes to tr.
 func configureTransport(tr *http.Transport, o Options) {
 	tr.Proxy = http.ProxyFromEnvironment
-	tr.DialContext = (&net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: c, idle: o.SocketTimeout}, nil
+	}
 	tr.MaxIdleConns = 256
 	tr.MaxIdleConnsPerHost = 64
 	tr.IdleConnTimeout = 90 * time.Second
@@ -101,14 +124,47 @@ func configureTransport(tr *http.Transport, o Options) {
 	tr.ResponseHeaderTimeout = o.HeaderTimeout
 }
 
+// idleConn fails a Read or Write that blocks longer than idle: a stalled
+// connection becomes a timeout error, which the retryer retries (and idle
+// pooled connections are closed after idle, as IdleConnTimeout would).
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleConn) Read(b []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
+}
+
+// Write writes in chunks of at most 256 KiB, each with a fresh deadline, so
+// that a large part on a slow but moving connection does not time out.
+func (c *idleConn) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		chunk := b[:min(len(b), 256<<10)]
+		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.idle)); err != nil {
+			return n, err
+		}
+		m, err := c.Conn.Write(chunk)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[m:]
+	}
+	return n, nil
+}
+
 // newClient builds the SDK client for o (o has its defaults applied) and
 // returns it with its region and HTTP transport. When no region was
 // configured it asks S3 for the bucket's region.
 func newClient(ctx context.Context, bucket string, o Options, log zerolog.Logger) (*s3.Client, string, *http.Transport, error) {
 	loadOpts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer { return newRetryer(o) }),
+		config.WithRetryer(func() aws.Retryer { return loggingRetryer{newRetryer(o), log} }),
 		config.WithLogger(sdkLogger{log}),
-		config.WithClientLogMode(aws.LogRetries),
 		// Integrity: requests carry Content-MD5 (set by this package) and are
 		// SigV4-signed over their payload on plain HTTP. Checksums beyond
 		// what an API requires break some S3-compatible stores.

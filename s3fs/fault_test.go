@@ -230,3 +230,45 @@ func TestFailedPublishLeavesNothing(t *testing.T) {
 		t.Errorf("after the failed publish the directory still has entries (or: %v)", err)
 	}
 }
+
+// TestStalledConnectionsAreRetried: connections that go silent — an upload
+// the server stops reading, a download that stops mid-way — fail after
+// s3.socket.timeout and are retried or resumed.
+func TestStalledConnectionsAreRetried(t *testing.T) {
+	srv := s3bed.Require(t)
+	bucket := srv.NewBucket(t)
+	proxy, err := s3bed.NewFaultProxy(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	opts := options(t, srv, proxy.URL())
+	opts.SocketTimeout = 500 * time.Millisecond
+	opts.BaseBackoff, opts.MaxBackoff = 5*time.Millisecond, 50*time.Millisecond
+	ctx := testCtx(t)
+	f, err := s3fs.New(ctx, bucket, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data := randomBytes(20<<20, 21)
+	proxy.SetRule(s3bed.Rules(s3bed.FirstN("UploadPart", 1, s3bed.Stall), s3bed.FirstN("PutObject", 1, s3bed.Stall)))
+	start := time.Now()
+	if _, err := fs.CopyFrom(ctx, f, "/big", bytes.NewReader(data), fs.CreateOptions{}); err != nil {
+		t.Fatalf("upload through a stalled part: %v", err)
+	}
+	if err := fs.WriteFileAtomic(ctx, f, "/small", []byte("small")); err != nil {
+		t.Fatalf("put through a stalled connection: %v", err)
+	}
+	proxy.SetRule(s3bed.FirstN("GetObject", 1, s3bed.Stall))
+	got, err := fs.ReadFile(ctx, f, "/big")
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read through a stalled response: %d bytes, %v", len(got), err)
+	}
+	if proxy.Injected(s3bed.Stall) != 3 {
+		t.Errorf("%d stalls injected, want 3", proxy.Injected(s3bed.Stall))
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("recovering from 3 stalls took %v", took)
+	}
+}

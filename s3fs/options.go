@@ -29,6 +29,7 @@ const (
 	KeyMaxBackoff        = "s3.retry.max-backoff"
 	KeyConnectTimeout    = "s3.connection.timeout"
 	KeyHeaderTimeout     = "s3.response-header.timeout"
+	KeySocketTimeout     = "s3.socket.timeout"
 )
 
 // Limits and defaults.
@@ -51,6 +52,7 @@ const (
 	DefaultMaxBackoff        = 20 * time.Second
 	DefaultConnectTimeout    = 10 * time.Second
 	DefaultHeaderTimeout     = 2 * time.Minute
+	DefaultSocketTimeout     = 2 * time.Minute
 	DefaultEntropyLength     = 4
 )
 
@@ -100,6 +102,11 @@ type Options struct {
 	// one attempt, which is then retried. Overall deadlines come from the
 	// contexts callers pass.
 	ConnectTimeout, HeaderTimeout time.Duration
+	// SocketTimeout bounds how long one read from or write to a connection
+	// may block (s3.socket.timeout, default 2m): a connection that stalls —
+	// the peer vanished without closing it — fails the attempt, which is then
+	// retried (a read resumes where it stopped).
+	SocketTimeout time.Duration
 	// EntropyKey and EntropyLength configure entropy injection
 	// (s3.entropy.key, s3.entropy.length; see InjectEntropy).
 	EntropyKey    string
@@ -163,7 +170,7 @@ func OptionsFromConfig(conf map[string]string) (Options, error) {
 	durs := []struct {
 		key string
 		dst *time.Duration
-	}{{KeyBaseBackoff, &o.BaseBackoff}, {KeyMaxBackoff, &o.MaxBackoff}, {KeyConnectTimeout, &o.ConnectTimeout}, {KeyHeaderTimeout, &o.HeaderTimeout}}
+	}{{KeyBaseBackoff, &o.BaseBackoff}, {KeyMaxBackoff, &o.MaxBackoff}, {KeyConnectTimeout, &o.ConnectTimeout}, {KeyHeaderTimeout, &o.HeaderTimeout}, {KeySocketTimeout, &o.SocketTimeout}}
 	for _, d := range durs {
 		if v := get(d.key); v != "" {
 			x, err := parseDuration(v)
@@ -206,6 +213,9 @@ func (o Options) withDefaults() Options {
 	if o.HeaderTimeout == 0 {
 		o.HeaderTimeout = DefaultHeaderTimeout
 	}
+	if o.SocketTimeout == 0 {
+		o.SocketTimeout = DefaultSocketTimeout
+	}
 	if o.EntropyLength == 0 {
 		o.EntropyLength = DefaultEntropyLength
 	}
@@ -219,7 +229,7 @@ func (o Options) validate() error {
 	if o.UploadConcurrency < 0 || o.MaxAttempts < 0 || o.EntropyLength < 0 {
 		return fmt.Errorf("s3fs: negative upload concurrency, attempts or entropy length")
 	}
-	if o.BaseBackoff < 0 || o.MaxBackoff < 0 || o.ConnectTimeout < 0 || o.HeaderTimeout < 0 {
+	if o.BaseBackoff < 0 || o.MaxBackoff < 0 || o.ConnectTimeout < 0 || o.HeaderTimeout < 0 || o.SocketTimeout < 0 {
 		return fmt.Errorf("s3fs: negative backoff or timeout")
 	}
 	if strings.Contains(o.EntropyKey, "/") {

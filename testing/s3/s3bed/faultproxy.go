@@ -32,6 +32,11 @@ const (
 	// Cut forwards the request and sends the response's headers and half
 	// its body, then closes the connection.
 	Cut
+	// Stall leaves the connection open but silent: a request with a body
+	// is not read (the client's upload blocks); a GET is forwarded and half
+	// its body sent, then nothing more. The stall ends when the client gives
+	// up, the proxy closes, or after a minute.
+	Stall
 )
 
 func (f Fault) String() string {
@@ -48,6 +53,8 @@ func (f Fault) String() string {
 		return "drop after forwarding"
 	case Cut:
 		return "cut response"
+	case Stall:
+		return "stall"
 	}
 	return fmt.Sprintf("Fault(%d)", int(f))
 }
@@ -67,6 +74,8 @@ type FaultProxy struct {
 	rp     *httputil.ReverseProxy
 	tr     *http.Transport
 
+	closing chan struct{}
+
 	mu       sync.Mutex
 	rule     Rule
 	requests int
@@ -85,7 +94,7 @@ func NewFaultProxy(target string) (*FaultProxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3bed: fault proxy listen: %w", err)
 	}
-	p := &FaultProxy{target: u, ln: ln, ops: map[string]int{}, injected: map[Fault]int{},
+	p := &FaultProxy{target: u, ln: ln, ops: map[string]int{}, injected: map[Fault]int{}, closing: make(chan struct{}),
 		tr: &http.Transport{MaxIdleConnsPerHost: 32, ResponseHeaderTimeout: 2 * time.Minute}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -130,6 +139,11 @@ func (p *FaultProxy) Requests(op string) int {
 
 // Close stops the proxy and closes its connections.
 func (p *FaultProxy) Close() error {
+	select {
+	case <-p.closing:
+	default:
+		close(p.closing)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := p.srv.Shutdown(ctx)
@@ -166,6 +180,31 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case Drop:
 		_, _ = io.CopyN(io.Discard, r.Body, 64<<10)
 		panic(http.ErrAbortHandler) // closes the connection without a response
+	case Stall:
+		if r.Method == http.MethodGet {
+			resp, err := p.forward(r)
+			if err != nil {
+				writeError(w, http.StatusBadGateway, "InternalError", err.Error())
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for k, v := range resp.Header {
+				w.Header()[k] = v
+			}
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			w.WriteHeader(resp.StatusCode)
+			_, _ = w.Write(body[:len(body)/2])
+			if fl, ok := w.(http.Flusher); ok {
+				fl.Flush()
+			}
+		}
+		select {
+		case <-r.Context().Done():
+		case <-p.closing:
+		case <-time.After(time.Minute):
+		}
+		panic(http.ErrAbortHandler)
 	case DropAfter, Cut:
 		resp, err := p.forward(r)
 		if err != nil {
