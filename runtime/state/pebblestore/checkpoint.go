@@ -107,7 +107,7 @@ func (p *PreparedCheckpoint) ID() int64 { return p.id }
 // OPTIONS) into o.Dir/checkpoints/chk-<id>. Writes after it returns are not part of the
 // checkpoint. Call Upload (from any goroutine) or Release on the result.
 func (s *Store) PrepareCheckpoint(id int64) (*PreparedCheckpoint, error) {
-	if s.closed {
+	if s.closed.Load() {
 		return nil, errClosed
 	}
 	start := time.Now()

@@ -35,7 +35,7 @@ const (
 // runs goes through large write batches. If Import fails, the entries of files ingested and
 // batches committed before the failure stay in the store.
 func (s *Store) Import(entries func(yield func(key, value []byte) bool)) error {
-	if s.closed {
+	if s.closed.Load() {
 		return errClosed
 	}
 	if entries == nil {

@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/rs/zerolog"
@@ -106,7 +107,7 @@ type Store struct {
 
 	getBuf []byte
 	wo     *pebble.WriteOptions
-	closed bool
+	closed atomic.Bool
 
 	mu sync.Mutex
 	// known maps local SST file names to the entries under which the file is stored in shared
@@ -166,8 +167,11 @@ var errClosed = errors.New("pebblestore: store is closed")
 // Get returns the value stored under key. The value is valid until the next call to Get; copy
 // it to keep it.
 func (s *Store) Get(key []byte) (value []byte, ok bool, err error) {
-	if s.closed {
+	if s.closed.Load() {
 		return nil, false, errClosed
+	}
+	if len(key) == 0 {
+		key = nil // as in scan: Pebble's invariant checks (race builds) index non-nil seek keys
 	}
 	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -185,7 +189,7 @@ func (s *Store) Get(key []byte) (value []byte, ok bool, err error) {
 
 // Set stores value under key. Both slices may be reused by the caller after Set returns.
 func (s *Store) Set(key, value []byte) error {
-	if s.closed {
+	if s.closed.Load() {
 		return errClosed
 	}
 	if err := s.db.Set(key, value, s.wo); err != nil {
@@ -196,7 +200,7 @@ func (s *Store) Set(key, value []byte) error {
 
 // Delete removes key; deleting a missing key is not an error.
 func (s *Store) Delete(key []byte) error {
-	if s.closed {
+	if s.closed.Load() {
 		return errClosed
 	}
 	if err := s.db.Delete(key, s.wo); err != nil {
@@ -208,7 +212,7 @@ func (s *Store) Delete(key []byte) error {
 // DeleteRange removes every key k with start <= k < end. An empty range (start >= end when
 // end is non-nil) removes nothing; a nil end means "to the end of the key space".
 func (s *Store) DeleteRange(start, end []byte) error {
-	if s.closed {
+	if s.closed.Load() {
 		return errClosed
 	}
 	if end == nil {
@@ -276,8 +280,13 @@ func (s *Store) ExportRange(start, end []byte, fn func(key, value []byte) error)
 }
 
 func (s *Store) scan(lower, upper []byte, fn func(k, v []byte) (bool, error)) (err error) {
-	if s.closed {
+	if s.closed.Load() {
 		return errClosed
+	}
+	if len(lower) == 0 {
+		// Equivalent for Pebble, and avoids an index out of range in Pebble's invariant
+		// checks (race builds), which test non-nil seek keys with key[0].
+		lower = nil
 	}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
@@ -307,10 +316,10 @@ func (s *Store) scan(lower, upper []byte, fn func(k, v []byte) (bool, error)) (e
 // Close closes the database. Prepared checkpoints stay valid (they are hard links) until
 // uploaded or released. Close is idempotent.
 func (s *Store) Close() error {
-	if s.closed {
+	if s.closed.Load() {
 		return nil
 	}
-	s.closed = true
+	s.closed.Store(true)
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("pebblestore: close database in %s: %w", s.opts.dbDir(), err)
 	}
@@ -371,9 +380,12 @@ type Stats struct {
 	CompactionsRunning int64
 }
 
-// Stats returns the store's current figures. It may be called from any goroutine while the
-// store is open.
+// Stats returns the store's current figures; zero once the store is closed. It may be called
+// from any goroutine, but not at the same time as Close.
 func (s *Store) Stats() Stats {
+	if s.closed.Load() {
+		return Stats{}
+	}
 	m := s.db.Metrics()
 	total := m.Total()
 	return Stats{
