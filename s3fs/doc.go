@@ -1,6 +1,7 @@
 // Package s3fs is the S3 FileSystem of flink-go: it serves s3:// and s3a://
 // URIs (the bucket is the authority: s3://bucket/path) through fs.Get once
-// the package is imported, on github.com/aws/aws-sdk-go-v2.
+// the package is imported, on github.com/aws/aws-sdk-go-v2. docs/s3.md has
+// the full description.
 //
 //	import _ "github.com/flink-go/flink-go/s3fs"
 //	s3fs.Configure(jobConf) // its s3.* keys; optional on EMR
@@ -43,9 +44,12 @@
 // # Failures
 //
 // Every request is retried with exponential backoff and full jitter on
-// throttling (503 SlowDown), 500/502/504, RequestTimeout and dropped
-// connections, up to s3.retry.max-attempts (10). Reads resume a response
-// cut off mid-way from where it stopped. Errors name the bucket and key and
+// throttling (503 SlowDown), 500/502/504, RequestTimeout, dropped
+// connections and connections stalled for s3.socket.timeout, up to
+// s3.retry.max-attempts (10); each retry is logged at Info. Reads resume a
+// response cut off mid-way from where it stopped. A response lost after the
+// server applied a PUT or CompleteMultipartUpload is recognised by the
+// object's ETag, so the retry does not fail. Errors name the bucket and key and
 // satisfy errors.Is against fs.ErrNotExist (NoSuchKey, NoSuchBucket),
 // fs.ErrPermission (AccessDenied and other 403s) and fs.ErrExist, with a
 // hint at the likely cause (endpoint, credentials, region).
