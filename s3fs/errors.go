@@ -107,8 +107,12 @@ func (f *FileSystem) wrapErr(op, key string, err error) error {
 		return fmt.Errorf("s3: %s %s: S3 kept failing or throttling after %d attempts (spread the keys with s3.entropy.key, or raise s3.retry.max-attempts): %w",
 			op, where, f.opts.MaxAttempts, err)
 	case kindConnection:
-		return fmt.Errorf("s3: %s %s: cannot reach S3 after %d attempts (is s3.endpoint %s right and reachable?): %w",
-			op, where, f.opts.MaxAttempts, f.endpointDesc(), err)
+		hint := ""
+		if f.opts.Endpoint != "" && !f.opts.PathStyle {
+			hint = "; S3-compatible stores usually need s3.path.style.access: true"
+		}
+		return fmt.Errorf("s3: %s %s: cannot reach S3 after %d attempts (is s3.endpoint %s right and reachable?%s): %w",
+			op, where, f.opts.MaxAttempts, f.endpointDesc(), hint, err)
 	}
 	return fmt.Errorf("s3: %s %s: %w", op, where, err)
 }

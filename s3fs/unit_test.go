@@ -151,7 +151,7 @@ func TestErrorMapping(t *testing.T) {
 		{apiErr("", 403), fs.ErrPermission, nil},
 		{apiErr("PreconditionFailed", 412), fs.ErrExist, nil},
 		{apiErr("SlowDown", 503), nil, []string{"3 attempts", "s3.retry.max-attempts"}},
-		{&smithyhttp.RequestSendError{Err: errors.New("dial tcp: connection refused")}, nil, []string{"s3.endpoint http://x:9000", "reachable"}},
+		{&smithyhttp.RequestSendError{Err: errors.New("dial tcp: connection refused")}, nil, []string{"s3.endpoint http://x:9000", "reachable", "s3.path.style.access"}},
 	}
 	for _, c := range cases {
 		err := f.wrapErr("open", "a/b", c.err)
