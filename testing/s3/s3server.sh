@@ -55,7 +55,7 @@ install_minio() {
     log "MinIO did not build (log: $gl)"
     tail -5 "$gl" >&2 || true
     exec 8>&-
-    return 1
+    return 2
   fi
   exec 8>&-
   log "MinIO installed: $MINIO_BIN"
@@ -70,7 +70,7 @@ install_moto() {
   [ -n "$(moto_bin)" ] || die "moto_server not on PATH after pip install"
 }
 
-# kind: which server to use.
+# kind: which server to use (MinIO unless its build failed before; delete build.failed to retry).
 kind() {
   case "${FLINK_GO_S3_SERVER:-}" in
     minio|moto) echo "$FLINK_GO_S3_SERVER"; return ;;
@@ -83,8 +83,13 @@ kind() {
 do_install() {
   local k; k=$(kind)
   if [ "$k" = minio ]; then
-    if install_minio; then return 0; fi
-    : >"$CACHE/minio-$MINIO_VERSION/build.failed"
+    local rc=0
+    install_minio || rc=$?
+    if [ "$rc" = 0 ]; then return 0; fi
+    if [ "$rc" = 2 ]; then # a real build failure: do not retry it on every start
+      mkdir -p "$CACHE/minio-$MINIO_VERSION"
+      : >"$CACHE/minio-$MINIO_VERSION/build.failed"
+    fi
     [ -z "${FLINK_GO_S3_SERVER:-}" ] || die "MinIO requested (FLINK_GO_S3_SERVER=minio) but it did not build"
     log "falling back to moto's server"
   fi
@@ -192,6 +197,9 @@ do_stop() {
 do_env() {
   local ep; ep=$(running) || die "not running (s3server.sh start)"
   echo "export FLINK_GO_S3_ENDPOINT=$ep"
+  echo "export FLINK_GO_S3_ACCESS_KEY=$(prop access.key)"
+  echo "export FLINK_GO_S3_SECRET_KEY=$(prop secret.key)"
+  echo "export FLINK_GO_S3_REGION=$(prop region)"
   echo "export AWS_ENDPOINT_URL_S3=$ep"
   echo "export AWS_ACCESS_KEY_ID=$(prop access.key)"
   echo "export AWS_SECRET_ACCESS_KEY=$(prop secret.key)"
