@@ -437,3 +437,40 @@ func yarnSessionCommand() *cli.Command {
 		},
 	}
 }
+
+// boolFlags are the CLI's flags that take no value (for NormalizeArgs).
+var boolFlags = map[string]bool{"d": true, "detached": true, "n": true, "allowNonRestoredState": true, "a": true, "all": true,
+	"r": true, "running": true, "show-secrets": true, "h": true, "help": true, "version": true, "v": true}
+
+// NormalizeArgs rewrites Flink's "-Dkey=value" into "-D" "key=value", which the CLI's flag parser
+// understands, for the flags before the first positional argument after the command (the job
+// binary): a job's own arguments are never touched. Use it as App().Run(NormalizeArgs(os.Args)).
+func NormalizeArgs(args []string) []string {
+	out := make([]string, 0, len(args)+4)
+	seenCommand := false
+	takesValue := false
+	for i, a := range args {
+		if i == 0 {
+			out = append(out, a)
+			continue
+		}
+		switch {
+		case a == "--":
+			return append(out, args[i:]...)
+		case takesValue:
+			takesValue = false
+		case strings.HasPrefix(a, "-D") && len(a) > 2 && strings.Contains(a, "="):
+			out = append(out, "-D", a[2:])
+			continue
+		case strings.HasPrefix(a, "-"):
+			name := strings.TrimLeft(a, "-")
+			takesValue = !strings.Contains(name, "=") && !boolFlags[name]
+		case !seenCommand:
+			seenCommand = true
+		default:
+			return append(out, args[i:]...) // the first positional argument: the job binary
+		}
+		out = append(out, a)
+	}
+	return out
+}

@@ -190,3 +190,18 @@ func TestMemoryFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalizeArgs(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"flink-go run -t yarn-session -Dyarn.application.id=application_1_0001 ./job -Dx=y --out a",
+			"flink-go run -t yarn-session -D yarn.application.id=application_1_0001 ./job -Dx=y --out a"},
+		{"flink-go list -Dyarn.application.id=a -D k=v", "flink-go list -D yarn.application.id=a -D k=v"},
+		{"flink-go --log-level debug run -d -Da=b -p 2 job -Dc=d", "flink-go --log-level debug run -d -D a=b -p 2 job -Dc=d"},
+		{"flink-go run -- -Da=b", "flink-go run -- -Da=b"},
+		{"flink-go yarn-session -jm 1024 -Dyarn.tags=a,b -d", "flink-go yarn-session -jm 1024 -D yarn.tags=a,b -d"},
+	} {
+		if got := strings.Join(NormalizeArgs(strings.Fields(tc.in)), " "); got != tc.want {
+			t.Errorf("NormalizeArgs(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -654,6 +654,7 @@ func TestYarnApplicationCounting(t *testing.T) {
 func TestYarnSession(t *testing.T) {
 	y := setupYarn(t)
 	base := "hdfs://" + y.fs.Authority() + y.dir
+	t0 := time.Now()
 	r := y.cli(t, 3*time.Minute, nil, nil, append([]string{"yarn-session", "-d", "-nm", "h12 session", "-jm", "256", "-tm", "256m", "-s", "2"}, y.dflags()...)...)
 	if r.code != 0 {
 		t.Fatalf("yarn-session -d: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -667,7 +668,7 @@ func TestYarnSession(t *testing.T) {
 		t.Fatalf("properties file: %q", rec)
 	}
 	appID := m[1]
-	t.Logf("session %s: %s", appID, strings.TrimSpace(r.stdout))
+	t.Logf("timing: yarn-session -d returned after %s: %s", time.Since(t0).Round(time.Millisecond), strings.TrimSpace(r.stdout))
 
 	// Job 1: through the recorded session (no -t), detached, rate-limited so it keeps running.
 	r = y.cli(t, 2*time.Minute, nil, nil, append(append([]string{"run", "-d", "-p", "1"}, y.dflags()...),
@@ -680,6 +681,7 @@ func TestYarnSession(t *testing.T) {
 
 	// Job 2: -t yarn-session -Dyarn.application.id, attached, bounded: exact output.
 	const records, keys, every = 50_000, 20, 500
+	t0 = time.Now()
 	r = y.cli(t, 3*time.Minute, nil, nil, append(append([]string{"run", "-t", "yarn-session", "-p", "2"}, y.dflags("yarn.application.id="+appID)...),
 		bin("counting"), "--records", fmt.Sprint(records), "--keys", fmt.Sprint(keys), "--every", fmt.Sprint(every), "--output", base+"/out2")...)
 	if r.code != 0 || !strings.Contains(r.stdout, "finished") {
@@ -690,6 +692,7 @@ func TestYarnSession(t *testing.T) {
 	}
 	jm = regexp.MustCompile(`JobID ([0-9a-f]{32})`).FindStringSubmatch(r.stdout)
 	job2 := jm[1]
+	t.Logf("timing: attached job on the session (plan, upload, submit, TaskManager containers, run) took %s", time.Since(t0).Round(time.Millisecond))
 
 	// list (through the recorded session) shows the running job; list -a both.
 	r = y.cli(t, time.Minute, nil, nil, "list")
@@ -713,6 +716,7 @@ func TestYarnSession(t *testing.T) {
 	}
 
 	// Stop: echo stop | flink-go yarn-session -id <appId>.
+	t0 = time.Now()
 	r = y.cli(t, 3*time.Minute, strings.NewReader("stop\n"), nil, append([]string{"yarn-session", "-id", appID}, y.dflags()...)...)
 	if r.code != 0 {
 		t.Fatalf("stop: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -722,6 +726,7 @@ func TestYarnSession(t *testing.T) {
 	if err != nil || rep.State != yarn.StateFinished || rep.Final != yarn.FinalSucceeded {
 		t.Fatalf("session after stop: %s/%s %v\n%s", rep.State, rep.Final, err, r.stderr)
 	}
+	t.Logf("timing: stop took %s", time.Since(t0).Round(time.Millisecond))
 	if rep.Name != "h12 session" || rep.Type != "flink-go" {
 		t.Errorf("session report: name %q type %q", rep.Name, rep.Type)
 	}
