@@ -79,7 +79,8 @@ type FileSystem struct {
 var _ fs.FileSystem = (*FileSystem)(nil)
 
 // New returns the FileSystem for bucket with opts (zero fields take their
-// defaults). It makes no request unless the region must be discovered (no
+// defaults). It logs to the zerolog logger in ctx, if any, else to the
+// package's (SetLogger). It makes no request unless the region must be discovered (no
 // region configured anywhere), in which case it asks S3 for the bucket's
 // region once.
 func New(ctx context.Context, bucket string, opts Options) (*FileSystem, error) {
@@ -90,7 +91,11 @@ func New(ctx context.Context, bucket string, opts Options) (*FileSystem, error) 
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	log := logger.With().Str("bucket", bucket).Logger()
+	base := logger
+	if l := zerolog.Ctx(ctx); l.GetLevel() != zerolog.Disabled {
+		base = l.With().Str("component", "s3fs").Logger() // the caller's logger, as the hdfs package does
+	}
+	log := base.With().Str("bucket", bucket).Logger()
 	client, region, tr, err := newClient(ctx, bucket, opts, log)
 	if err != nil {
 		return nil, err
