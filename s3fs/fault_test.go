@@ -272,3 +272,43 @@ func TestStalledConnectionsAreRetried(t *testing.T) {
 		t.Errorf("recovering from 3 stalls took %v", took)
 	}
 }
+
+// TestConfigureReplacesCachedFileSystems: after Configure, fs.Get hands out
+// file systems with the new settings (here: an endpoint through a proxy).
+func TestConfigureReplacesCachedFileSystems(t *testing.T) {
+	srv := s3bed.Require(t)
+	bucket := srv.NewBucket(t)
+	proxy, err := s3bed.NewFaultProxy(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	t.Cleanup(func() { _ = s3fs.Configure(nil) })
+	ctx := testCtx(t)
+	if err := s3fs.Configure(srv.Config()); err != nil {
+		t.Fatal(err)
+	}
+	direct, p, err := fs.Get(ctx, "s3://"+bucket+"/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.WriteFileAtomic(ctx, direct, p, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if proxy.Requests("") != 0 {
+		t.Fatalf("%d requests through the proxy before Configure pointed there", proxy.Requests(""))
+	}
+	if err := s3fs.Configure(srv.ConfigAt(proxy.URL())); err != nil {
+		t.Fatal(err)
+	}
+	viaProxy, _, err := fs.Get(ctx, "s3://"+bucket+"/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := fs.ReadFile(ctx, viaProxy, p); err != nil || string(got) != "a" {
+		t.Fatalf("read through the new configuration: %q, %v", got, err)
+	}
+	if proxy.Requests("GetObject") != 1 {
+		t.Errorf("GetObject requests through the proxy: %d, want 1", proxy.Requests("GetObject"))
+	}
+}
