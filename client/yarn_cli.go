@@ -83,7 +83,7 @@ func yarnRESTAddress(c *cli.Context) (string, bool, error) {
 		}
 		if !ok {
 			if isYarnTarget(target) {
-				return "", true, &exitError{code: 2, err: fmt.Errorf("target %s needs -D%s=<applicationId> (no YARN session is recorded in %s)", target, configs.YarnApplicationID.Key(), YarnSessionFile())}
+				return "", true, &exitError{code: 2, err: fmt.Errorf("target %s needs -D %s=<applicationId> (no YARN session is recorded in %s)", target, configs.YarnApplicationID.Key(), YarnSessionFile())}
 			}
 			return "", false, nil
 		}
@@ -133,7 +133,7 @@ func runYarn(c *cli.Context, target, binary string, args []string, cfg *configs.
 	fmt.Printf("Job has been submitted with JobID %s\n", jobID)
 	fmt.Printf("YARN application %s; JobManager REST API / web UI: http://%s\n", dep.AppID, dep.REST)
 	if detached {
-		fmt.Fprintf(os.Stderr, "Detached. Follow it with 'flink-go list -D%s=%s', stop it with 'flink-go cancel -D%s=%s %s' or 'flink-go yarn kill %s'\n",
+		fmt.Fprintf(os.Stderr, "Detached. Follow it with 'flink-go list -D %s=%s', stop it with 'flink-go cancel -D %s=%s %s' or 'flink-go yarn kill %s'\n",
 			configs.YarnApplicationID.Key(), dep.AppID, configs.YarnApplicationID.Key(), dep.AppID, jobID, dep.AppID)
 		return nil
 	}
@@ -172,7 +172,7 @@ func (d *YarnDeployer) FollowApplication(ctx context.Context, dep *YarnDeploymen
 				d.cleanupFailed(cctx, dep, true, errors.New("client interrupted (execution.shutdown-on-attached-exit)"))
 				return &exitError{code: 130, err: fmt.Errorf("interrupted: application %s killed", dep.AppID)}
 			}
-			return &exitError{code: 130, err: fmt.Errorf("interrupted: application %s keeps running (stop it with 'flink-go cancel -D%s=%s %s')",
+			return &exitError{code: 130, err: fmt.Errorf("interrupted: application %s keeps running (stop it with 'flink-go cancel -D %s=%s %s')",
 				dep.AppID, configs.YarnApplicationID.Key(), dep.AppID, jobID)}
 		case <-time.After(500 * time.Millisecond):
 		}
@@ -197,7 +197,7 @@ func (d *YarnDeployer) FollowApplication(ctx context.Context, dep *YarnDeploymen
 		}
 		state, _ := j["state"].(string)
 		if state != lastState {
-			fmt.Fprintf(os.Stderr, "Job %s is %s (%s)\n", jobID, state, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(d.Out, "Job %s is %s (%s)\n", jobID, state, time.Since(start).Round(time.Millisecond))
 			lastState = state
 		}
 		if state == "FAILED" && cause == "" {
@@ -209,7 +209,7 @@ func (d *YarnDeployer) FollowApplication(ctx context.Context, dep *YarnDeploymen
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	_ = d.removeStaging(cctx, dep.StagingPath) // the AM removes it; make sure nothing is left
-	fmt.Fprintf(os.Stderr, "Application %s ended %s/%s after %s\n", dep.AppID, rep.State, rep.Final, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(d.Out, "Application %s ended %s/%s after %s\n", dep.AppID, rep.State, rep.Final, time.Since(start).Round(time.Millisecond))
 	switch rep.Final {
 	case yarn.FinalSucceeded:
 		fmt.Printf("Job %s finished\n", jobID)
@@ -237,7 +237,7 @@ func runOnYarnSession(ctx context.Context, d *YarnDeployer, binary string, args 
 			return err
 		}
 		if !ok {
-			return &exitError{code: 2, err: fmt.Errorf("no YARN session: start one with 'flink-go yarn-session -d', or pass -D%s=<applicationId>", configs.YarnApplicationID.Key())}
+			return &exitError{code: 2, err: fmt.Errorf("no YARN session: start one with 'flink-go yarn-session -d', or pass -D %s=<applicationId>", configs.YarnApplicationID.Key())}
 		}
 		id = rec.AppID
 	}

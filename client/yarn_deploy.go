@@ -481,6 +481,14 @@ func (d *YarnDeployer) Deploy(ctx context.Context, req YarnDeployRequest) (dep *
 	}
 	files = append(files, archives...)
 	files = append(files, d.hadoopConfFiles()...)
+	seen := map[string]bool{configJSONName: true}
+	for _, f := range files {
+		if seen[f.link] {
+			return nil, fmt.Errorf("two staged files would both be %q in the container (job binary, %s, %s; %s is reserved): rename one",
+				f.link, configs.YarnShipFiles.Key(), configs.YarnShipArchives.Key(), configJSONName)
+		}
+		seen[f.link] = true
+	}
 
 	if err := d.CheckQueue(ctx, spec.Queue); err != nil {
 		return nil, err
@@ -673,7 +681,7 @@ func (d *YarnDeployer) WaitRunning(ctx context.Context, id yarn.ApplicationID, f
 			return rep, fmt.Errorf("application report of %s: %w", id, err)
 		}
 		if rep.State != lastState {
-			fmt.Fprintf(d.Out, "Application %s is %s (%s)\n", id, rep.State, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(d.Out, "Application %s is %s (%s after submission)\n", id, rep.State, time.Since(start).Round(time.Millisecond))
 			lastState = rep.State
 		}
 		switch {

@@ -802,3 +802,60 @@ func TestYarnApplicationDetachedListCancel(t *testing.T) {
 		t.Fatalf("list of an ended application: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestYarnSessionAttachedInterrupt: an attached `flink-go yarn-session` prints the session's
+// status; SIGINT (Ctrl-C) stops the session gracefully: FINISHED/SUCCEEDED, exit 0, the
+// staging directory and the session record gone.
+func TestYarnSessionAttachedInterrupt(t *testing.T) {
+	y := setupYarn(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin("flink-go"), append([]string{"yarn-session", "-jm", "256m", "-tm", "256m"}, y.dflags()...)...)
+	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+y.home)
+	stdin, err := cmd.StdinPipe() // stays open: the client follows until interrupted
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &stderrWatcher{re: regexp.MustCompile(`TaskManagers: (\d+), slots`), hit: make(chan []string, 1)}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { w.run(pipe); close(done) }()
+	select {
+	case <-w.hit: // attached, and the first status line arrived
+	case <-done:
+		t.Fatalf("the client ended early:\n%s\n%s", stdout.String(), w.String())
+	case <-ctx.Done():
+		t.Fatalf("no status within 3 minutes:\n%s", w.String())
+	}
+	m := regexp.MustCompile(`Attached to YARN session (application_\d+_\d+)`).FindStringSubmatch(w.String())
+	if m == nil {
+		t.Fatalf("no attach line:\n%s", w.String())
+	}
+	if rec, err := os.ReadFile(filepath.Join(y.home, "yarn-session.properties")); err != nil || !strings.Contains(string(rec), m[1]) {
+		t.Fatalf("attached session not recorded: %q %v", rec, err)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	<-done
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after Ctrl-C: %v\n%s", err, w.String())
+	}
+	id, _ := yarn.ParseApplicationID(m[1])
+	rep, err := y.rm.GetApplicationReport(ctx, id)
+	if err != nil || rep.State != yarn.StateFinished || rep.Final != yarn.FinalSucceeded {
+		t.Fatalf("session after Ctrl-C: %s/%s %v\n%s", rep.State, rep.Final, err, w.String())
+	}
+	y.assertNothingLeft(t)
+	if _, err := os.Stat(filepath.Join(y.home, "yarn-session.properties")); !os.IsNotExist(err) {
+		t.Errorf("the session record was not removed: %v", err)
+	}
+	t.Logf("client output:\n%s", w.String())
+}
