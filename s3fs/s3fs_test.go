@@ -9,8 +9,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -703,5 +705,92 @@ func TestFailedWriteNeverPublishes(t *testing.T) {
 	proxy.SetRule(nil)
 	if ok, err := fs.Exists(ctx, f, "/partial"); ok || err != nil {
 		t.Fatalf("file published after a failed write: exists=%v err=%v", ok, err)
+	}
+}
+
+// patternReader yields n pseudo-random bytes without holding them; byte i
+// depends only on i, so any chunking reads the same stream.
+type patternReader struct {
+	off, size int64
+}
+
+func (p *patternReader) Read(b []byte) (int, error) {
+	if p.off >= p.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(b)), p.size-p.off))
+	for i := 0; i < n; {
+		pos := p.off + int64(i)
+		w := splitmix(uint64(pos / 8))
+		for j := pos % 8; j < 8 && i < n; j++ {
+			b[i] = byte(w >> (8 * j))
+			i++
+		}
+	}
+	p.off += int64(n)
+	return n, nil
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// TestStreamingUploadMemoryBounded: a 160 MiB file streams through the
+// writer with the heap bounded by the parts in flight, not the file size.
+func TestStreamingUploadMemoryBounded(t *testing.T) {
+	f, _, _ := newFS(t)
+	ctx := testCtx(t)
+	const size = 160 << 20
+	src := func() io.Reader { return &patternReader{size: size} }
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	n, err := fs.CopyFrom(ctx, f, "/stream", src(), fs.CreateOptions{})
+	close(stop)
+	<-sampled
+	if err != nil || n != size {
+		t.Fatalf("CopyFrom = %d, %v", n, err)
+	}
+	grew := int64(peak.Load()) - int64(base.HeapInuse)
+	t.Logf("160 MiB upload: heap grew by at most %d MiB", grew>>20)
+	// 4 parts in flight + the one filling + pool slack, far below the file size.
+	if limit := int64(12 * s3fs.DefaultPartSize); grew > limit {
+		t.Errorf("heap grew by %d MiB during a 160 MiB upload, want < %d MiB", grew>>20, limit>>20)
+	}
+	file, err := f.Open(ctx, "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	h1, h2 := sha256.New(), sha256.New()
+	if _, err := io.Copy(h1, file); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(h2, src()); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(h1.Sum(nil), h2.Sum(nil)) {
+		t.Fatal("streamed file differs from its source")
 	}
 }
