@@ -153,11 +153,31 @@ func start(ctx context.Context, conf *configs.Configuration, session bool, log z
 
 // shutdown unregisters with status and diagnostics, deletes the staging directory and closes
 // everything. The unregistration is repeated until the RM confirms it (or 2 minutes pass).
-func (r *amRuntime) shutdown(status yarn.FinalStatus, diagnostics string) error {
-	r.jm.WaitSavepointResultsFetched(5 * time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+// After a SIGTERM (yarn application -kill) the NodeManager sends SIGKILL shortly after
+// (yarn.nodemanager.sleep-delay-before-sigkill.ms, 250 ms by default), so then the staging
+// directory is deleted first and the unregistration, which the RM may refuse for a killed
+// application anyway, gets only a few seconds.
+func (r *amRuntime) shutdown(status yarn.FinalStatus, diagnostics string, signalled bool) error {
 	var errs []error
+	del := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := deleteStaging(ctx, r.staging); err != nil {
+			errs = append(errs, err)
+			r.log.Error().Err(err).Msg("could not delete the staging directory")
+		} else {
+			r.log.Info().Str("staging", r.staging).Msg("staging directory deleted")
+		}
+	}
+	finishTimeout := 2 * time.Minute
+	if signalled {
+		del()
+		finishTimeout = 5 * time.Second
+	} else {
+		r.jm.WaitSavepointResultsFetched(5 * time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
 	if err := r.amrm.Finish(ctx, status, diagnostics, ""); err != nil {
 		errs = append(errs, fmt.Errorf("am: unregistering with %s: %w", status, err))
 	} else {
@@ -165,11 +185,8 @@ func (r *amRuntime) shutdown(status yarn.FinalStatus, diagnostics string) error 
 	}
 	r.stopLoop()
 	<-r.loopErr
-	if err := deleteStaging(ctx, r.staging); err != nil {
-		errs = append(errs, err)
-		r.log.Error().Err(err).Msg("could not delete the staging directory")
-	} else {
-		r.log.Info().Str("staging", r.staging).Msg("staging directory deleted")
+	if !signalled {
+		del()
 	}
 	r.jm.Close()
 	_ = r.nm.Close()
@@ -213,7 +230,7 @@ func RunApplication(g *jobgraph.JobGraph, _ task.Registry) error {
 	}
 	j, err := r.jm.Submit(g, "")
 	if err != nil {
-		ferr := r.shutdown(yarn.FinalFailed, "submitting the job failed: "+err.Error())
+		ferr := r.shutdown(yarn.FinalFailed, "submitting the job failed: "+err.Error(), false)
 		return errors.Join(fmt.Errorf("am: submitting job %q: %w", g.Name, err), ferr)
 	}
 	log.Info().Str("job", j.ID()).Str("name", j.Name()).Msg("job submitted")
@@ -234,10 +251,11 @@ func RunApplication(g *jobgraph.JobGraph, _ task.Registry) error {
 	case s := <-sig:
 		log.Warn().Str("signal", s.String()).Msg("ApplicationMaster stopping; cancelling the job")
 		j.Cancel()
-		waitDone(j, 10*time.Second)
+		waitDone(j, 200*time.Millisecond)
+		return r.shutdown(yarn.FinalKilled, "ApplicationMaster stopped by "+s.String(), true)
 	}
 	status, diag := FinalStatus(j.Snapshot())
-	return r.shutdown(status, diag)
+	return r.shutdown(status, diag, false)
 }
 
 func waitDone(j *jobmanager.JobMaster, d time.Duration) {
@@ -270,6 +288,10 @@ func RunSession(ctx context.Context, conf *configs.Configuration) error {
 	case <-ctx.Done():
 	case s := <-sig:
 		log.Info().Str("signal", s.String()).Msg("stopping the session")
+		for _, j := range r.jm.Jobs() {
+			j.Cancel()
+		}
+		return r.shutdown(yarn.FinalKilled, "session stopped by "+s.String(), true)
 	case err := <-r.loopErr:
 		r.loopErr <- err
 		log.Error().Err(err).Msg("lost the ResourceManager; stopping the session")
@@ -278,7 +300,7 @@ func RunSession(ctx context.Context, conf *configs.Configuration) error {
 		return fmt.Errorf("am: heartbeat loop ended: %w", err)
 	}
 	cancelAll(r.jm)
-	return r.shutdown(yarn.FinalSucceeded, "session stopped")
+	return r.shutdown(yarn.FinalSucceeded, "session stopped", false)
 }
 
 func cancelAll(jm *jobmanager.JobManager) {

@@ -76,6 +76,7 @@ type tmContainer struct {
 	phase     phase
 	since     time.Time // when the current phase began
 	idleSince time.Time // zero while a slot is in use
+	stopWhy   string    // why the AM stops it
 }
 
 type jobBook struct {
@@ -227,15 +228,20 @@ func (b *Book) LaunchFailed(id yarn.ContainerID, reason string, now time.Time) A
 	return b.replace(c.job, now)
 }
 
-// Completed handles a completed container: a container the AM stopped or released is forgotten;
-// any other is reported Lost to the JobManager and replaced while its job runs.
+// Completed handles a completed container. One the AM stopped is reported Lost to the JobManager
+// (so it does not wait for a heartbeat timeout to drop the TaskManager) and not replaced; one the
+// AM released before it ran is forgotten; any other is reported Lost and replaced while its job
+// runs.
 func (b *Book) Completed(c amkit.Completion, now time.Time) Actions {
 	tc, ok := b.containers[c.ID]
 	if !ok {
 		return Actions{}
 	}
 	delete(b.containers, c.ID)
-	if tc.phase == phaseStopping || c.Released {
+	if tc.phase == phaseStopping {
+		return Actions{Lost: []Lost{{ResourceID: c.ID.String(), Reason: fmt.Sprintf("TaskManager container %s was stopped by the ApplicationMaster: %s", c.ID, tc.stopWhy)}}}
+	}
+	if c.Released {
 		return Actions{}
 	}
 	acts := Actions{Lost: []Lost{{ResourceID: c.ID.String(), Reason: completionText(c)}}}
@@ -343,7 +349,7 @@ func (b *Book) Tick(tms map[string]TMView, now time.Time) Actions {
 }
 
 func (b *Book) stop(c *tmContainer, reason string, now time.Time) Actions {
-	c.phase, c.since = phaseStopping, now
+	c.phase, c.since, c.stopWhy = phaseStopping, now, reason
 	return Actions{Stop: []Stop{{Container: c.id, Node: c.node, Reason: reason}}}
 }
 

@@ -145,8 +145,9 @@ func TestLossSeenByJobManagerFirstDoesNotDoubleRequest(t *testing.T) {
 	if len(a.Stop) != 1 || a.Stop[0].Container != cid(2) || requested(a) != 1 {
 		t.Fatalf("want stop of container 2 and one replacement, got %+v", a)
 	}
-	// Its completion then arrives: already handled.
-	if a := b.Completed(amkit.Completion{ID: cid(2), ExitStatus: yarn.ExitKilledByAppMaster}, t0.Add(2*time.Second)); !a.Empty() {
+	// Its completion then arrives: reported lost (a no-op for the JobManager), not replaced again.
+	if a := b.Completed(amkit.Completion{ID: cid(2), ExitStatus: yarn.ExitKilledByAppMaster}, t0.Add(2*time.Second)); requested(a) != 0 || len(a.Lost) != 1 ||
+		!strings.Contains(a.Lost[0].Reason, "stopped by the ApplicationMaster: the JobManager lost its TaskManager") {
 		t.Fatalf("completion of a stopped container: %+v", a)
 	}
 }
@@ -243,9 +244,9 @@ func TestJobEndedStopsContainersAndCancelsRequests(t *testing.T) {
 	if _, ok := b.Accepted(ctr(4), keyA, t0); ok {
 		t.Fatal("container for an ended job accepted")
 	}
-	// Completions of the stopped containers need nothing; then the job can be forgotten.
+	// Completions of the stopped containers only tell the JobManager; then the job can be forgotten.
 	for _, id := range []int64{1, 2} {
-		if a := b.Completed(amkit.Completion{ID: cid(id), ExitStatus: yarn.ExitKilledByAppMaster}, t0); !a.Empty() {
+		if a := b.Completed(amkit.Completion{ID: cid(id), ExitStatus: yarn.ExitKilledByAppMaster}, t0); len(a.Lost) != 1 || requested(a) != 0 || len(a.Stop) != 0 {
 			t.Fatalf("completion after job end: %+v", a)
 		}
 	}

@@ -27,32 +27,39 @@ import (
 func TestMain(m *testing.M) { os.Exit(testbed.Main(m)) }
 
 var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
+	buildMu sync.Mutex
+	built   = map[string]string{}
 )
 
-// buildCounting compiles examples/counting (which links this package through stream).
-func buildCounting(t *testing.T) string {
+// buildBinary compiles a main package (relative to am/) once per test run.
+func buildBinary(t *testing.T, pkg, name string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "flinkgo-am-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "counting")
-		cmd := exec.Command("go", "build", "-o", builtBin, "../examples/counting")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ../examples/counting: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p
 	}
-	return builtBin
+	dir := t.TempDir()
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	// t.TempDir is removed with the test; keep a copy for later tests of the run.
+	keep, err := os.MkdirTemp("", "flinkgo-am-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(out, filepath.Join(keep, name)); err != nil {
+		t.Fatal(err)
+	}
+	built[pkg] = filepath.Join(keep, name)
+	return built[pkg]
 }
+
+// buildCounting compiles examples/counting (which links this package through stream).
+func buildCounting(t *testing.T) string { return buildBinary(t, "../examples/counting", "counting") }
 
 type e2e struct {
 	c    *testbed.Cluster
