@@ -57,6 +57,16 @@ func runIncrementalScenario(b *testing.B, n, valueSize int) {
 			po.L0StopWritesThreshold = max(po.L0StopWritesThreshold, 2*l0)
 		}
 	}
+	if os.Getenv("PEBBLESTORE_BENCH_FORMAT") == "oldest" {
+		// Experiment knob: Pebble's default (oldest supported) format instead of the newest.
+		prev := o.tweak
+		o.tweak = func(po *pebble.Options) {
+			if prev != nil {
+				prev(po)
+			}
+			po.FormatMajorVersion = pebble.FormatMinSupported
+		}
+	}
 	s, err := Open(o)
 	if err != nil {
 		b.Fatal(err)

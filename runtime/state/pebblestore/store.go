@@ -140,8 +140,11 @@ func openDB(o Options, known map[string][]SnapshotFile) (*Store, error) {
 		MemTableSize: uint64(o.MemTableSize),
 		DisableWAL:   true,
 		Logger:       pebbleLogger{log: log},
-		// Format versions are not pinned: Restore reopens with the same binary, and the
-		// savepoint path (ExportRange/Import) does not depend on the on-disk format.
+		// The newest format this Pebble release writes (Pebble's default is the oldest it
+		// still reads, the first to be dropped by a later release). A restored database
+		// keeps the format its MANIFEST records. Savepoints (ExportRange/Import) do not
+		// depend on the on-disk format at all.
+		FormatMajorVersion: pebble.FormatNewest,
 	}
 	if o.tweak != nil {
 		o.tweak(po)
