@@ -191,3 +191,31 @@ func (im *importer) cleanup() {
 	}
 	_ = os.RemoveAll(im.s.opts.importDir())
 }
+
+var errStopExport = errors.New("pebblestore: export stopped by the importer")
+
+// ImportRange copies the entries k of src with start <= k < end (nil end: no upper bound) into
+// s, as Import does (src's keys come sorted, so they are ingested as SST files). Rescaling from
+// an incremental checkpoint uses it: restore each overlapping handle into a temporary store and
+// import the key groups this subtask owns.
+func (s *Store) ImportRange(src *Store, start, end []byte) error {
+	if src == nil {
+		return errors.New("pebblestore: import range: nil source store")
+	}
+	if src == s {
+		return errors.New("pebblestore: import range: source and destination are the same store")
+	}
+	var exportErr error
+	err := s.Import(func(yield func(k, v []byte) bool) {
+		exportErr = src.ExportRange(start, end, func(k, v []byte) error {
+			if !yield(k, v) {
+				return errStopExport
+			}
+			return nil
+		})
+	})
+	if exportErr != nil && !errors.Is(exportErr, errStopExport) {
+		return fmt.Errorf("pebblestore: import range [%x, %x): read source: %w", start, end, exportErr)
+	}
+	return err
+}

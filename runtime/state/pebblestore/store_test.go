@@ -329,3 +329,37 @@ func TestStats(t *testing.T) {
 		t.Fatalf("after the checkpoint's flush: %+v", after)
 	}
 }
+
+func TestImportRange(t *testing.T) {
+	src := openTest(t, Options{})
+	r := rand.New(rand.NewPCG(11, 12))
+	for i := 0; i < 60_000; i++ {
+		if err := src.Set(key(i), value(r, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := openTest(t, Options{})
+	_ = dst.Set([]byte{0, 9, 1, 0xaa}, []byte("own")) // a key group the destination already has
+	lo, hi := []byte{0, 10}, []byte{0, 20}            // key groups 10..19
+	if err := dst.ImportRange(src, lo, hi); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{string([]byte{0, 9, 1, 0xaa}): "own"}
+	if err := src.ExportRange(lo, hi, func(k, v []byte) error {
+		want[string(k)] = string(v)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 4000 {
+		t.Fatalf("only %d entries in range", len(want))
+	}
+	equalMaps(t, "imported range", dump(t, dst), want)
+	if dst.ImportRange(dst, nil, nil) == nil || dst.ImportRange(nil, nil, nil) == nil {
+		t.Error("ImportRange from itself or nil: no error")
+	}
+	_ = src.Close()
+	if err := dst.ImportRange(src, nil, nil); !errors.Is(err, errClosed) {
+		t.Errorf("ImportRange from a closed store: %v", err)
+	}
+}
