@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flink-go/flink-go/fs"
@@ -95,7 +96,9 @@ type PreparedCheckpoint struct {
 	files []localFile
 	store *Store
 
+	used        atomic.Bool // Upload was called
 	releaseOnce sync.Once
+	released    atomic.Bool
 	releaseErr  error
 }
 
@@ -153,6 +156,7 @@ func (s *Store) PrepareCheckpoint(id int64) (*PreparedCheckpoint, error) {
 // only for a checkpoint that is abandoned before its upload. It is idempotent.
 func (p *PreparedCheckpoint) Release() error {
 	p.releaseOnce.Do(func() {
+		p.released.Store(true)
 		if err := os.RemoveAll(p.dir); err != nil {
 			p.releaseErr = fmt.Errorf("pebblestore: checkpoint %d: remove %s: %w", p.id, p.dir, err)
 		}
@@ -214,6 +218,9 @@ func planUpload(files []localFile, known map[string][]SnapshotFile, uploaded map
 // completed checkpoints that are still retained; Upload only reads it. privateDir should be
 // specific to this checkpoint and store. Upload may run while the task goes on using the store.
 func (p *PreparedCheckpoint) Upload(ctx context.Context, fsys fs.FileSystem, sharedDir, privateDir string, uploaded map[string]bool) (*Snapshot, int64, error) {
+	if p.used.Swap(true) || p.released.Load() {
+		return nil, 0, fmt.Errorf("pebblestore: checkpoint %d: upload of a prepared checkpoint that was already uploaded or released", p.id)
+	}
 	defer func() { _ = p.Release() }()
 	if fsys == nil {
 		return nil, 0, fmt.Errorf("pebblestore: checkpoint %d: upload: nil file system", p.id)

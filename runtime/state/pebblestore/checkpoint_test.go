@@ -447,6 +447,12 @@ func TestUploadCancelled(t *testing.T) {
 	if err := p2.Release(); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := p2.Upload(context.Background(), st.fsys, st.shared, st.private(2), nil); err == nil || !strings.Contains(err.Error(), "already uploaded or released") {
+		t.Errorf("Upload after Release: %v", err)
+	}
+	if _, _, err := p.Upload(context.Background(), st.fsys, st.shared, st.private(1), nil); err == nil || !strings.Contains(err.Error(), "already uploaded or released") {
+		t.Errorf("second Upload: %v", err)
+	}
 	if _, err := os.Stat(p2.dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Release left %s behind", p2.dir)
 	}
