@@ -141,9 +141,9 @@ func openDB(o Options, known map[string][]SnapshotFile) (*Store, error) {
 		DisableWAL:   true,
 		Logger:       pebbleLogger{log: log},
 		// The newest format this Pebble release writes (Pebble's default is the oldest it
-		// still reads, the first to be dropped by a later release). A restored database
-		// keeps the format its MANIFEST records. Savepoints (ExportRange/Import) do not
-		// depend on the on-disk format at all.
+		// still reads, the first to be dropped by a later release). Pebble ratchets a
+		// restored database of an older format up to this one on open. Savepoints
+		// (ExportRange/Import) do not depend on the on-disk format at all.
 		FormatMajorVersion: pebble.FormatNewest,
 	}
 	if o.tweak != nil {
