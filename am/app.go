@@ -103,7 +103,7 @@ func start(ctx context.Context, conf *configs.Configuration, session bool, log z
 		return nil, fmt.Errorf("am: %s is not set: the client names the application's staging directory there", EnvStagingDir)
 	}
 	sp := &specSource{log: log, staging: r.staging, binary: os.Getenv(EnvJobBinary), session: session, user: actx.User, tokens: tokens,
-		logLevel: os.Getenv(cluster.EnvLogLevel)}
+		logLevel: os.Getenv(cluster.EnvLogLevel), described: os.Getenv(EnvTMResources)}
 	drv, err := NewDriver(DriverConfig{Allocator: amrm, NM: nm, Settings: conf.Map(), Spec: sp.spec, Session: session, Logger: log})
 	if err != nil {
 		return nil, err
@@ -328,6 +328,7 @@ type specSource struct {
 	tokens     []byte
 	logLevel   string
 	jobManager string
+	described  string // FLINK_GO_TM_RESOURCES
 }
 
 // statter is implemented by *hdfs.FileSystem: size and timestamp exactly as the NameNode has them.
@@ -364,6 +365,24 @@ func resource(ctx context.Context, uri string) (yarn.LocalResource, error) {
 
 func joinURI(dir, name string) string { return strings.TrimSuffix(dir, "/") + "/" + name }
 
+// files returns the resources every TaskManager container gets besides the job binary: those
+// the client described in FLINK_GO_TM_RESOURCES, else the staged files (stagedResources).
+func (s *specSource) files(ctx context.Context, binary string) (map[string]yarn.LocalResource, error) {
+	if s.described != "" {
+		m, err := DecodeResources(s.described)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvTMResources, err)
+		}
+		delete(m, binary)
+		return m, nil
+	}
+	m, err := stagedResources(ctx, s.staging, binary)
+	if err != nil {
+		return nil, fmt.Errorf("listing the staging directory %s for the TaskManagers' files: %w", s.staging, err)
+	}
+	return m, nil
+}
+
 func (s *specSource) spec(ctx context.Context, job *jobmanager.JobInfo, slots int) (TaskManagerSpec, error) {
 	binURI := job.Artifact
 	if !s.session || binURI == "" {
@@ -382,9 +401,9 @@ func (s *specSource) spec(ctx context.Context, job *jobmanager.JobInfo, slots in
 		return TaskManagerSpec{}, fmt.Errorf("job binary %s: %w", binURI, err)
 	}
 	name := binURI[strings.LastIndex(binURI, "/")+1:]
-	files, err := hadoopConfResources(sctx, s.staging)
+	files, err := s.files(sctx, name)
 	if err != nil {
-		s.log.Warn().Err(err).Msg("TaskManagers get no Hadoop configuration (hdfs:/// paths without a NameNode will not resolve)")
+		return TaskManagerSpec{}, err
 	}
 	cfgJSON, err := configJSON(job.Graph.Config)
 	if err != nil {
@@ -394,32 +413,53 @@ func (s *specSource) spec(ctx context.Context, job *jobmanager.JobInfo, slots in
 		Args: job.Graph.Args, Slots: slots, User: s.user, Tokens: s.tokens, LogLevel: s.logLevel}, nil
 }
 
-// hadoopConfResources lists <staging>/hadoop-conf/ (the client's Hadoop configuration files) as
-// resources "hadoop-conf/<name>"; a missing directory yields none.
-func hadoopConfResources(ctx context.Context, staging string) (map[string]yarn.LocalResource, error) {
-	dir := joinURI(staging, HadoopConfDir)
-	fsys, p, err := fs.Get(ctx, dir)
+// stagedResources lists the files of the staging directory a TaskManager container gets when
+// the client did not describe them in FLINK_GO_TM_RESOURCES: every regular file (recursively,
+// linked under its relative path, type FILE), except the session CLI binary (flink-go), session
+// job binaries (jobs/), the stop marker and the job binary itself (added separately).
+func stagedResources(ctx context.Context, staging, binary string) (map[string]yarn.LocalResource, error) {
+	fsys, root, err := fs.Get(ctx, staging)
 	if err != nil {
 		return nil, err
 	}
-	list, err := fsys.List(ctx, p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("am: listing %s: %w", dir, err)
-	}
 	out := map[string]yarn.LocalResource{}
-	for _, fi := range list {
-		if fi.IsDir {
-			continue
+	var walk func(dir, rel string, depth int) error
+	walk = func(dir, rel string, depth int) error {
+		list, err := fsys.List(ctx, dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
 		}
-		base := fi.Path[strings.LastIndex(fi.Path, "/")+1:]
-		r, err := resource(ctx, joinURI(dir, base))
 		if err != nil {
-			return nil, err
+			return fmt.Errorf("am: listing %s: %w", dir, err)
 		}
-		out[HadoopConfDir+"/"+base] = r
+		for _, fi := range list {
+			base := fi.Path[strings.LastIndex(fi.Path, "/")+1:]
+			link := base
+			if rel != "" {
+				link = rel + "/" + base
+			}
+			if fi.IsDir {
+				if (rel == "" && base == "jobs") || depth >= 8 {
+					continue
+				}
+				if err := walk(fi.Path, link, depth+1); err != nil {
+					return err
+				}
+				continue
+			}
+			if rel == "" && (base == "flink-go" || base == "stop-session" || base == binary) {
+				continue
+			}
+			r, err := resource(ctx, joinURI(staging, link))
+			if err != nil {
+				return err
+			}
+			out[link] = r
+		}
+		return nil
+	}
+	if err := walk(root, "", 0); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package am
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -23,6 +24,10 @@ const (
 	EnvSlots = "FLINK_GO_SLOTS"
 	// EnvHadoopConfDir points containers at the shipped Hadoop configuration.
 	EnvHadoopConfDir = "HADOOP_CONF_DIR"
+	// EnvTMResources optionally describes, as JSON (EncodeResources), the LocalResources every
+	// TaskManager container gets besides the job binary: ship files, archives, the Hadoop
+	// configuration, provided libraries.
+	EnvTMResources = "FLINK_GO_TM_RESOURCES"
 	// HadoopConfDir is the staging sub-directory (and container link directory) of the
 	// client's core-site.xml, hdfs-site.xml and yarn-site.xml.
 	HadoopConfDir = "hadoop-conf"
@@ -95,6 +100,67 @@ func (s TaskManagerSpec) LaunchContext(c yarn.Container) (yarn.ContainerLaunchCo
 	}
 	cmd := EscapeForDoubleQuotes(strings.Join(words, " ")) + " 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.log"
 	return yarn.ContainerLaunchContext{LocalResources: res, Environment: env, Commands: []string{cmd}, Tokens: s.Tokens}, nil
+}
+
+// resourceJSON is the JSON form of a yarn.LocalResource in FLINK_GO_TM_RESOURCES.
+type resourceJSON struct {
+	URL        string `json:"url"`
+	Size       int64  `json:"size"`
+	Timestamp  int64  `json:"timestamp"`
+	Type       string `json:"type,omitempty"`       // FILE (default), ARCHIVE, PATTERN
+	Visibility string `json:"visibility,omitempty"` // APPLICATION (default), PRIVATE, PUBLIC
+	Pattern    string `json:"pattern,omitempty"`
+}
+
+var (
+	typeNames = map[yarn.LocalResourceType]string{yarn.ResourceFile: "FILE", yarn.ResourceArchive: "ARCHIVE", yarn.ResourcePattern: "PATTERN"}
+	visNames  = map[yarn.Visibility]string{yarn.VisibilityPublic: "PUBLIC", yarn.VisibilityPrivate: "PRIVATE", yarn.VisibilityApplication: "APPLICATION"}
+)
+
+// EncodeResources serializes LocalResources (link name → resource) for FLINK_GO_TM_RESOURCES.
+func EncodeResources(m map[string]yarn.LocalResource) (string, error) {
+	out := map[string]resourceJSON{}
+	for k, r := range m {
+		out[k] = resourceJSON{URL: r.URL, Size: r.Size, Timestamp: r.Timestamp, Type: typeNames[r.Type], Visibility: visNames[r.Visibility], Pattern: r.Pattern}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", fmt.Errorf("am: encoding resources: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodeResources parses FLINK_GO_TM_RESOURCES.
+func DecodeResources(s string) (map[string]yarn.LocalResource, error) {
+	var in map[string]resourceJSON
+	if err := json.Unmarshal([]byte(s), &in); err != nil {
+		return nil, fmt.Errorf("am: resource descriptors are not a JSON object of {url,size,timestamp,type,visibility}: %w", err)
+	}
+	out := map[string]yarn.LocalResource{}
+	for k, r := range in {
+		if k == "" || strings.HasPrefix(k, "/") || strings.Contains(k, "..") {
+			return nil, fmt.Errorf("am: resource link %q must be a relative path", k)
+		}
+		if r.URL == "" || r.Size < 0 || r.Timestamp <= 0 {
+			return nil, fmt.Errorf("am: resource %q needs url, size and timestamp (the file's modification time in ms), got %+v", k, r)
+		}
+		lr := yarn.LocalResource{URL: r.URL, Size: r.Size, Timestamp: r.Timestamp, Pattern: r.Pattern}
+		for t, n := range typeNames {
+			if strings.EqualFold(r.Type, n) {
+				lr.Type = t
+			}
+		}
+		for v, n := range visNames {
+			if strings.EqualFold(r.Visibility, n) {
+				lr.Visibility = v
+			}
+		}
+		if (r.Type != "" && lr.Type == 0) || (r.Visibility != "" && lr.Visibility == 0) {
+			return nil, fmt.Errorf("am: resource %q: unknown type %q or visibility %q", k, r.Type, r.Visibility)
+		}
+		out[k] = lr
+	}
+	return out, nil
 }
 
 // ShellQuote quotes a word for bash: as is when it is made of safe characters only, else in

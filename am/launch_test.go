@@ -85,3 +85,63 @@ func TestLaunchContextRejectsBadSpecs(t *testing.T) {
 		}
 	}
 }
+
+func TestResourceDescriptorsRoundTrip(t *testing.T) {
+	in := map[string]yarn.LocalResource{
+		"hadoop-conf/core-site.xml": {URL: "hdfs://nn:9000/s/hadoop-conf/core-site.xml", Size: 10, Timestamp: 7},
+		"libs.tgz":                  {URL: "hdfs://nn:9000/s/libs.tgz", Size: 99, Timestamp: 8, Type: yarn.ResourceArchive, Visibility: yarn.VisibilityPublic},
+	}
+	s, err := EncodeResources(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := DecodeResources(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 2 || out["libs.tgz"] != in["libs.tgz"] || out["hadoop-conf/core-site.xml"] != in["hadoop-conf/core-site.xml"] {
+		t.Fatalf("round trip: %+v", out)
+	}
+	for _, bad := range []string{
+		`[1]`,
+		`{"../x": {"url": "hdfs://a/b", "size": 1, "timestamp": 1}}`,
+		`{"x": {"url": "", "size": 1, "timestamp": 1}}`,
+		`{"x": {"url": "hdfs://a/b", "size": 1, "timestamp": 0}}`,
+		`{"x": {"url": "hdfs://a/b", "size": 1, "timestamp": 1, "type": "DIRECTORY"}}`,
+	} {
+		if _, err := DecodeResources(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// TestStagedResources lists a staging directory (local here; HDFS in the end-to-end tests) the way
+// the AM does when the client did not describe the TaskManagers' files.
+func TestStagedResources(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"job", "flink-go", "stop-session", "config.json", "lookup.txt", "hadoop-conf/core-site.xml", "jobs/1/other", "data/sub/x.csv"} {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := stagedResources(t.Context(), "file://"+dir, "job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"config.json", "data/sub/x.csv", "hadoop-conf/core-site.xml", "lookup.txt"}
+	if names := sortedNames(got); strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Fatalf("staged resources %v, want %v", names, want)
+	}
+	r := got["lookup.txt"]
+	st, _ := os.Stat(filepath.Join(dir, "lookup.txt"))
+	if r.Size != st.Size() || r.Timestamp != st.ModTime().UnixMilli() || !strings.HasPrefix(r.URL, "file://") {
+		t.Fatalf("resource %+v", r)
+	}
+	if _, err := stagedResources(t.Context(), "file://"+filepath.Join(dir, "missing"), "job"); err != nil {
+		t.Fatalf("a missing staging dir yields no files, got %v", err)
+	}
+}
