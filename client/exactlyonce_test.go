@@ -105,7 +105,7 @@ func TestExactlyOnceKillTaskManagers(t *testing.T) {
 	}
 	const keys, every = 1000, 100
 	want := expectedCounting(records, keys, every)
-	for _, backend := range []string{"hashmap"} {
+	for _, backend := range []string{"hashmap", "pebble"} {
 		t.Run(backend, func(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "out")
