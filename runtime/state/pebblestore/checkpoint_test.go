@@ -614,3 +614,28 @@ func TestPlanUpload(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreOlderFormat restores a checkpoint written in Pebble's oldest supported format (as a
+// checkpoint of an older build would be): the store opens it, ratcheted to the newest format.
+func TestRestoreOlderFormat(t *testing.T) {
+	st := newStorage(t)
+	s := openTest(t, Options{tweak: func(o *pebble.Options) { o.FormatMajorVersion = pebble.FormatMinSupported }})
+	for i := 0; i < 3000; i++ {
+		_ = s.Set(key(i), []byte(fmt.Sprint(i)))
+	}
+	want := dump(t, s)
+	snap, _ := st.checkpoint(t, s, 1)
+	rs, err := st.restore(t, snap, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalMaps(t, "restored from the old format", dump(t, rs), want)
+	if got := rs.db.FormatMajorVersion(); got != pebble.FormatNewest {
+		t.Errorf("restored database has format %d, want %d", got, pebble.FormatNewest)
+	}
+	// And it checkpoints again.
+	snap2, _ := st.checkpoint(t, rs, 2)
+	if _, err := st.restore(t, snap2, Options{}); err != nil {
+		t.Fatal(err)
+	}
+}
