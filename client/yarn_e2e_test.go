@@ -214,9 +214,24 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-// TestYarnBadInput: every bad input fails with a non-zero exit and a message naming the cause,
+// TestYarnE2E runs the YARN client end to end against the Hadoop mini-cluster. The parent test
+// holds one lease on the cluster, so it is not stopped and restarted between the subtests.
+func TestYarnE2E(t *testing.T) {
+	testbed.Require(t)
+	t.Run("BadInput", testYarnBadInput)
+	t.Run("StagingLayoutAndInterruptedDeployment", testYarnStagingLayoutAndInterruptedDeployment)
+	t.Run("LaunchContext", testYarnLaunchContext)
+	t.Run("SIGTERMDuringDeployment", testYarnSIGTERMDuringDeployment)
+	t.Run("ApplicationCounting", testYarnApplicationCounting)
+	t.Run("Session", testYarnSession)
+	t.Run("ApplicationJobFails", testYarnApplicationJobFails)
+	t.Run("ApplicationDetachedListCancel", testYarnApplicationDetachedListCancel)
+	t.Run("SessionAttachedInterrupt", testYarnSessionAttachedInterrupt)
+}
+
+// testYarnBadInput: every bad input fails with a non-zero exit and a message naming the cause,
 // and leaves no application and no staging directory behind.
-func TestYarnBadInput(t *testing.T) {
+func testYarnBadInput(t *testing.T) {
 	y := setupYarn(t)
 	dir := t.TempDir()
 	notExec := filepath.Join(dir, "notexec")
@@ -279,10 +294,10 @@ func lastLine(s string) string {
 	return l[len(l)-1]
 }
 
-// TestYarnStagingLayoutAndInterruptedDeployment deploys in-process, inspects the staging
+// testYarnStagingLayoutAndInterruptedDeployment deploys in-process, inspects the staging
 // directory right after submitApplication (layout, permissions, replication, config.json), then
 // interrupts the deployment: the application ends KILLED and the staging directory is gone.
-func TestYarnStagingLayoutAndInterruptedDeployment(t *testing.T) {
+func testYarnStagingLayoutAndInterruptedDeployment(t *testing.T) {
 	y := setupYarn(t)
 	ship := filepath.Join(t.TempDir(), "lookup.txt")
 	if err := os.WriteFile(ship, []byte("ship me\n"), 0o644); err != nil {
@@ -365,12 +380,12 @@ func TestYarnStagingLayoutAndInterruptedDeployment(t *testing.T) {
 	t.Logf("progress output:\n%s", progress.String())
 }
 
-// TestYarnLaunchContext runs a shell script as the "job binary" AM: it prints its arguments and
+// testYarnLaunchContext runs a shell script as the "job binary" AM: it prints its arguments and
 // the contract's environment, proving that the NodeManager's launch script receives arguments
 // and JSON configuration intact, and that stdout/stderr go to jobmanager.out/.log. The script
 // exits without registering, so the deployment fails with the RM's diagnostics and the client
 // cleans up.
-func TestYarnLaunchContext(t *testing.T) {
+func testYarnLaunchContext(t *testing.T) {
 	y := setupYarn(t)
 	script := filepath.Join(t.TempDir(), "envdump")
 	body := `#!/bin/bash
@@ -510,9 +525,9 @@ func (w *stderrWatcher) String() string {
 	return w.buf.String()
 }
 
-// TestYarnSIGTERMDuringDeployment sends SIGTERM to `flink-go run -t yarn-application` right
+// testYarnSIGTERMDuringDeployment sends SIGTERM to `flink-go run -t yarn-application` right
 // after it submitted: it exits 130, the application is KILLED and its staging directory gone.
-func TestYarnSIGTERMDuringDeployment(t *testing.T) {
+func testYarnSIGTERMDuringDeployment(t *testing.T) {
 	y := setupYarn(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -602,11 +617,11 @@ func (y *yarnTB) firstOutput(ctx context.Context, dir string) time.Time {
 
 var elapsedRE = regexp.MustCompile(`is RUNNING after ([0-9.]+m?s)`)
 
-// TestYarnApplicationCounting is the full application-mode run: `flink-go run -t
+// testYarnApplicationCounting is the full application-mode run: `flink-go run -t
 // yarn-application -p 2` of the counting example with checkpoints and output on HDFS, attached;
 // the client exits 0 when the job finished, the output is exact, and nothing is left behind.
 // It logs the time to RUNNING and to the first committed output.
-func TestYarnApplicationCounting(t *testing.T) {
+func testYarnApplicationCounting(t *testing.T) {
 	y := setupYarn(t)
 	const records, keys, every = 200_000, 100, 1000
 	base := "hdfs://" + y.fs.Authority() + y.dir
@@ -647,11 +662,11 @@ func TestYarnApplicationCounting(t *testing.T) {
 	t.Logf("client stderr:\n%s", r.stderr)
 }
 
-// TestYarnSession is the session flow: a detached session; one job submitted through the
+// testYarnSession is the session flow: a detached session; one job submitted through the
 // recorded session (detached, long-running) and one with -t yarn-session
 // -Dyarn.application.id (attached, bounded, exact output); list shows them; cancel; stop with
 // `echo stop | flink-go yarn-session -id`: FINISHED/SUCCEEDED, staging dir and record gone.
-func TestYarnSession(t *testing.T) {
+func testYarnSession(t *testing.T) {
 	y := setupYarn(t)
 	base := "hdfs://" + y.fs.Authority() + y.dir
 	t0 := time.Now()
@@ -736,9 +751,9 @@ func TestYarnSession(t *testing.T) {
 	}
 }
 
-// TestYarnApplicationJobFails: an attached application whose job fails exits non-zero with the
+// testYarnApplicationJobFails: an attached application whose job fails exits non-zero with the
 // job's failure cause; the application ends FAILED and nothing is left behind.
-func TestYarnApplicationJobFails(t *testing.T) {
+func testYarnApplicationJobFails(t *testing.T) {
 	y := setupYarn(t)
 	r := y.cli(t, 3*time.Minute, nil, nil, append(append([]string{"run", "-t", "yarn-application"}, y.dflags()...), bin("panicjob"))...)
 	if r.code == 0 || !strings.Contains(r.stderr, "boom at record 500") {
@@ -752,10 +767,10 @@ func TestYarnApplicationJobFails(t *testing.T) {
 	t.Logf("client error: %s", lastLine(r.stderr))
 }
 
-// TestYarnApplicationDetachedListCancel: a detached application prints its id and REST URL;
+// testYarnApplicationDetachedListCancel: a detached application prints its id and REST URL;
 // list and cancel reach its JobManager through the application report (-t yarn-application
 // -Dyarn.application.id); the cancelled job ends the application KILLED, staging dir gone.
-func TestYarnApplicationDetachedListCancel(t *testing.T) {
+func testYarnApplicationDetachedListCancel(t *testing.T) {
 	y := setupYarn(t)
 	base := "hdfs://" + y.fs.Authority() + y.dir
 	r := y.cli(t, 3*time.Minute, nil, nil, append(append([]string{"run", "-t", "yarn-per-job", "-d"}, y.dflags()...),
@@ -803,10 +818,10 @@ func TestYarnApplicationDetachedListCancel(t *testing.T) {
 	}
 }
 
-// TestYarnSessionAttachedInterrupt: an attached `flink-go yarn-session` prints the session's
+// testYarnSessionAttachedInterrupt: an attached `flink-go yarn-session` prints the session's
 // status; SIGINT (Ctrl-C) stops the session gracefully: FINISHED/SUCCEEDED, exit 0, the
 // staging directory and the session record gone.
-func TestYarnSessionAttachedInterrupt(t *testing.T) {
+func testYarnSessionAttachedInterrupt(t *testing.T) {
 	y := setupYarn(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
