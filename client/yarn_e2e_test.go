@@ -768,8 +768,9 @@ func testYarnApplicationJobFails(t *testing.T) {
 }
 
 // testYarnApplicationDetachedListCancel: a detached application prints its id and REST URL;
-// list and cancel reach its JobManager through the application report (-t yarn-application
-// -Dyarn.application.id); the cancelled job ends the application KILLED, staging dir gone.
+// list, savepoint and cancel reach its JobManager through the application report (-t
+// yarn-application -Dyarn.application.id); the cancelled job ends the application KILLED,
+// staging dir gone.
 func testYarnApplicationDetachedListCancel(t *testing.T) {
 	y := setupYarn(t)
 	base := "hdfs://" + y.fs.Authority() + y.dir
@@ -795,6 +796,12 @@ func testYarnApplicationDetachedListCancel(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	t.Logf("list:\n%s", listOut)
+	// savepoint through the application report; the job keeps running.
+	r = y.cli(t, 2*time.Minute, nil, nil, "savepoint", "-D", "yarn.application.id="+appID, jobID, base+"/savepoints")
+	if r.code != 0 || !strings.Contains(r.stdout, "Savepoint completed. Path: "+base+"/savepoints/") {
+		t.Fatalf("savepoint: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("savepoint: %s", strings.TrimSpace(r.stdout))
 	r = y.cli(t, time.Minute, nil, nil, "cancel", "-t", "yarn-application", "-D", "yarn.application.id="+appID, jobID)
 	if r.code != 0 {
 		t.Fatalf("cancel: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
