@@ -299,7 +299,7 @@ func (t *Task) uploadPebble(ctx context.Context, b barrier, st *jobgraph.Operato
 		return nil, 0, fmt.Errorf("checkpoint storage %s: %w", b.dir, err)
 	}
 	dir = strings.TrimRight(dir, "/")
-	sub := fmt.Sprintf("%s-%d", st.OperatorId, t.d.Subtask)
+	sub := fmt.Sprintf("%s-%d", safeName(st.OperatorId), t.d.Subtask)
 	sharedDir := path.Join(path.Dir(dir), checkpoint.SharedDirName)
 	up, err := p.Upload(ctx, fsys, sharedDir, path.Join(dir, sub))
 	if err != nil {
@@ -507,7 +507,21 @@ func (t *Task) localStateName(opID string) string {
 	if len(job) > 8 {
 		job = job[:8]
 	}
-	return fmt.Sprintf("%s-%s-%d-%d-%s", job, opID, t.d.Subtask, t.d.Attempt, hex.EncodeToString(r[:]))
+	return fmt.Sprintf("%s-%s-%d-%d-%s", safeName(job), safeName(opID), t.d.Subtask, t.d.Attempt, hex.EncodeToString(r[:]))
+}
+
+// safeName maps an id (operator UIDs are user strings) to a single, portable path element.
+func safeName(id string) string {
+	b := []byte(id)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "_"
+	}
+	return string(b)
 }
 
 // closeBackends releases the operators' keyed backends (Pebble: closes the store and removes
