@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/colinmarc/hdfs/v2/hadoopconf"
@@ -883,24 +884,54 @@ func (d *YarnDeployer) uploadAll(ctx context.Context, fsys *hdfs.FileSystem, dir
 	out := make(map[string]yarn.LocalResource, len(files))
 	var total int64
 	start := time.Now()
+	// Up to 4 uploads at a time: the small files (configuration, Hadoop site files) cost a
+	// NameNode round trip or three each, mostly waiting.
+	uctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		first error
+		sem   = make(chan struct{}, 4)
+		w     = &lockedWriter{w: d.Out}
+	)
 	for _, f := range files {
-		res, n, err := d.upload(ctx, fsys, path.Join(dir, f.link), f, replication)
-		if err != nil {
-			return nil, err
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(f stagedFile) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res, n, err := d.upload(uctx, fsys, path.Join(dir, f.link), f, replication, w)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = err
+					cancel()
+				}
+				return
+			}
+			total += n
+			typ := yarn.ResourceFile
+			if f.archive {
+				typ = yarn.ResourceArchive
+			}
+			out[f.link] = yarn.LocalResource{URL: res.URI, Size: res.Size, Timestamp: res.Timestamp, Type: typ, Visibility: yarn.VisibilityApplication}
+		}(f)
+	}
+	wg.Wait()
+	if first != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-		total += n
-		typ := yarn.ResourceFile
-		if f.archive {
-			typ = yarn.ResourceArchive
-		}
-		out[f.link] = yarn.LocalResource{URL: res.URI, Size: res.Size, Timestamp: res.Timestamp, Type: typ, Visibility: yarn.VisibilityApplication}
+		return nil, first
 	}
 	el := time.Since(start)
 	fmt.Fprintf(d.Out, "Uploaded %d files, %s in %s (%s)\n", len(files), mb(total), el.Round(time.Millisecond), rate(total, el))
 	return out, nil
 }
 
-func (d *YarnDeployer) upload(ctx context.Context, fsys *hdfs.FileSystem, dst string, f stagedFile, replication int) (hdfs.Resource, int64, error) {
+func (d *YarnDeployer) upload(ctx context.Context, fsys *hdfs.FileSystem, dst string, f stagedFile, replication int, out io.Writer) (hdfs.Resource, int64, error) {
 	var src io.Reader
 	var size int64
 	if f.local != "" {
@@ -921,7 +952,7 @@ func (d *YarnDeployer) upload(ctx context.Context, fsys *hdfs.FileSystem, dst st
 	if err != nil {
 		return hdfs.Resource{}, 0, fmt.Errorf("%w: staging %s: %w", ErrHDFSUnavailable, f.link, err)
 	}
-	p := &progress{w: d.Out, name: f.link, total: size, start: time.Now(), ctx: ctx}
+	p := &progress{w: out, name: f.link, total: size, start: time.Now()}
 	n, err := io.Copy(w, io.TeeReader(ctxReader{ctx, src}, p))
 	if err != nil {
 		return hdfs.Resource{}, 0, errors.Join(fmt.Errorf("staging %s to %s: %w", f.link, fsys.URI(dst), err), w.Abort())
@@ -958,7 +989,18 @@ type progress struct {
 	done  int64
 	start time.Time
 	last  time.Time
-	ctx   context.Context
+}
+
+// lockedWriter serializes writes of concurrent uploads' progress lines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 func (p *progress) Write(b []byte) (int, error) {

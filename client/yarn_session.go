@@ -212,7 +212,7 @@ func (d *YarnDeployer) SubmitToSession(ctx context.Context, id yarn.ApplicationI
 	}
 	dir := path.Join(StagingDir(base, id), "jobs", fmt.Sprintf("%d-%s", time.Now().UnixMilli(), NewJobID()[:8]))
 	name := filepath.Base(binary)
-	res, _, err := d.upload(ctx, fsys, path.Join(dir, name), stagedFile{link: name, local: binary, perm: 0o700}, max(configs.Get(conf, configs.YarnFileReplication), 0))
+	res, _, err := d.upload(ctx, fsys, path.Join(dir, name), stagedFile{link: name, local: binary, perm: 0o700}, max(configs.Get(conf, configs.YarnFileReplication), 0), d.Out)
 	if err != nil {
 		return "", err
 	}
