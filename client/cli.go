@@ -100,6 +100,9 @@ func loadConfig(c *cli.Context, flagValues map[string]string) (*configs.Configur
 			return nil, &exitError{code: 2, err: err}
 		}
 	}
+	if err := cluster.ConfigureFileSystems(cfg.Map()); err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
 	return cfg, nil
 }
 

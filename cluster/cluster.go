@@ -87,6 +87,9 @@ func Execute(g *jobgraph.JobGraph, reg task.Registry) error {
 	if id := os.Getenv(EnvJobID); id != "" {
 		g.JobId = id
 	}
+	if err := ConfigureFileSystems(g.Config); err != nil {
+		return err
+	}
 	role := os.Getenv(EnvRole)
 	if h, ok := roleHandlers[role]; ok {
 		return h(g, reg)
