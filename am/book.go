@@ -108,6 +108,8 @@ type Stop struct {
 type Lost struct {
 	ResourceID string
 	Reason     string
+	// Stopped is true when the AM stopped the container itself (no failure).
+	Stopped bool
 }
 
 // Actions is what the caller must do after a Book decision.
@@ -239,7 +241,8 @@ func (b *Book) Completed(c amkit.Completion, now time.Time) Actions {
 	}
 	delete(b.containers, c.ID)
 	if tc.phase == phaseStopping {
-		return Actions{Lost: []Lost{{ResourceID: c.ID.String(), Reason: fmt.Sprintf("TaskManager container %s was stopped by the ApplicationMaster: %s", c.ID, tc.stopWhy)}}}
+		return Actions{Lost: []Lost{{ResourceID: c.ID.String(), Stopped: true,
+			Reason: fmt.Sprintf("TaskManager container %s was stopped by the ApplicationMaster: %s", c.ID, tc.stopWhy)}}}
 	}
 	if c.Released {
 		return Actions{}

@@ -290,7 +290,11 @@ func (d *Driver) apply(ctx context.Context, a Actions) {
 	jm := d.jm
 	d.mu.Unlock()
 	for _, l := range a.Lost {
-		d.log.Warn().Str("taskmanager", l.ResourceID).Str("reason", l.Reason).Msg("TaskManager container lost")
+		if l.Stopped {
+			d.log.Info().Str("taskmanager", l.ResourceID).Str("reason", l.Reason).Msg("TaskManager container stopped")
+		} else {
+			d.log.Warn().Str("taskmanager", l.ResourceID).Str("reason", l.Reason).Msg("TaskManager container lost")
+		}
 		if jm != nil {
 			jm.TaskManagerLost(l.ResourceID, l.Reason)
 		}
@@ -366,7 +370,7 @@ func (d *Driver) completed(c amkit.Completion) {
 		d.book.Forget(job)
 	}
 	d.mu.Unlock()
-	if len(acts.Lost) > 0 {
+	if len(acts.Lost) > 0 && !acts.Lost[0].Stopped {
 		d.log.Warn().Str("job", job).Str("container", c.ID.String()).Int32("exit_status", c.ExitStatus).Int("replacements", sumAsks(acts.Request)).
 			Msg("TaskManager container completed")
 	}

@@ -201,6 +201,7 @@ func (e *e2e) submit(t *testing.T, a countingApp) appResult {
 	if err := e.rm.SubmitApplication(ctx, sub); err != nil {
 		t.Fatal(err)
 	}
+	submitted := time.Now()
 	t.Logf("submitted %s", app.ID)
 	dumped := false
 	dump := func() {
@@ -239,7 +240,7 @@ func (e *e2e) submit(t *testing.T, a countingApp) appResult {
 	if err != nil {
 		t.Fatalf("waiting for %s: %v", app.ID, err)
 	}
-	t.Logf("%s ended: state=%s final=%s diagnostics=%q", app.ID, rep.State, rep.Final, rep.Diagnostics)
+	t.Logf("%s ended after %s: state=%s final=%s diagnostics=%q", app.ID, time.Since(submitted).Round(10*time.Millisecond), rep.State, rep.Final, rep.Diagnostics)
 	return appResult{id: app.ID, report: rep, staging: stagingPath, output: out}
 }
 
