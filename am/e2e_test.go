@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -429,4 +430,80 @@ func TestKilledTaskManagerIsReplaced(t *testing.T) {
 	if !strings.Contains(amLog, "TaskManager container lost") || !strings.Contains(amLog, killed) {
 		t.Errorf("the AM log does not report %s lost", killed)
 	}
+}
+
+// stagingGone waits until the AM deleted the staging directory.
+func (e *e2e) stagingGone(t *testing.T, staging string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		ok, err := fs.Exists(ctx, e.hdfs, staging)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("staging directory %s still exists after the application ended", staging)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestApplicationFailureAndCancel covers the other two final statuses: a job whose TaskManagers
+// cannot fit into YARN's largest container fails, and the AM unregisters FAILED with a diagnostic
+// naming the option; a job cancelled through REST ends the application KILLED. Both delete the
+// staging directory.
+func TestApplicationFailureAndCancel(t *testing.T) {
+	e := setupE2E(t)
+	t.Run("oversized TaskManager fails", func(t *testing.T) {
+		r := e.submit(t, countingApp{records: 1000, keys: 10, every: 10, conf: map[string]string{"taskmanager.memory.process.size": "512g"}})
+		if r.report.Final != yarn.FinalFailed || !strings.Contains(r.report.Diagnostics, "taskmanager.memory.process.size") {
+			t.Fatalf("state %s final %s diagnostics %q: want FAILED naming taskmanager.memory.process.size", r.report.State, r.report.Final, r.report.Diagnostics)
+		}
+		e.stagingGone(t, r.staging)
+	})
+	t.Run("cancelled job ends KILLED", func(t *testing.T) {
+		a := countingApp{records: 10_000_000, keys: 10, every: 1000, rate: 1000,
+			whileRunning: func(t *testing.T, app yarn.ApplicationID) {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+				defer cancel()
+				rep, err := e.rm.WaitForState(ctx, app, 300*time.Millisecond, func(r yarn.ApplicationReport) bool { return r.State == yarn.StateRunning })
+				if err != nil || rep.State != yarn.StateRunning {
+					t.Fatalf("waiting for RUNNING: %v %s", err, rep.State)
+				}
+				rest := fmt.Sprintf("http://%s:%d", rep.Host, rep.RPCPort)
+				var jobs struct {
+					Jobs []struct {
+						ID     string `json:"id"`
+						Status string `json:"status"`
+					} `json:"jobs"`
+				}
+				for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(300 * time.Millisecond) {
+					getJSON(t, rest+"/jobs", &jobs)
+					if len(jobs.Jobs) == 1 && jobs.Jobs[0].Status == "RUNNING" {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("job not RUNNING: %+v", jobs)
+					}
+				}
+				req, _ := http.NewRequest(http.MethodPatch, rest+"/jobs/"+jobs.Jobs[0].ID+"?mode=cancel", nil)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 202 {
+					t.Fatalf("cancel: %s", resp.Status)
+				}
+			}}
+		r := e.submit(t, a)
+		if r.report.Final != yarn.FinalKilled || !strings.Contains(r.report.Diagnostics, "cancelled") {
+			t.Fatalf("state %s final %s diagnostics %q: want KILLED", r.report.State, r.report.Final, r.report.Diagnostics)
+		}
+		e.stagingGone(t, r.staging)
+	})
 }
