@@ -162,7 +162,7 @@ func (r *amRuntime) shutdown(status yarn.FinalStatus, diagnostics string, signal
 	del := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := deleteStaging(ctx, r.staging); err != nil {
+		if err := deleteStaging(ctx, r.staging, r.actx.Attempt.App); err != nil {
 			errs = append(errs, err)
 			r.log.Error().Err(err).Msg("could not delete the staging directory")
 		} else {
@@ -194,14 +194,16 @@ func (r *amRuntime) shutdown(status yarn.FinalStatus, diagnostics string, signal
 	return errors.Join(errs...)
 }
 
-// deleteStaging removes the application's staging directory (recursively).
-func deleteStaging(ctx context.Context, uri string) error {
+// deleteStaging removes the application's staging directory (recursively). As a guard against a
+// misconfigured FLINK_GO_STAGING_DIR (a home directory, say), it only deletes a directory named
+// after the application (<...>/.flink-go/<application id>, docs/yarn-deployment.md).
+func deleteStaging(ctx context.Context, uri string, app yarn.ApplicationID) error {
 	fsys, p, err := fs.Get(ctx, uri)
 	if err != nil {
 		return fmt.Errorf("am: staging directory %s: %w", uri, err)
 	}
-	if p == "/" || p == "" {
-		return fmt.Errorf("am: refusing to delete staging directory %q (the file system root)", uri)
+	if base := p[strings.LastIndex(p, "/")+1:]; p == "/" || p == "" || base != app.String() {
+		return fmt.Errorf("am: refusing to delete staging directory %q: it is not named after the application %s (%s must be <dir>/.flink-go/<application id>)", uri, app, EnvStagingDir)
 	}
 	if err := fsys.Delete(ctx, p, true); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("am: deleting staging directory %s: %w", uri, err)

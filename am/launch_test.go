@@ -145,3 +145,30 @@ func TestStagedResources(t *testing.T) {
 		t.Fatalf("a missing staging dir yields no files, got %v", err)
 	}
 }
+
+func TestDeleteStagingOnlyDeletesTheApplicationsDirectory(t *testing.T) {
+	app := yarn.ApplicationID{ClusterTimestamp: 1795294363208, ID: 7}
+	home := t.TempDir()
+	staging := filepath.Join(home, ".flink-go", app.String())
+	if err := os.MkdirAll(filepath.Join(staging, "hadoop-conf"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(staging, "hadoop-conf", "core-site.xml"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := deleteStaging(t.Context(), "file://"+home, app); err == nil || !strings.Contains(err.Error(), "not named after the application") {
+		t.Fatalf("deleting a home directory: %v", err)
+	}
+	if _, err := os.Stat(home); err != nil {
+		t.Fatal("the home directory was deleted")
+	}
+	if err := deleteStaging(t.Context(), "file://"+staging, app); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(staging); !os.IsNotExist(err) {
+		t.Fatalf("staging directory still there: %v", err)
+	}
+	if err := deleteStaging(t.Context(), "file://"+staging, app); err != nil {
+		t.Fatalf("deleting twice: %v", err)
+	}
+}
