@@ -131,7 +131,11 @@ func runYarn(c *cli.Context, target, binary string, args []string, cfg *configs.
 		return deployExit(ctx, err)
 	}
 	fmt.Printf("Job has been submitted with JobID %s\n", jobID)
-	fmt.Printf("YARN application %s; JobManager REST API / web UI: http://%s\n", dep.AppID, dep.REST)
+	if dep.REST != "" {
+		fmt.Printf("YARN application %s; JobManager REST API / web UI: http://%s\n", dep.AppID, dep.REST)
+	} else {
+		fmt.Printf("YARN application %s ended %s/%s before the client saw it running\n", dep.AppID, dep.Report.State, dep.Report.Final)
+	}
 	if detached {
 		fmt.Fprintf(os.Stderr, "Detached. Follow it with 'flink-go list -D %s=%s', stop it with 'flink-go cancel -D %s=%s %s' or 'flink-go yarn kill %s'\n",
 			configs.YarnApplicationID.Key(), dep.AppID, configs.YarnApplicationID.Key(), dep.AppID, jobID, dep.AppID)
