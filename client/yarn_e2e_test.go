@@ -273,6 +273,10 @@ func testYarnBadInput(t *testing.T) {
 		{"HDFS unavailable", []string{"HADOOP_CONF_DIR=" + writeConfDir(t, badFS, site)}, append(y.dflags(), bin("counting"), "--output", out), 1,
 			"HDFS unavailable"},
 	}
+	r := y.cli(t, time.Minute, nil, nil, "run-application", "-t", "yarn-session", bin("counting"))
+	if r.code != 2 || !strings.Contains(r.stderr, "run-application supports target yarn-application only") {
+		t.Errorf("run-application -t yarn-session: exit %d\n%s", r.code, r.stderr)
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
@@ -751,11 +755,12 @@ func testYarnSession(t *testing.T) {
 	}
 }
 
-// testYarnApplicationJobFails: an attached application whose job fails exits non-zero with the
-// job's failure cause; the application ends FAILED and nothing is left behind.
+// testYarnApplicationJobFails: an attached application (run-application, as in Flink) whose job
+// fails exits non-zero with the job's failure cause; the application ends FAILED and nothing is
+// left behind.
 func testYarnApplicationJobFails(t *testing.T) {
 	y := setupYarn(t)
-	r := y.cli(t, 3*time.Minute, nil, nil, append(append([]string{"run", "-t", "yarn-application"}, y.dflags()...), bin("panicjob"))...)
+	r := y.cli(t, 3*time.Minute, nil, nil, append(append([]string{"run-application", "-t", "yarn-application"}, y.dflags()...), bin("panicjob"))...)
 	if r.code == 0 || !strings.Contains(r.stderr, "boom at record 500") {
 		t.Fatalf("exit %d, want non-zero with the panic in stderr:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
