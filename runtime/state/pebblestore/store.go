@@ -154,6 +154,15 @@ func openDB(o Options, known map[string][]SnapshotFile) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebblestore: open database in %s: %w", o.dbDir(), err)
 	}
+	// Leftovers of an earlier process on this directory: prepared checkpoints whose upload
+	// died with it, half-written import tables. Only after Open, whose lock on db/ shows
+	// that no other store uses the directory.
+	for _, dir := range []string{o.checkpointsDir(), o.importDir()} {
+		if err := os.RemoveAll(dir); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("pebblestore: remove stale %s: %w", dir, err)
+		}
+	}
 	log.Debug().Msg("opened store")
 	return &Store{
 		opts:  o,

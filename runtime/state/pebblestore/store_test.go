@@ -363,3 +363,34 @@ func TestImportRange(t *testing.T) {
 		t.Errorf("ImportRange from a closed store: %v", err)
 	}
 }
+
+func TestOpenCleansLeftovers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Set([]byte("k"), []byte("v"))
+	if _, err := s.PrepareCheckpoint(1); err != nil { // never uploaded: the process "dies"
+		t.Fatal(err)
+	}
+	// A second store on the same directory is refused (Pebble's lock) and must not touch the
+	// first one's files.
+	if _, err := Open(Options{Dir: dir}); err == nil {
+		t.Fatal("second Open of a directory in use succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "checkpoints", "chk-1")); err != nil {
+		t.Fatalf("failed second Open removed the first store's prepared checkpoint: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := os.Stat(filepath.Join(dir, "checkpoints")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("reopen left stale prepared checkpoints: %v", err)
+	}
+}
