@@ -780,7 +780,7 @@ func testYarnApplicationDetachedListCancel(t *testing.T) {
 	y := setupYarn(t)
 	base := "hdfs://" + y.fs.Authority() + y.dir
 	r := y.cli(t, 3*time.Minute, nil, nil, append(append([]string{"run", "-t", "yarn-per-job", "-d"}, y.dflags()...),
-		bin("counting"), "--records", "10000000", "--rate", "500", "--output", base+"/out")...)
+		bin("counting"), "--records", "10000000", "--keys", "10", "--every", "10", "--rate", "1000", "--output", base+"/out")...)
 	am := regexp.MustCompile(`YARN application (application_\d+_\d+); JobManager REST API / web UI: http://(\S+)`).FindStringSubmatch(r.stdout)
 	jm := regexp.MustCompile(`JobID ([0-9a-f]{32})`).FindStringSubmatch(r.stdout)
 	if r.code != 0 || am == nil || jm == nil {
@@ -807,6 +807,7 @@ func testYarnApplicationDetachedListCancel(t *testing.T) {
 		t.Fatalf("savepoint: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	t.Logf("savepoint: %s", strings.TrimSpace(r.stdout))
+	savepoint := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(r.stdout), "Savepoint completed. Path:"))
 	r = y.cli(t, time.Minute, nil, nil, "cancel", "-t", "yarn-application", "-D", "yarn.application.id="+appID, jobID)
 	if r.code != 0 {
 		t.Fatalf("cancel: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -828,6 +829,41 @@ func testYarnApplicationDetachedListCancel(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "not running") {
 		t.Fatalf("list of an ended application: exit %d\n%s", r.code, r.stderr)
 	}
+
+	// -s: a new application restores the savepoint (the job's state reaches the AM through the
+	// shipped configuration) and runs the rest of a bounded input: the final counts are exact
+	// while the running counts emitted before the savepoint are not emitted again.
+	const records, keys, every = 20_000, 10, 10
+	r = y.cli(t, 3*time.Minute, nil, nil, append(append([]string{"run", "-t", "yarn-application", "-s", savepoint}, y.dflags()...),
+		bin("counting"), "--records", fmt.Sprint(records), "--keys", fmt.Sprint(keys), "--every", fmt.Sprint(every), "--output", base+"/out2")...)
+	if r.code != 0 {
+		t.Fatalf("run -s %s: exit %d\n%s\n%s", savepoint, r.code, r.stdout, r.stderr)
+	}
+	var gotFinal, wantFinal []string
+	running := 0
+	for _, l := range y.hdfsLines(t, y.dir+"/out2") {
+		if strings.HasPrefix(l, "final ") {
+			gotFinal = append(gotFinal, l)
+		} else {
+			running++
+		}
+	}
+	wantRunning := 0
+	for _, l := range expectedCounting(records, keys, every) {
+		if strings.HasPrefix(l, "final ") {
+			wantFinal = append(wantFinal, l)
+		} else {
+			wantRunning++
+		}
+	}
+	if strings.Join(gotFinal, "\n") != strings.Join(wantFinal, "\n") {
+		t.Fatalf("final counts after the restore: %q, want %q", gotFinal, wantFinal)
+	}
+	if running == 0 || running >= wantRunning {
+		t.Fatalf("%d running counts after the restore, want fewer than %d (those before the savepoint) and some", running, wantRunning)
+	}
+	t.Logf("restored run: %d of %d running counts emitted after the savepoint, final counts exact", running, wantRunning)
+	y.assertNothingLeft(t)
 }
 
 // testYarnSessionAttachedInterrupt: an attached `flink-go yarn-session` prints the session's
