@@ -210,9 +210,9 @@ func planUpload(files []localFile, known map[string][]SnapshotFile, uploaded map
 }
 
 // Upload is the asynchronous part of the checkpoint: it copies every SST file whose storage
-// name is not in uploaded into sharedDir (through a temporary name and a rename, so a file is
-// never visible half-written), copies the private files into privateDir, removes the local
-// checkpoint directory, and returns the Snapshot and the number of bytes uploaded.
+// name is not in uploaded into sharedDir under a fresh name, copies the private files into
+// privateDir, removes the local checkpoint directory, and returns the Snapshot and the number
+// of bytes uploaded.
 //
 // uploaded is the set of shared file names (Snapshot.SharedNames) of this store's previous
 // completed checkpoints that are still retained; Upload only reads it. privateDir should be
@@ -313,10 +313,15 @@ func (p *PreparedCheckpoint) Upload(ctx context.Context, fsys fs.FileSystem, sha
 	return snap, uploadedBytes, nil
 }
 
-// uploadFile copies local file src to dst and returns its CRC-32C and size. Shared files go
-// through a temporary name and a rename: two checkpoints in flight may upload the same file at
-// once, and a reader must never see a partial file under the final name.
-func uploadFile(ctx context.Context, fsys fs.FileSystem, src, dst string, viaRename bool) (uint32, int64, error) {
+// uploadFile copies local file src to dst and returns its CRC-32C and size. Shared files are
+// written straight under their final name, without a temporary name and a rename (which object
+// stores emulate with a copy): the name is fresh for this upload, so no other writer uses it,
+// and no snapshot references the file before Upload returns, after the file's Close made it
+// durable. A failed copy is aborted (the partial file removed); a process that dies mid-copy
+// leaves an unreferenced file, like any aborted checkpoint. Shared files are never overwritten
+// (a name collision is a bug and fails); private files are, so a checkpoint id can be retried
+// into the same directory.
+func uploadFile(ctx context.Context, fsys fs.FileSystem, src, dst string, shared bool) (uint32, int64, error) {
 	f, err := os.Open(src)
 	if err != nil {
 		return 0, 0, err
@@ -324,24 +329,8 @@ func uploadFile(ctx context.Context, fsys fs.FileSystem, src, dst string, viaRen
 	defer f.Close()
 	h := crc32.New(castagnoli)
 	r := io.TeeReader(&ctxReader{ctx: ctx, r: f}, h)
-	if !viaRename {
-		n, err := fs.CopyFrom(ctx, fsys, dst, r, fs.CreateOptions{Overwrite: true})
-		return h.Sum32(), n, err
-	}
-	suffix, err := randomHex(8)
-	if err != nil {
-		return 0, 0, err
-	}
-	tmp := fs.Join(fs.Dir(dst), "._tmp."+fs.Base(dst)+"."+suffix)
-	n, err := fs.CopyFrom(ctx, fsys, tmp, r, fs.CreateOptions{})
-	if err != nil {
-		return 0, n, err
-	}
-	if err := fsys.Rename(ctx, tmp, dst); err != nil {
-		_ = fsys.Delete(context.WithoutCancel(ctx), tmp, false)
-		return 0, n, fmt.Errorf("rename %s into place: %w", tmp, err)
-	}
-	return h.Sum32(), n, nil
+	n, err := fs.CopyFrom(ctx, fsys, dst, r, fs.CreateOptions{Overwrite: !shared})
+	return h.Sum32(), n, err
 }
 
 // Restore downloads the files of snap (SST files from sharedDir, the rest from privateDir)

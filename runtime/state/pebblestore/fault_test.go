@@ -95,16 +95,24 @@ func TestUploadWriteFailure(t *testing.T) {
 		t.Errorf("error does not say which checkpoint and file: %v", err)
 	}
 	t.Logf("error: %v", err)
-	// No partial file anywhere: shared files appear whole (rename) or not at all; the failed
-	// one was aborted.
+	// No partial file: the failed copy was aborted, and every file left in storage is a
+	// complete copy of a file of the prepared checkpoint.
+	sizes := map[string]int64{}
+	for _, f := range p.files {
+		sizes[f.name] = f.size
+	}
 	for _, dir := range []string{st.shared, st.private(1)} {
 		entries, err := st.fsys.List(context.Background(), dir)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			t.Fatal(err)
 		}
 		for _, e := range entries {
-			if strings.HasPrefix(e.Name(), "._tmp.") {
-				t.Errorf("temporary file left behind: %s", e.Path)
+			local := e.Name()
+			if dir == st.shared {
+				local = local[17:] // "<16 hex>-"
+			}
+			if want, ok := sizes[local]; !ok || e.Size != want {
+				t.Errorf("partial or unknown file left behind: %s (%d bytes, local file %d bytes)", e.Path, e.Size, want)
 			}
 		}
 	}
