@@ -67,6 +67,7 @@ func yarnRESTAddress(c *cli.Context) (string, bool, error) {
 	}
 	target := c.String("target")
 	var id yarn.ApplicationID
+	fromRecord := false
 	if s := configs.Get(cfg, configs.YarnApplicationID); s != "" {
 		if id, err = yarn.ParseApplicationID(s); err != nil {
 			return "", true, &exitError{code: 2, err: fmt.Errorf("%s: %w", configs.YarnApplicationID.Key(), err)}
@@ -88,6 +89,7 @@ func yarnRESTAddress(c *cli.Context) (string, bool, error) {
 			return "", false, nil
 		}
 		id = rec.AppID
+		fromRecord = true
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
 	defer cancel()
@@ -96,8 +98,22 @@ func yarnRESTAddress(c *cli.Context) (string, bool, error) {
 		return "", true, err
 	}
 	defer d.Close()
-	addr, _, err := d.Retrieve(ctx, id)
-	return addr, true, err
+	addr, rep, err := d.Retrieve(ctx, id)
+	return addr, true, staleRecord(err, id, rep, fromRecord)
+}
+
+// staleRecord turns "the recorded session is not running" into a clear error and forgets the
+// record when the RM says the application ended.
+func staleRecord(err error, id yarn.ApplicationID, rep yarn.ApplicationReport, fromRecord bool) error {
+	if err == nil || !fromRecord || !errors.Is(err, ErrYarnAppNotRunning) {
+		return err
+	}
+	if rep.State.Terminal() || errors.Is(err, yarn.ErrApplicationNotFound) {
+		RemoveYarnSession(id)
+		return fmt.Errorf("the recorded YARN session %s has ended (%s/%s); its record %s was removed: start a new session with 'flink-go yarn-session -d', or run without it: %w",
+			id, rep.State, rep.Final, YarnSessionFile(), err)
+	}
+	return err
 }
 
 // runYarn is `flink-go run -t yarn-application|yarn-per-job|yarn-session`.
@@ -230,6 +246,7 @@ func (d *YarnDeployer) FollowApplication(ctx context.Context, dep *YarnDeploymen
 // runOnYarnSession submits a job binary to a running YARN session.
 func runOnYarnSession(ctx context.Context, d *YarnDeployer, binary string, args []string, cfg *configs.Configuration, detached bool) error {
 	var id yarn.ApplicationID
+	fromRecord := false
 	if s := configs.Get(cfg, configs.YarnApplicationID); s != "" {
 		var err error
 		if id, err = yarn.ParseApplicationID(s); err != nil {
@@ -244,10 +261,11 @@ func runOnYarnSession(ctx context.Context, d *YarnDeployer, binary string, args 
 			return &exitError{code: 2, err: fmt.Errorf("no YARN session: start one with 'flink-go yarn-session -d', or pass -D %s=<applicationId>", configs.YarnApplicationID.Key())}
 		}
 		id = rec.AppID
+		fromRecord = true
 	}
-	rest, _, err := d.Retrieve(ctx, id)
+	rest, rep, err := d.Retrieve(ctx, id)
 	if err != nil {
-		return err
+		return staleRecord(err, id, rep, fromRecord)
 	}
 	jobID, err := d.SubmitToSession(ctx, id, rest, binary, args, cfg)
 	if err != nil {

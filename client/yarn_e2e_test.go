@@ -753,6 +753,18 @@ func testYarnSession(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(y.home, "yarn-session.properties")); !os.IsNotExist(err) {
 		t.Errorf("the session record was not removed: %v", err)
 	}
+	// A stale record (the session ended behind the client's back): a clear error, and the
+	// record is forgotten.
+	if err := os.WriteFile(filepath.Join(y.home, "yarn-session.properties"), rec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = y.cli(t, time.Minute, nil, nil, "list")
+	if r.code == 0 || !strings.Contains(r.stderr, "the recorded YARN session "+appID+" has ended (FINISHED/SUCCEEDED)") {
+		t.Fatalf("list with a stale record: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(y.home, "yarn-session.properties")); !os.IsNotExist(err) {
+		t.Errorf("the stale session record was not removed: %v", err)
+	}
 }
 
 // testYarnApplicationJobFails: an attached application (run-application, as in Flink) whose job
