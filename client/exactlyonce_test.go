@@ -113,7 +113,7 @@ func TestExactlyOnceKillTaskManagers(t *testing.T) {
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin("flink-go"), "run", "-t", "local", "-p", "2",
 				"-D", "rest.port=0", "-D", "local.taskmanagers=2", "-D", "local.taskmanagers.processes=true",
-				"-D", "state.backend.type="+backend,
+				"-D", "state.backend.type="+backend, "-D", "io.tmp.dirs="+filepath.Join(dir, "tmp"),
 				"-D", "execution.checkpointing.interval=1s", "-D", "execution.checkpointing.dir=file://"+filepath.Join(dir, "ckpt"),
 				"-D", "restart-strategy.type=fixed-delay", "-D", "restart-strategy.fixed-delay.attempts=20", "-D", "restart-strategy.fixed-delay.delay=200ms",
 				bin("counting"), "--records", strconv.FormatInt(records, 10), "--keys", strconv.Itoa(keys), "--every", strconv.Itoa(every),
