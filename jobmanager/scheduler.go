@@ -116,7 +116,7 @@ func (eg *ExecutionGraph) reset(attempt int) {
 	eg.byID = map[string]*Execution{}
 	for _, v := range eg.Graph.Vertices {
 		for i := 0; i < int(v.Parallelism); i++ {
-			e := &Execution{ID: fmt.Sprintf("%s-%d-%d", v.Id[:12], i, attempt), Vertex: v, Subtask: i, Attempt: attempt, State: jobgraph.ExecutionState_CREATED}
+			e := &Execution{ID: fmt.Sprintf("%s-%d-%d", v.Id, i, attempt), Vertex: v, Subtask: i, Attempt: attempt, State: jobgraph.ExecutionState_CREATED}
 			eg.Executions = append(eg.Executions, e)
 			eg.byID[e.ID] = e
 		}
