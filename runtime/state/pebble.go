@@ -83,6 +83,15 @@ func (b *KeyedBackend) Type() string {
 	return BackendHashMap
 }
 
+// WorkingDir returns the Pebble working directory ("" in heap mode): local scratch space of
+// this backend, removed by Close.
+func (b *KeyedBackend) WorkingDir() string {
+	if b.pb == nil {
+		return ""
+	}
+	return b.pb.cfg.Dir
+}
+
 // Used reports whether the backend holds or held any state: registered tables, restored
 // entries, timers or an open store. Checkpoints skip unused backends.
 func (b *KeyedBackend) Used() bool {
@@ -236,26 +245,4 @@ func (t *Table[V]) pSortedEntries() (keys []string, vals []V) {
 		keys[i], vals[i] = e.k, e.v
 	}
 	return keys, vals
-}
-
-// pebbleGroups collects the canonical dump of the Pebble store (value entries per key group,
-// state index = state id) for an FGKS snapshot.
-func (b *KeyedBackend) pebbleGroups(groups map[int][]snapEntry) error {
-	if b.pb.store == nil {
-		return nil
-	}
-	for kg := b.keyGroups.Start; kg <= b.keyGroups.End; kg++ {
-		start := []byte{byte(kg >> 8), byte(kg)}
-		err := b.pb.store.ExportRange(start, pebblestore.PrefixEnd(start), func(k, v []byte) error {
-			if len(k) < 3 {
-				return fmt.Errorf("%w: pebble key %x is shorter than its 3-byte prefix", ErrCorruptSnapshot, k)
-			}
-			groups[kg] = append(groups[kg], snapEntry{kind: kindValue, state: int(k[2]), key: clone(k[3:]), val: clone(v)})
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("state: export key group %d: %w", kg, err)
-		}
-	}
-	return nil
 }

@@ -399,3 +399,43 @@ func TestPebbleStateIDsStable(t *testing.T) {
 		t.Fatalf("new state x: id %d", x.id)
 	}
 }
+
+type failingWriter struct{ left int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.left {
+		n := w.left
+		w.left = 0
+		return n, fmt.Errorf("disk full")
+	}
+	w.left -= len(p)
+	return len(p), nil
+}
+
+// TestPebbleSnapshotTo: the streamed savepoint restores like the in-memory one, and a failing
+// writer gives an error.
+func TestPebbleSnapshotTo(t *testing.T) {
+	own := serde.KeyGroupRangeFor(128, 1, 0)
+	b := newPebbleBackend(t, 128, own)
+	fill(t, b, 3000)
+	var buf strings.Builder
+	n, err := b.SnapshotTo(&buf)
+	if err != nil || n != int64(buf.Len()) {
+		t.Fatalf("SnapshotTo: %d bytes reported, %d written, %v", n, buf.Len(), err)
+	}
+	mem, err := b.Snapshot()
+	if err != nil || string(mem) != buf.String() {
+		t.Fatalf("Snapshot and SnapshotTo differ (%v)", err)
+	}
+	h := NewKeyedBackend(128, serde.KeyGroupRangeFor(128, 2, 1))
+	h.SetKeyLength(keyLen)
+	if err := h.Restore([]byte(buf.String())); err != nil {
+		t.Fatal(err)
+	}
+	if h.EventTimers.Len() == 0 || len(dump(t, h, "count")) == 0 {
+		t.Fatal("nothing restored")
+	}
+	if _, err := b.SnapshotTo(&failingWriter{left: 100}); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("failing writer: %v", err)
+	}
+}

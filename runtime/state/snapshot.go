@@ -1,13 +1,16 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"sort"
 
 	"github.com/flink-go/flink-go/runtime/serde"
+	"github.com/flink-go/flink-go/runtime/state/pebblestore"
 )
 
 // Keyed state snapshot format, version 1 (one file or blob per operator subtask):
@@ -51,33 +54,32 @@ type snapEntry struct {
 // Snapshot serializes all keyed state and timers of the backend (synchronously, on the task
 // goroutine) in the canonical FGKS format: what the heap backend checkpoints and what both
 // backends write for savepoints (self-contained, portable across backends and parallelism).
-// In Pebble mode the whole state is exported into memory.
+// In Pebble mode the whole state is exported into memory: savepoints use SnapshotTo.
 func (b *KeyedBackend) Snapshot() ([]byte, error) {
-	groups := map[int][]snapEntry{}
-	var names []string
 	if b.pb != nil {
-		names = append(names, b.pb.names...)
-		if err := b.pebbleGroups(groups); err != nil {
+		var buf bytes.Buffer
+		if _, err := b.SnapshotTo(&buf); err != nil {
 			return nil, err
 		}
-	} else {
-		names = append(names, b.order...)
-		for name := range b.pending {
-			if _, ok := b.tables[name]; !ok {
-				names = append(names, name)
-			}
+		return buf.Bytes(), nil
+	}
+	groups := map[int][]snapEntry{}
+	names := append([]string(nil), b.order...)
+	for name := range b.pending {
+		if _, ok := b.tables[name]; !ok {
+			names = append(names, name)
 		}
-		sort.Strings(names[len(b.order):])
-		for i, name := range names {
-			if t, ok := b.tables[name]; ok {
-				if err := t.appendEntries(i, b.maxParallelism, groups); err != nil {
-					return nil, fmt.Errorf("state %q: %w", name, err)
-				}
-				continue
+	}
+	sort.Strings(names[len(b.order):])
+	for i, name := range names {
+		if t, ok := b.tables[name]; ok {
+			if err := t.appendEntries(i, b.maxParallelism, groups); err != nil {
+				return nil, fmt.Errorf("state %q: %w", name, err)
 			}
-			for _, e := range b.pending[name] { // restored but not yet accessed: keep as is
-				groups[e.kg] = append(groups[e.kg], snapEntry{kind: kindValue, state: i, key: e.key, val: e.val})
-			}
+			continue
+		}
+		for _, e := range b.pending[name] { // restored but not yet accessed: keep as is
+			groups[e.kg] = append(groups[e.kg], snapEntry{kind: kindValue, state: i, key: e.key, val: e.val})
 		}
 	}
 	b.appendTimers(groups)
@@ -111,50 +113,126 @@ func (b *KeyedBackend) appendTimers(groups map[int][]snapEntry) {
 
 // encodeSnapshot writes the FGKS v1 bytes of names and the entries per key group.
 func encodeSnapshot(names []string, groups map[int][]snapEntry) []byte {
-	out := append([]byte(snapshotMagic), 0, snapshotVersion)
-	out = binary.AppendUvarint(out, uint64(len(names)))
-	for _, n := range names {
-		out = binary.AppendUvarint(out, uint64(len(n)))
-		out = append(out, n...)
-	}
+	out := appendHeader(nil, names)
 	kgs := make([]int, 0, len(groups))
 	for kg := range groups {
 		kgs = append(kgs, kg)
 	}
 	sort.Ints(kgs)
 	for _, kg := range kgs {
-		es := groups[kg]
-		sort.SliceStable(es, func(i, j int) bool {
-			if es[i].kind != es[j].kind {
-				return es[i].kind < es[j].kind
-			}
-			if es[i].state != es[j].state {
-				return es[i].state < es[j].state
-			}
-			if c := string(es[i].key); c != string(es[j].key) {
-				return c < string(es[j].key)
-			}
-			if es[i].ts != es[j].ts {
-				return es[i].ts < es[j].ts
-			}
-			return string(es[i].val) < string(es[j].val)
-		})
-		out = binary.BigEndian.AppendUint16(out, uint16(kg))
-		out = binary.AppendUvarint(out, uint64(len(es)))
-		for _, e := range es {
-			out = append(out, e.kind)
-			if e.kind == kindValue {
-				out = binary.AppendUvarint(out, uint64(e.state))
-			} else {
-				out = binary.AppendVarint(out, e.ts)
-			}
-			out = binary.AppendUvarint(out, uint64(len(e.key)))
-			out = append(out, e.key...)
-			out = binary.AppendUvarint(out, uint64(len(e.val)))
-			out = append(out, e.val...)
-		}
+		out = appendGroup(out, kg, groups[kg])
 	}
 	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+// appendHeader appends the magic, the version and the state names.
+func appendHeader(out []byte, names []string) []byte {
+	out = append(append(out, snapshotMagic...), 0, snapshotVersion)
+	out = binary.AppendUvarint(out, uint64(len(names)))
+	for _, n := range names {
+		out = binary.AppendUvarint(out, uint64(len(n)))
+		out = append(out, n...)
+	}
+	return out
+}
+
+// appendGroup appends one key group's section, entries in canonical order (sorts es).
+func appendGroup(out []byte, kg int, es []snapEntry) []byte {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].kind != es[j].kind {
+			return es[i].kind < es[j].kind
+		}
+		if es[i].state != es[j].state {
+			return es[i].state < es[j].state
+		}
+		if c := string(es[i].key); c != string(es[j].key) {
+			return c < string(es[j].key)
+		}
+		if es[i].ts != es[j].ts {
+			return es[i].ts < es[j].ts
+		}
+		return string(es[i].val) < string(es[j].val)
+	})
+	out = binary.BigEndian.AppendUint16(out, uint16(kg))
+	out = binary.AppendUvarint(out, uint64(len(es)))
+	for _, e := range es {
+		out = append(out, e.kind)
+		if e.kind == kindValue {
+			out = binary.AppendUvarint(out, uint64(e.state))
+		} else {
+			out = binary.AppendVarint(out, e.ts)
+		}
+		out = binary.AppendUvarint(out, uint64(len(e.key)))
+		out = append(out, e.key...)
+		out = binary.AppendUvarint(out, uint64(len(e.val)))
+		out = append(out, e.val...)
+	}
+	return out
+}
+
+// SnapshotTo writes the same canonical FGKS snapshot as Snapshot to w and returns its size.
+// In Pebble mode it streams key group by key group, holding one key group's entries in memory,
+// so savepoints of state larger than the heap work; in heap mode it writes Snapshot's bytes.
+func (b *KeyedBackend) SnapshotTo(w io.Writer) (int64, error) {
+	if b.pb == nil {
+		data, err := b.Snapshot()
+		if err != nil {
+			return 0, err
+		}
+		n, err := w.Write(data)
+		return int64(n), err
+	}
+	timers := map[int][]snapEntry{}
+	b.appendTimers(timers)
+	sum := crc32.New(castagnoli)
+	cw := &countWriter{w: io.MultiWriter(w, sum)}
+	buf := appendHeader(nil, b.pb.names)
+	var es []snapEntry
+	for kg := b.keyGroups.Start; kg <= b.keyGroups.End; kg++ {
+		es = append(es[:0], timers[kg]...)
+		if b.pb.store != nil {
+			start := []byte{byte(kg >> 8), byte(kg)}
+			err := b.pb.store.ExportRange(start, pebblestore.PrefixEnd(start), func(k, v []byte) error {
+				if len(k) < 3 {
+					return fmt.Errorf("%w: pebble key %x is shorter than its 3-byte prefix", ErrCorruptSnapshot, k)
+				}
+				es = append(es, snapEntry{kind: kindValue, state: int(k[2]), key: clone(k[3:]), val: clone(v)})
+				return nil
+			})
+			if err != nil {
+				return cw.n, fmt.Errorf("state: export key group %d: %w", kg, err)
+			}
+		}
+		if len(es) > 0 {
+			buf = appendGroup(buf, kg, es)
+		}
+		if len(buf) >= 1<<20 || kg == b.keyGroups.End {
+			if _, err := cw.Write(buf); err != nil {
+				return cw.n, fmt.Errorf("state: write snapshot: %w", err)
+			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) > 0 { // empty key-group range: the header only
+		if _, err := cw.Write(buf); err != nil {
+			return cw.n, fmt.Errorf("state: write snapshot: %w", err)
+		}
+	}
+	if _, err := w.Write(binary.BigEndian.AppendUint32(nil, sum.Sum32())); err != nil {
+		return cw.n, fmt.Errorf("state: write snapshot: %w", err)
+	}
+	return cw.n + 4, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (t *Table[V]) appendEntries(idx, maxPar int, groups map[int][]snapEntry) error {

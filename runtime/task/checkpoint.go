@@ -1,11 +1,14 @@
 package task
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path"
@@ -179,9 +182,7 @@ func (t *Task) performCheckpoint(b barrier, alignment time.Duration) {
 	keyed := make([]keyedSnapshot, len(t.instances))
 	fail := func(msg string) {
 		for _, k := range keyed {
-			if k.pebble != nil {
-				k.pebble.Release()
-			}
+			k.release()
 		}
 		t.decline(b.id, msg)
 		t.broadcastBarrier(b)
@@ -211,6 +212,16 @@ func (t *Task) performCheckpoint(b barrier, alignment time.Duration) {
 			keyed[i].pebble = p
 			continue
 		}
+		if dir := be.WorkingDir(); dir != "" && b.dir != "" {
+			// Pebble savepoint: stream the canonical dump to local disk, upload it later.
+			f, err := snapshotToFile(be, filepath.Join(dir, fmt.Sprintf("savepoint-%d.fgks", b.id)))
+			if err != nil {
+				fail(fmt.Sprintf("keyed state snapshot of %s: %v", o.Name, err))
+				return
+			}
+			keyed[i].file = f
+			continue
+		}
 		data, err := be.Snapshot()
 		if err != nil {
 			fail(fmt.Sprintf("keyed state snapshot of %s: %v", o.Name, err))
@@ -223,11 +234,65 @@ func (t *Task) performCheckpoint(b barrier, alignment time.Duration) {
 	go t.writeAndAck(b, snap, keyed)
 }
 
-// keyedSnapshot is the synchronous result for one operator: FGKS bytes or a prepared
-// incremental Pebble checkpoint.
+// keyedSnapshot is the synchronous result for one operator: FGKS bytes, an FGKS file on local
+// disk (Pebble savepoints) or a prepared incremental Pebble checkpoint.
 type keyedSnapshot struct {
 	data   []byte
+	file   string
 	pebble *state.PebbleCheckpoint
+}
+
+// release drops what an abandoned checkpoint holds locally.
+func (k keyedSnapshot) release() {
+	if k.pebble != nil {
+		k.pebble.Release()
+	}
+	if k.file != "" {
+		_ = os.Remove(k.file)
+	}
+}
+
+// snapshotToFile writes the backend's canonical snapshot into a new local file.
+func snapshotToFile(be *state.KeyedBackend, name string) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return "", fmt.Errorf("local snapshot directory: %w", err)
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return "", fmt.Errorf("local snapshot file: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	_, err = be.SnapshotTo(w)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(name)
+		return "", fmt.Errorf("writing %s: %w", name, err)
+	}
+	return name, nil
+}
+
+// uploadFile copies local file src to dst in checkpoint storage and removes src.
+func uploadFile(ctx context.Context, fsys fs.FileSystem, src, dst string) (int64, error) {
+	defer os.Remove(src)
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	w, err := fsys.Create(ctx, dst, fs.CreateOptions{Overwrite: true})
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(w, in)
+	if err != nil {
+		return n, errors.Join(err, w.Abort())
+	}
+	return n, w.Close()
 }
 
 func (t *Task) broadcastBarrier(b barrier) {
@@ -249,10 +314,11 @@ func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed []
 		h, written, err := t.writeKeyed(ctx, b, st, keyed[i])
 		if err != nil {
 			for _, k := range keyed[i+1:] {
-				if k.pebble != nil {
-					k.pebble.Release()
-				}
+				k.release()
 			}
+			// Shared files uploaded for the operators before this one are referenced by no
+			// acknowledgement: delete them (the checkpoint's own directory goes with its abort).
+			t.deleteNewShared(ctx, b, snap.Operators[:i])
 			t.decline(b.id, err.Error())
 			return
 		}
@@ -268,12 +334,34 @@ func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed []
 	}
 }
 
+// deleteNewShared removes the shared files that the given operators' pebble-v1 handles
+// uploaded for checkpoint b (New), after the checkpoint failed before its acknowledgement.
+func (t *Task) deleteNewShared(ctx context.Context, b barrier, ops []*jobgraph.OperatorSubtaskState) {
+	fsys, dir, err := fs.Get(ctx, b.dir)
+	if err != nil {
+		return
+	}
+	sharedDir := path.Join(path.Dir(strings.TrimRight(dir, "/")), checkpoint.SharedDirName)
+	for _, st := range ops {
+		if st.Keyed == nil || st.Keyed.Format != state.FormatPebble {
+			continue
+		}
+		for _, f := range st.Keyed.Files {
+			if f.Shared && f.New {
+				if err := fsys.Delete(ctx, path.Join(sharedDir, f.Path), false); err != nil {
+					t.log.Warn().Err(err).Str("file", f.Path).Msg("could not delete a shared file of a failed checkpoint")
+				}
+			}
+		}
+	}
+}
+
 // writeKeyed writes one operator's keyed state and returns its handle and the bytes written.
 func (t *Task) writeKeyed(ctx context.Context, b barrier, st *jobgraph.OperatorSubtaskState, k keyedSnapshot) (*jobgraph.StateHandle, int64, error) {
 	switch {
 	case k.pebble != nil:
 		return t.uploadPebble(ctx, b, st, k.pebble)
-	case k.data == nil:
+	case k.data == nil && k.file == "":
 		return nil, 0, nil
 	case b.dir == "":
 		return &jobgraph.StateHandle{Inline: k.data, Size: int64(len(k.data))}, int64(len(k.data)), nil
@@ -281,7 +369,15 @@ func (t *Task) writeKeyed(ctx context.Context, b barrier, st *jobgraph.OperatorS
 	path := strings.TrimRight(b.dir, "/") + "/" + fmt.Sprintf("%s-%d.keyed", st.OperatorId, t.d.Subtask)
 	fsys, p, err := fs.Get(ctx, path)
 	if err != nil {
+		k.release()
 		return nil, 0, fmt.Errorf("checkpoint storage %s: %w", path, err)
+	}
+	if k.file != "" {
+		n, err := uploadFile(ctx, fsys, k.file, p)
+		if err != nil {
+			return nil, 0, fmt.Errorf("writing %s: %w", path, err)
+		}
+		return &jobgraph.StateHandle{Path: path, Size: n}, n, nil
 	}
 	if err := fs.WriteFileAtomic(ctx, fsys, p, k.data); err != nil {
 		return nil, 0, fmt.Errorf("writing %s: %w", path, err)
