@@ -44,6 +44,9 @@ type PebbleConfig struct {
 	MemTableSize int
 	// Logger receives the store's log lines (nil: none).
 	Logger *zerolog.Logger
+	// FullCheckpoints uploads every SST file for every checkpoint (no file is referenced from
+	// an earlier one): execution.checkpointing.incremental explicitly set to false.
+	FullCheckpoints bool
 }
 
 // pebbleState is the Pebble side of a KeyedBackend. The store opens lazily (first table or

@@ -158,7 +158,11 @@ func (c *PebbleCheckpoint) Release() {
 // sharedDir under fresh names, the store's private files, the descriptor and the meta file to
 // privateDir (specific to this checkpoint and operator subtask).
 func (c *PebbleCheckpoint) Upload(ctx context.Context, fsys fs.FileSystem, sharedDir, privateDir string) (*PebbleUpload, error) {
-	snap, n, err := c.prepared.Upload(ctx, fsys, sharedDir, privateDir, c.pb.ckpt.reusable(sharedDir))
+	reuse := c.pb.ckpt.reusable(sharedDir)
+	if c.pb.cfg.FullCheckpoints {
+		reuse = nil
+	}
+	snap, n, err := c.prepared.Upload(ctx, fsys, sharedDir, privateDir, reuse)
 	if err != nil {
 		return nil, fmt.Errorf("state: checkpoint %d: %w", c.id, err)
 	}

@@ -439,3 +439,27 @@ func TestPebbleSnapshotTo(t *testing.T) {
 		t.Fatalf("failing writer: %v", err)
 	}
 }
+
+// TestPebbleFullCheckpoints: with FullCheckpoints every checkpoint uploads every SST file.
+func TestPebbleFullCheckpoints(t *testing.T) {
+	own := serde.KeyGroupRangeFor(128, 1, 0)
+	b := NewKeyedBackend(128, own)
+	b.SetKeyLength(keyLen)
+	if err := b.UsePebble(PebbleConfig{Dir: filepath.Join(t.TempDir(), "p"), FullCheckpoints: true}); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	fill(t, b, 500)
+	root := t.TempDir()
+	checkpointPebble(t, b, root, 1)
+	b.CheckpointComplete(1)
+	up := checkpointPebble(t, b, root, 2)
+	if len(up.Snapshot.Files) == 0 {
+		t.Fatal("no SST files")
+	}
+	for _, f := range up.Snapshot.Files {
+		if !f.New {
+			t.Fatalf("full checkpoint references %s", f.Name)
+		}
+	}
+}

@@ -550,6 +550,8 @@ func uriDir(u string) string {
 // newBackend creates an operator's keyed backend as state.backend.type says: hashmap (default)
 // or pebble (alias rocksdb), the latter in a working directory of its own below
 // state.backend.pebble.localdir, the first io.tmp.dirs entry or the system temp directory.
+// Pebble checkpoints are incremental unless execution.checkpointing.incremental is explicitly
+// false (then every checkpoint uploads all SST files, still as pebble-v1).
 func (t *Task) newBackend(ctx *OperatorContext) (*state.KeyedBackend, error) {
 	be := state.NewKeyedBackend(ctx.MaxParallelism, ctx.KeyGroups)
 	c, err := t.config()
@@ -569,6 +571,9 @@ func (t *Task) newBackend(ctx *OperatorContext) (*state.KeyedBackend, error) {
 		CacheSize:    configs.Get(c, configs.PebbleCacheSize).Bytes(),
 		MemTableSize: int(configs.Get(c, configs.PebbleMemtableSize).Bytes()),
 		Logger:       &log,
+		// Incremental unless the user explicitly turned it off (the option's default, false,
+		// is Flink's; flink-go's pebble backend is incremental by design).
+		FullCheckpoints: configs.IsSet(c, configs.IncrementalCheckpoints) && !configs.Get(c, configs.IncrementalCheckpoints),
 	})
 	if err != nil {
 		return nil, err
