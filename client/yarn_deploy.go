@@ -313,9 +313,16 @@ func (d *YarnDeployer) CheckQueue(ctx context.Context, queue string) error {
 	if queue == "" {
 		return nil
 	}
-	q, err := d.RM.GetQueueInfo(ctx, queue, false, false, false)
-	if err == nil && q.Name != "" {
+	q, err := d.RM.GetQueueInfo(ctx, queue, false, true, false)
+	if err == nil && q.Name != "" && len(q.Children) == 0 {
 		return nil
+	}
+	if err == nil && len(q.Children) > 0 {
+		var leaves []string
+		if root, rerr := d.RM.GetQueueInfo(ctx, queue, false, true, true); rerr == nil {
+			leaves = queueNames(root)
+		}
+		return fmt.Errorf("%w: %s=%q is a parent queue; applications go to leaf queues (%s)", ErrYarnQueue, configs.YarnQueue.Key(), queue, strings.Join(leaves, ", "))
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -266,6 +266,8 @@ func testYarnBadInput(t *testing.T) {
 			"taskmanager.memory.process.size 8192 MB exceeds yarn.scheduler.maximum-allocation-mb 4096 MB"},
 		{"unknown queue", nil, append(y.dflags("yarn.application.queue=no-such-queue"), bin("counting"), "--output", out), 2,
 			`yarn.application.queue="no-such-queue" is not a queue of the scheduler`},
+		{"parent queue", nil, append(y.dflags("yarn.application.queue=root"), bin("counting"), "--output", out), 2,
+			`yarn.application.queue="root" is a parent queue; applications go to leaf queues (default)`},
 		{"unreachable RM", []string{"HADOOP_CONF_DIR=" + writeConfDir(t, core, badRM)}, append(y.dflags(), bin("counting"), "--output", out), 1,
 			"is HADOOP_CONF_DIR set? is yarn.resourcemanager.address right?"},
 		{"no Hadoop configuration", []string{"HADOOP_CONF_DIR=" + t.TempDir()}, append(y.dflags(), bin("counting"), "--output", out), 1,
