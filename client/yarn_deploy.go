@@ -65,7 +65,7 @@ const (
 // Errors of a YARN deployment, for errors.Is; the messages name the cause and the fix.
 var (
 	ErrYarnUnreachable   = errors.New("YARN ResourceManager unreachable (is HADOOP_CONF_DIR set? is yarn.resourcemanager.address right?)")
-	ErrYarnQueue         = errors.New("YARN queue does not exist")
+	ErrYarnQueue         = errors.New("unusable YARN queue")
 	ErrYarnResources     = errors.New("requested resources exceed the YARN scheduler's maximum allocation")
 	ErrHDFSUnavailable   = errors.New("HDFS unavailable (is HADOOP_CONF_DIR set? is fs.defaultFS right and the NameNode up?)")
 	ErrYarnAppNotRunning = errors.New("YARN application is not running")
