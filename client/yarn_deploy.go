@@ -277,7 +277,7 @@ func (d *YarnDeployer) ensureFS(ctx context.Context) (*hdfs.FileSystem, error) {
 	}
 	opts.User = d.YarnConf.User
 	if opts.Kerberos != nil {
-		return nil, fmt.Errorf("%w: the cluster uses Kerberos; flink-go's YARN client supports SIMPLE authentication only so far", ErrHDFSUnavailable)
+		return nil, errors.New("the cluster uses Kerberos (hadoop.security.authentication=kerberos): flink-go's YARN client supports SIMPLE authentication only so far (no delegation tokens are shipped to the containers yet)")
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
