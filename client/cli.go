@@ -149,7 +149,12 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			binary, err := CheckBinary(c.Args().First())
+			fetched, cleanup, err := FetchBinary(c.Context, c.Args().First())
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			defer cleanup()
+			binary, err := CheckBinary(fetched)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
