@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -191,10 +192,15 @@ func (c *PebbleCheckpoint) Upload(ctx context.Context, fsys fs.FileSystem, share
 type RestoreHandle struct {
 	// Format is FormatHeap (also "") or FormatPebble.
 	Format string
+	// Name names the handle in errors (its file or directory).
+	Name string
 	// KeyGroups is the range the snapshot covers.
 	KeyGroups serde.KeyGroupRange
-	// Data is the FGKS file (FormatHeap).
+	// Data is the FGKS file (FormatHeap) in memory; or, when Open is set, Open streams the
+	// file of Size bytes (restores larger than the heap into the Pebble backend).
 	Data []byte
+	Open func(ctx context.Context) (io.ReadCloser, error)
+	Size int64
 	// FormatPebble: the file system and directories of the snapshot's files, its descriptor
 	// and its meta file (state names and timers).
 	FS         fs.FileSystem
@@ -236,7 +242,11 @@ func (b *KeyedBackend) RestoreHandles(ctx context.Context, hs []RestoreHandle, t
 		var err error
 		switch h.Format {
 		case FormatHeap, "":
-			err = b.Restore(h.Data)
+			if h.Open == nil {
+				err = b.Restore(h.Data)
+				break
+			}
+			err = b.restoreStream(ctx, h)
 		case FormatPebble:
 			dir := tempDir
 			if b.pb != nil {
@@ -250,10 +260,24 @@ func (b *KeyedBackend) RestoreHandles(ctx context.Context, hs []RestoreHandle, t
 			err = fmt.Errorf("unknown keyed state format %q (written by a newer flink-go?)", h.Format)
 		}
 		if err != nil {
-			return fmt.Errorf("state: restore key groups %d-%d (%s): %w", h.KeyGroups.Start, h.KeyGroups.End, formatName(h.Format), err)
+			name := h.Name
+			if name == "" {
+				name = "snapshot"
+			}
+			return fmt.Errorf("state: restore %s (key groups %d-%d, %s): %w", name, h.KeyGroups.Start, h.KeyGroups.End, formatName(h.Format), err)
 		}
 	}
 	return nil
+}
+
+// restoreStream restores an FGKS file read through h.Open.
+func (b *KeyedBackend) restoreStream(ctx context.Context, h RestoreHandle) error {
+	rc, err := h.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return b.restoreFGKS(func(v snapVisitor) error { return walkSnapshotStream(rc, h.Size, v) })
 }
 
 func formatName(f string) string {
@@ -301,14 +325,14 @@ func (b *KeyedBackend) restoreDirect(ctx context.Context, h RestoreHandle) error
 
 // pebbleRestoreFGKS imports the entries of an FGKS snapshot in this backend's key groups into
 // the store, mapping the snapshot's state names to this backend's ids.
-func (b *KeyedBackend) pebbleRestoreFGKS(data []byte) error {
+func (b *KeyedBackend) pebbleRestoreFGKS(walk func(snapVisitor) error) error {
 	if err := b.pb.open(); err != nil {
 		return err
 	}
 	var walkErr error
 	err := b.pb.store.Import(func(yield func(k, v []byte) bool) {
 		var remap []byte
-		walkErr = walkSnapshot(data, snapVisitor{
+		walkErr = walk(snapVisitor{
 			names: func(names []string) (err error) { remap, err = b.pb.remap(names); return err },
 			value: func(kg, si int, key, val []byte) error {
 				if !b.owns(kg) {

@@ -1,10 +1,12 @@
 package state
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"sort"
@@ -273,8 +275,8 @@ type snapVisitor struct {
 
 var errStopWalk = errors.New("walk stopped")
 
-// walkSnapshot checks an FGKS snapshot (magic, version, checksum) and visits its contents.
-// Slices passed to the visitor alias data.
+// walkSnapshot checks an FGKS snapshot held in memory (magic, version, checksum: before any
+// entry is visited) and visits its contents.
 func walkSnapshot(data []byte, v snapVisitor) error {
 	if len(data) < 4+2+4 || string(data[:4]) != snapshotMagic {
 		return fmt.Errorf("%w: bad magic or too short (%d bytes)", ErrCorruptSnapshot, len(data))
@@ -283,42 +285,55 @@ func walkSnapshot(data []byte, v snapVisitor) error {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return fmt.Errorf("%w: checksum mismatch", ErrCorruptSnapshot)
 	}
-	if ver := binary.BigEndian.Uint16(body[4:6]); ver != snapshotVersion {
+	return walkSnapshotStream(bytes.NewReader(data), int64(len(data)), v)
+}
+
+// walkSnapshotStream visits an FGKS snapshot of size bytes read from r, holding one entry at a
+// time in memory (restores of savepoints larger than the heap into the Pebble backend). The
+// checksum is verified at the end, after the entries were visited: a caller must discard what
+// it restored when an error is returned. Slices passed to the visitor are valid during the call.
+func walkSnapshotStream(r io.Reader, size int64, v snapVisitor) error {
+	if size < 4+2+4 {
+		return fmt.Errorf("%w: too short (%d bytes)", ErrCorruptSnapshot, size)
+	}
+	sr := &streamReader{r: bufio.NewReaderSize(r, 1<<16), crc: crc32.New(castagnoli), remain: size - 4}
+	var head [6]byte
+	sr.read(head[:])
+	if sr.err != nil || string(head[:4]) != snapshotMagic {
+		return fmt.Errorf("%w: bad magic", ErrCorruptSnapshot)
+	}
+	if ver := binary.BigEndian.Uint16(head[4:6]); ver != snapshotVersion {
 		return fmt.Errorf("%w: format version %d, this build reads %d", ErrCorruptSnapshot, ver, snapshotVersion)
 	}
-	r := reader{b: body[6:]}
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		return fmt.Errorf("%w: %d state names in %d bytes", ErrCorruptSnapshot, n, len(r.b))
+	n := sr.uvarint()
+	if sr.err == nil && n > uint64(sr.remain) {
+		return fmt.Errorf("%w: %d state names in %d bytes", ErrCorruptSnapshot, n, sr.remain)
 	}
-	names := make([]string, n)
-	for i := range names {
-		names[i] = string(r.bytes())
+	var names []string
+	for i := uint64(0); i < n && sr.err == nil; i++ {
+		names = append(names, string(sr.bytes(0)))
 	}
-	if r.err == nil && v.names != nil {
+	if sr.err == nil && v.names != nil {
 		if err := v.names(names); err != nil {
 			return err
 		}
 	}
-	for r.err == nil && len(r.b) > 0 {
-		if len(r.b) < 2 {
-			r.err = errors.New("truncated key group header")
-			break
-		}
-		kg := int(binary.BigEndian.Uint16(r.b))
-		r.b = r.b[2:]
-		count := r.uvarint()
-		for i := uint64(0); i < count && r.err == nil; i++ {
-			kind := r.byte()
-			switch kind {
+	var kgb [2]byte
+	for sr.err == nil && sr.remain > 0 {
+		sr.read(kgb[:])
+		kg := int(binary.BigEndian.Uint16(kgb[:]))
+		count := sr.uvarint()
+		for i := uint64(0); i < count && sr.err == nil; i++ {
+			switch kind := sr.byte(); kind {
 			case kindValue:
-				si := r.uvarint()
-				key, val := r.bytes(), r.bytes()
-				if r.err != nil {
+				si := sr.uvarint()
+				key := sr.bytes(0)
+				val := sr.bytes(1)
+				if sr.err != nil {
 					break
 				}
 				if si >= uint64(len(names)) {
-					r.err = fmt.Errorf("state index %d out of range", si)
+					sr.err = fmt.Errorf("state index %d out of range", si)
 					break
 				}
 				if v.value != nil {
@@ -327,22 +342,113 @@ func walkSnapshot(data []byte, v snapVisitor) error {
 					}
 				}
 			case kindEventTimer, kindProcTimer:
-				ts := r.varint()
-				key, ns := r.bytes(), r.bytes()
-				if r.err == nil && v.timer != nil {
+				ts := sr.varint()
+				key := sr.bytes(0)
+				ns := sr.bytes(1)
+				if sr.err == nil && v.timer != nil {
 					if err := v.timer(kg, kind, ts, key, ns); err != nil {
 						return err
 					}
 				}
 			default:
-				r.err = fmt.Errorf("unknown entry kind %d", kind)
+				if sr.err == nil {
+					sr.err = fmt.Errorf("unknown entry kind %d", kind)
+				}
 			}
 		}
 	}
-	if r.err != nil {
-		return fmt.Errorf("%w: %v", ErrCorruptSnapshot, r.err)
+	if sr.err != nil {
+		return fmt.Errorf("%w: %v", ErrCorruptSnapshot, sr.err)
+	}
+	var trailer [4]byte
+	if _, err := io.ReadFull(sr.r, trailer[:]); err != nil {
+		return fmt.Errorf("%w: checksum missing: %v", ErrCorruptSnapshot, err)
+	}
+	if binary.BigEndian.Uint32(trailer[:]) != sr.crc.Sum32() {
+		return fmt.Errorf("%w: checksum mismatch", ErrCorruptSnapshot)
+	}
+	if n, _ := sr.r.Read(trailer[:1]); n > 0 {
+		return fmt.Errorf("%w: data after the checksum (the file is longer than its recorded size)", ErrCorruptSnapshot)
 	}
 	return nil
+}
+
+// streamReader reads the body of a snapshot (remain bytes before the checksum), hashing what
+// it consumes. The first error sticks.
+type streamReader struct {
+	r      *bufio.Reader
+	crc    hash.Hash32
+	remain int64
+	err    error
+	bufs   [2][]byte
+}
+
+func (s *streamReader) read(p []byte) {
+	if s.err != nil {
+		return
+	}
+	if int64(len(p)) > s.remain {
+		s.err = fmt.Errorf("truncated: %d bytes needed, %d left before the checksum", len(p), s.remain)
+		return
+	}
+	if _, err := io.ReadFull(s.r, p); err != nil {
+		s.err = fmt.Errorf("truncated: %w", err)
+		return
+	}
+	s.crc.Write(p)
+	s.remain -= int64(len(p))
+}
+
+func (s *streamReader) byte() byte {
+	var b [1]byte
+	s.read(b[:])
+	return b[0]
+}
+
+// ReadByte makes streamReader an io.ByteReader for the varint decoders.
+func (s *streamReader) ReadByte() (byte, error) {
+	c := s.byte()
+	return c, s.err
+}
+
+func (s *streamReader) uvarint() uint64 {
+	if s.err != nil {
+		return 0
+	}
+	v, err := binary.ReadUvarint(s)
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("bad varint: %w", err)
+	}
+	return v
+}
+
+func (s *streamReader) varint() int64 {
+	if s.err != nil {
+		return 0
+	}
+	v, err := binary.ReadVarint(s)
+	if err != nil && s.err == nil {
+		s.err = fmt.Errorf("bad varint: %w", err)
+	}
+	return v
+}
+
+// bytes reads a length-prefixed byte string into reusable buffer i (0 or 1).
+func (s *streamReader) bytes(i int) []byte {
+	n := s.uvarint()
+	if s.err != nil {
+		return nil
+	}
+	if n > uint64(s.remain) {
+		s.err = fmt.Errorf("length %d exceeds the %d remaining bytes", n, s.remain)
+		return nil
+	}
+	if uint64(cap(s.bufs[i])) < n {
+		s.bufs[i] = make([]byte, n)
+	}
+	b := s.bufs[i][:n]
+	s.read(b)
+	return b
 }
 
 // owns reports whether key group kg belongs to this backend.
@@ -361,11 +467,16 @@ func (b *KeyedBackend) addTimer(kind byte, ts int64, key, ns []byte) {
 // only the user's code knows their types; in Pebble mode they are imported into the store
 // under this backend's state ids. Timers are restored directly.
 func (b *KeyedBackend) Restore(data []byte) error {
+	return b.restoreFGKS(func(v snapVisitor) error { return walkSnapshot(data, v) })
+}
+
+// restoreFGKS restores what walk visits (walkSnapshot or walkSnapshotStream).
+func (b *KeyedBackend) restoreFGKS(walk func(snapVisitor) error) error {
 	if b.pb != nil {
-		return b.pebbleRestoreFGKS(data)
+		return b.pebbleRestoreFGKS(walk)
 	}
 	var names []string
-	return walkSnapshot(data, snapVisitor{
+	return walk(snapVisitor{
 		names: func(n []string) error { names = n; return nil },
 		value: func(kg, si int, key, val []byte) error {
 			if !b.owns(kg) {
@@ -416,61 +527,4 @@ func (t *Table[V]) restoreEntry(key, val []byte) error {
 	}
 	t.m[string(key)] = v
 	return nil
-}
-
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errors.New("bad varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errors.New("bad varint")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil || len(r.b) == 0 {
-		if r.err == nil {
-			r.err = errors.New("truncated")
-		}
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.err = fmt.Errorf("length %d exceeds the %d remaining bytes", n, len(r.b))
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
 }

@@ -474,7 +474,7 @@ func (t *Task) restoreInto(i int, ctx *OperatorContext) error {
 // readRestoreHandle reads what a restore needs of a handle: the FGKS bytes, or a Pebble
 // snapshot's descriptor and meta file (its SST files are downloaded by the backend).
 func readRestoreHandle(ctx context.Context, sh *jobgraph.StateHandle, kg serde.KeyGroupRange) (state.RestoreHandle, error) {
-	h := state.RestoreHandle{Format: sh.Format, KeyGroups: kg}
+	h := state.RestoreHandle{Format: sh.Format, KeyGroups: kg, Name: sh.Path}
 	switch sh.Format {
 	case "", state.FormatHeap:
 		h.Data = sh.Inline
@@ -485,8 +485,18 @@ func readRestoreHandle(ctx context.Context, sh *jobgraph.StateHandle, kg serde.K
 		if err != nil {
 			return h, fmt.Errorf("%s: %w", sh.Path, err)
 		}
-		if h.Data, err = fs.ReadFile(ctx, fsys, p); err != nil {
+		st, err := fsys.Stat(ctx, p)
+		if err != nil {
 			return h, fmt.Errorf("reading %s: %w", sh.Path, err)
+		}
+		// Streamed: a savepoint larger than the heap restores into the pebble backend.
+		h.Size = st.Size
+		h.Open = func(ctx context.Context) (io.ReadCloser, error) {
+			f, err := fsys.Open(ctx, p)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", sh.Path, err)
+			}
+			return f, nil
 		}
 		return h, nil
 	case state.FormatPebble:
@@ -512,6 +522,7 @@ func readRestoreHandle(ctx context.Context, sh *jobgraph.StateHandle, kg serde.K
 		if err != nil {
 			return h, fmt.Errorf("%s: %w", descPath, err)
 		}
+		h.Name = uriDir(descPath)
 		h.FS, h.PrivateDir = fsys, path.Dir(p)
 		if h.SharedDir != "" {
 			if _, h.SharedDir, err = fs.Get(ctx, h.SharedDir); err != nil {
