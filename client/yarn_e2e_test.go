@@ -42,9 +42,17 @@ type yarnTB struct {
 	dir     string // HDFS directory for the test's output
 }
 
+// yarnCluster is the mini-cluster TestYarnE2E holds for its subtests. Subtests must not call
+// testbed.Require themselves: leases are per process, so a subtest's release would drop the
+// parent's lease and stop the cluster between subtests.
+var yarnCluster *testbed.Cluster
+
 func setupYarn(t *testing.T) *yarnTB {
 	t.Helper()
-	c := testbed.Require(t)
+	c := yarnCluster
+	if c == nil {
+		c = testbed.Require(t)
+	}
 	t.Setenv("HADOOP_CONF_DIR", c.ConfDir())
 	t.Setenv("YARN_CONF_DIR", "")
 	t.Setenv("HADOOP_HOME", "")
@@ -217,7 +225,8 @@ func closedPort(t *testing.T) string {
 // TestYarnE2E runs the YARN client end to end against the Hadoop mini-cluster. The parent test
 // holds one lease on the cluster, so it is not stopped and restarted between the subtests.
 func TestYarnE2E(t *testing.T) {
-	testbed.Require(t)
+	yarnCluster = testbed.Require(t)
+	defer func() { yarnCluster = nil }()
 	t.Run("BadInput", testYarnBadInput)
 	t.Run("StagingLayoutAndInterruptedDeployment", testYarnStagingLayoutAndInterruptedDeployment)
 	t.Run("LaunchContext", testYarnLaunchContext)
@@ -715,10 +724,16 @@ func testYarnSession(t *testing.T) {
 	job2 := jm[1]
 	t.Logf("timing: attached job on the session (plan, upload, submit, TaskManager containers, run) took %s", time.Since(t0).Round(time.Millisecond))
 
-	// list (through the recorded session) shows the running job; list -a both.
-	r = y.cli(t, time.Minute, nil, nil, "list")
-	if r.code != 0 || !strings.Contains(r.stdout, job1) || !strings.Contains(r.stdout, "RUNNING") || strings.Contains(r.stdout, job2) {
-		t.Fatalf("list: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	// list (through the recorded session) shows the running job, not the finished one; list -a
+	// both. Job 1 may still wait for its TaskManager container on a busy machine.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		r = y.cli(t, time.Minute, nil, nil, "list")
+		if r.code == 0 && strings.Contains(r.stdout, job1) && strings.Contains(r.stdout, "RUNNING") && !strings.Contains(r.stdout, job2) {
+			break
+		}
+		if r.code != 0 || strings.Contains(r.stdout, job2) || time.Now().After(deadline) {
+			t.Fatalf("list: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
 	}
 	r = y.cli(t, time.Minute, nil, nil, "cancel", "-t", "yarn-session", "-D", "yarn.application.id="+appID, job1)
 	if r.code != 0 || !strings.Contains(r.stdout, "Cancelled job "+job1) {
