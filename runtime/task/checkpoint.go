@@ -415,13 +415,20 @@ func (t *Task) uploadPebble(ctx context.Context, b barrier, st *jobgraph.Operato
 
 // restoreInto creates the operator's keyed backend (state.backend.type) and loads the
 // deployment's restore state into the operator context before the operator is created.
-func (t *Task) restoreInto(i int, ctx *OperatorContext) error {
+func (t *Task) restoreInto(i int, ctx *OperatorContext) (err error) {
 	opID := t.d.Vertex.Operators[i].Id
 	be, err := t.newBackend(ctx)
 	if err != nil {
 		return fmt.Errorf("operator %s: %w", opID, err)
 	}
 	ctx.backend = be
+	defer func() {
+		if err != nil { // the task fails before its contexts are registered: release here
+			if cerr := be.Close(); cerr != nil {
+				t.log.Warn().Err(cerr).Str("operator", opID).Msg("releasing keyed state backend")
+			}
+		}
+	}()
 	if t.d.RestoreCheckpointId == 0 {
 		return nil
 	}
