@@ -288,6 +288,8 @@ func RunSession(ctx context.Context, conf *configs.Configuration) error {
 	defer signal.Stop(sig)
 	select {
 	case <-ctx.Done():
+	case <-r.jm.ShutdownRequested():
+		log.Info().Msg("stopping the session: requested through REST (DELETE /cluster)")
 	case s := <-sig:
 		log.Info().Str("signal", s.String()).Msg("stopping the session")
 		for _, j := range r.jm.Jobs() {

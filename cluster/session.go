@@ -162,6 +162,8 @@ func RunSession(ctx context.Context, c *configs.Configuration, log zerolog.Logge
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
 	case <-ctx.Done():
+	case <-jm.ShutdownRequested():
+		log.Info().Msg("stopping the session: requested through REST (DELETE /cluster)")
 	case s := <-sig:
 		log.Info().Str("signal", s.String()).Msg("stopping the session")
 	}

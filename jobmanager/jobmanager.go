@@ -67,6 +67,8 @@ type JobManager struct {
 	order    []string
 	slotCond chan struct{} // closed and replaced when slots change
 	closed   chan struct{}
+	stopReq  chan struct{} // closed by DELETE /cluster
+	stopOnce sync.Once
 	jobgraph.UnimplementedJobManagerGatewayServer
 }
 
@@ -91,7 +93,8 @@ func Start(cfg Config) (*JobManager, error) {
 		cfg.RPCAddress = "127.0.0.1:0"
 	}
 	jm := &JobManager{cfg: cfg, log: cfg.Logger.With().Str("component", "jobmanager").Logger(), id: newID(),
-		tms: map[string]*tmEntry{}, jobs: map[string]*JobMaster{}, slotCond: make(chan struct{}), closed: make(chan struct{}), started: time.Now()}
+		tms: map[string]*tmEntry{}, jobs: map[string]*JobMaster{}, slotCond: make(chan struct{}), closed: make(chan struct{}), started: time.Now(),
+		stopReq: make(chan struct{})}
 	lis, err := net.Listen("tcp", cfg.RPCAddress)
 	if err != nil {
 		return nil, fmt.Errorf("jobmanager rpc: listening on %s: %w (is jobmanager.rpc.port in use?)", cfg.RPCAddress, err)
@@ -114,6 +117,13 @@ func Start(cfg Config) (*JobManager, error) {
 	jm.log.Info().Str("rpc", jm.RPCAddr()).Str("rest", jm.RESTAddr()).Msg("JobManager started")
 	return jm, nil
 }
+
+// ShutdownRequested is closed when a client asked the cluster to shut down (REST DELETE /cluster,
+// as Flink's). Whoever runs the cluster (session entry points) stops it then.
+func (jm *JobManager) ShutdownRequested() <-chan struct{} { return jm.stopReq }
+
+// RequestShutdown asks the cluster's owner to shut it down.
+func (jm *JobManager) RequestShutdown() { jm.stopOnce.Do(func() { close(jm.stopReq) }) }
 
 // RPCAddr returns the gRPC address TaskManagers register at.
 func (jm *JobManager) RPCAddr() string { return jm.rpcLis.Addr().String() }

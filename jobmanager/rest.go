@@ -37,6 +37,10 @@ func (jm *JobManager) restHandler() http.Handler {
 		mux.HandleFunc("POST "+prefix+"/jobs/{id}/savepoints", jm.handleSavepoint)
 		mux.HandleFunc("GET "+prefix+"/jobs/{id}/savepoints/{trigger}", jm.handleSavepointStatus)
 		mux.HandleFunc("POST "+prefix+"/jobs/{id}/stop", jm.handleStop)
+		mux.HandleFunc("DELETE "+prefix+"/cluster", func(w http.ResponseWriter, _ *http.Request) {
+			jm.RequestShutdown()
+			writeJSON(w, 202, map[string]any{})
+		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		restError(w, http.StatusNotFound, "Not found: "+r.URL.Path)

@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	if err := client.App().Run(os.Args); err != nil {
+	if err := client.App().Run(client.NormalizeArgs(os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "flink-go:", err)
 		os.Exit(client.ExitCode(err))
 	}
