@@ -13,8 +13,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/flink-go/flink-go/configs"
 	"github.com/flink-go/flink-go/fs"
@@ -467,6 +472,7 @@ func (t *Task) restoreInto(i int, ctx *OperatorContext) (err error) {
 	if len(handles) == 0 {
 		return nil
 	}
+	sweepStaleLocalState(t.localStateBase(), true, t.log)
 	tmp := filepath.Join(t.localStateBase(), "flink-go-restore-"+t.localStateName(opID))
 	defer os.RemoveAll(tmp)
 	start := time.Now()
@@ -583,6 +589,7 @@ func (t *Task) newBackend(ctx *OperatorContext) (*state.KeyedBackend, error) {
 	if base == "" {
 		base = t.localStateBase()
 	}
+	sweepStaleLocalState(base, t.d.RestoreCheckpointId != 0, t.log)
 	log := t.log.With().Str("operator", ctx.opID).Logger()
 	err = be.UsePebble(state.PebbleConfig{
 		Dir:          filepath.Join(base, "flink-go-pebble-"+t.localStateName(ctx.opID)),
@@ -626,7 +633,78 @@ func (t *Task) localStateName(opID string) string {
 	if len(job) > 8 {
 		job = job[:8]
 	}
-	return fmt.Sprintf("%s-%s-%d-%d-%s", safeName(job), safeName(opID), t.d.Subtask, t.d.Attempt, hex.EncodeToString(r[:]))
+	return fmt.Sprintf("%s-%s-%s-%d-%d-%s", localOwner(), safeName(job), safeName(opID), t.d.Subtask, t.d.Attempt, hex.EncodeToString(r[:]))
+}
+
+// Local state directories are named <prefix><host>.<pid>-..., so that a later process on the
+// same host can tell the directories of dead processes (a TaskManager killed with -9 cannot
+// remove its own) from those of live ones.
+var localStatePrefixes = []string{"flink-go-pebble-", "flink-go-restore-"}
+
+// localOwner is "<host>.<pid>" of this process (the host name sanitized: it has no '.').
+func localOwner() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s.%d", safeName(host), os.Getpid())
+}
+
+var swept sync.Map // base directory -> struct{}: swept once per process
+
+// sweepStaleLocalState removes the local state directories left behind by processes of this
+// host that no longer run: once per process and base directory, and on every restore (force:
+// a restore usually follows the death of a TaskManager). Directories of other
+// hosts (a shared directory) and of live processes are kept; a PID reused by another process
+// only keeps a stale directory a while longer.
+func sweepStaleLocalState(base string, force bool, log zerolog.Logger) {
+	if _, done := swept.LoadOrStore(base, struct{}{}); done && !force {
+		return
+	}
+	for _, dir := range staleLocalState(base, localOwner(), processAlive) {
+		if err := os.RemoveAll(dir); err != nil {
+			log.Warn().Err(err).Str("dir", dir).Msg("could not remove the local state of a dead process")
+			continue
+		}
+		log.Info().Str("dir", dir).Msg("removed the local state directory of a process that no longer runs")
+	}
+}
+
+// staleLocalState lists the local state directories below base whose owner ran on this host
+// (owner "<host>.<pid>") and is not alive.
+func staleLocalState(base, owner string, alive func(pid int) bool) []string {
+	host, _, _ := strings.Cut(owner, ".")
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		for _, prefix := range localStatePrefixes {
+			rest, ok := strings.CutPrefix(e.Name(), prefix)
+			if !ok {
+				continue
+			}
+			h, rest, ok := strings.Cut(rest, ".")
+			if !ok || h != host {
+				continue
+			}
+			pidText, _, ok := strings.Cut(rest, "-")
+			pid, err := strconv.Atoi(pidText)
+			if !ok || err != nil || pid <= 0 || alive(pid) {
+				continue
+			}
+			out = append(out, filepath.Join(base, e.Name()))
+		}
+	}
+	return out
+}
+
+// processAlive reports whether a process with this PID exists (signal 0; EPERM means it exists
+// but belongs to someone else).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // safeName maps an id (operator UIDs are user strings) to a single, portable path element.
