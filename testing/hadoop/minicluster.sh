@@ -153,7 +153,7 @@ start() {
     done
     mkdir -p "$WORK"
     # A fresh cluster every start: old HDFS/YARN data would only confuse tests.
-    rm -rf "$WORK/dfs" "$WORK/target" "$WORK/kdc" "$WORK/active" "$WORK/failover" "$WORK/conf" "$WORK/ready" "$WORK/stop" "$WORK/autostarted" "$WORK/users"
+    rm -rf "$WORK/dfs" "$WORK/target" "$WORK/kdc" "$WORK/active" "$WORK/failover" "$WORK"/stop-nm-* "$WORK"/nm-*-stopped "$WORK/conf" "$WORK/ready" "$WORK/stop" "$WORK/autostarted" "$WORK/users"
     say "starting Hadoop $HADOOP_VERSION mini-cluster, $MODE mode (log: $WORK/minicluster.log)"
     (
       cd "$WORK"

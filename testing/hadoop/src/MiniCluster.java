@@ -134,6 +134,10 @@ public final class MiniCluster {
     conf.set(YarnConfiguration.NM_CONTAINER_EXECUTOR,
         "org.apache.hadoop.yarn.server.nodemanager.DefaultContainerExecutor");
     conf.setBoolean(YarnConfiguration.NM_PMEM_CHECK_ENABLED, false);
+    // A NodeManager that stops heartbeating (stop-nm-<i>) is LOST after 30 s instead of 10 min,
+    // so the RM reports its containers completed to their AMs as on a real cluster.
+    conf.setLong(YarnConfiguration.RM_NM_EXPIRY_INTERVAL_MS,
+        envInt("FLINK_GO_MC_NM_EXPIRY_MS", 30000));
     conf.setBoolean(YarnConfiguration.NM_VMEM_CHECK_ENABLED, false);
     conf.setInt(YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_MB, 128);
     conf.setInt(YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_MB, nmMemory);
@@ -191,8 +195,34 @@ public final class MiniCluster {
       System.out.flush();
     }
 
+    // <work>/stop-nm-<i> stops NodeManager i (its containers are killed and it unregisters from
+    // the RM, as when a node goes away); the launcher then writes <work>/nm-<i>-stopped and
+    // deletes the trigger.
+    for (int i = 0; i < numNMs; i++) {
+      new File(work, "stop-nm-" + i).delete();
+      new File(work, "nm-" + i + "-stopped").delete();
+    }
     while (!stopRequested.get() && !stopFile.exists()) {
-      Thread.sleep(500);
+      for (int i = 0; i < numNMs; i++) {
+        File trigger = new File(work, "stop-nm-" + i);
+        if (!trigger.exists()) {
+          continue;
+        }
+        String result = "stopped";
+        try {
+          log("stopping NodeManager " + i + " (" + yarn.getNodeManager(i).getNMContext().getNodeId()
+              + ") on request");
+          yarn.getNodeManager(i).stop();
+          log("NodeManager " + i + " stopped");
+        } catch (Exception e) {
+          result = "error: " + e;
+          log("stopping NodeManager " + i + " failed: " + e);
+        }
+        Files.write(new File(work, "nm-" + i + "-stopped").toPath(),
+            (result + "\n").getBytes(StandardCharsets.UTF_8));
+        trigger.delete();
+      }
+      Thread.sleep(200);
     }
     log("stopping (" + (stopFile.exists() ? "stop file" : "signal") + ")");
     shutdown(yarn, dfs);

@@ -489,6 +489,37 @@ func (c *Cluster) Failover(ctx context.Context) (string, error) {
 	}
 }
 
+// StopNodeManager stops NodeManager i (0-based, as in cluster.properties yarn.nm.<i>.address)
+// of the YARN test bed, as when a node goes away: its containers are killed and it unregisters
+// from the ResourceManager. The node stays down until the cluster restarts, so a test that
+// stops one must not share the cluster with tests that need both nodes afterwards.
+func (c *Cluster) StopNodeManager(ctx context.Context, i int) error {
+	work := c.props["work.dir"]
+	if work == "" || c.props["yarn.nm."+strconv.Itoa(i)+".address"] == "" {
+		return fmt.Errorf("testbed: %s has no NodeManager %d (is it the YARN test bed?)", c.confDir, i)
+	}
+	trigger := filepath.Join(work, "stop-nm-"+strconv.Itoa(i))
+	done := filepath.Join(work, "nm-"+strconv.Itoa(i)+"-stopped")
+	_ = os.Remove(done)
+	if err := os.WriteFile(trigger, nil, 0o644); err != nil {
+		return fmt.Errorf("testbed: request the NodeManager stop: %w", err)
+	}
+	for {
+		if data, err := os.ReadFile(done); err == nil {
+			if r := strings.TrimSpace(string(data)); r != "stopped" {
+				return fmt.Errorf("testbed: stopping NodeManager %d: %s", i, r)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			_ = os.Remove(trigger)
+			return fmt.Errorf("testbed: NodeManager %d not stopped (a launcher built before stop-nm triggers existed ignores them; restart the cluster): %w", i, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // KerberosInfo describes the Kerberos test bed's realm and client identity.
 type KerberosInfo struct {
 	Realm             string
