@@ -191,10 +191,19 @@ func testYarnApplicationP4AndRSS(t *testing.T) {
 	t.Logf("-p 4: %d output lines exact", len(got))
 }
 
+// envStopNodeManager opts in to testYarnStopNodeManager, which stops a NodeManager of the
+// mini-cluster it uses for as long as that cluster runs: run it on a cluster of its own, e.g.
+//
+//	FLINK_GO_HADOOP_WORK=/tmp/h17-hadoop FLINK_GO_TEST_STOP_NODEMANAGER=1 go test ./client -run TestYarnMore
+const envStopNodeManager = "FLINK_GO_TEST_STOP_NODEMANAGER"
+
 // testYarnStopNodeManager stops the NodeManager that runs TaskManagers (but not the AM) of a
 // running application-mode counting job with checkpoints on HDFS: the job recovers on new
 // containers of the other node and its output is exactly once.
 func testYarnStopNodeManager(t *testing.T) {
+	if os.Getenv(envStopNodeManager) != "1" {
+		t.Skipf("stopping a NodeManager would take it away from every test sharing the mini-cluster; set %s=1 and FLINK_GO_HADOOP_WORK to a private directory", envStopNodeManager)
+	}
 	y := setupYarn(t)
 	const records, keys, every = 60_000, 20, 100
 	base := "hdfs://" + y.fs.Authority() + y.dir
