@@ -115,5 +115,19 @@ func (v *valve) recompute() (int64, bool) {
 		v.current = min
 		return min, true
 	}
+	if !found {
+		// Every channel is idle: as Flink's StatusWatermarkValve, advance to the highest watermark
+		// any channel reached, so results held back by the last active channel come out.
+		max := v.current
+		for _, w := range v.wms {
+			if w > max {
+				max = w
+			}
+		}
+		if max > v.current {
+			v.current = max
+			return max, true
+		}
+	}
 	return v.current, false
 }
