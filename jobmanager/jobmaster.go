@@ -10,6 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
+
 	"github.com/flink-go/flink-go/fs"
 	"github.com/flink-go/flink-go/runtime/checkpoint"
 	"github.com/flink-go/flink-go/runtime/jobgraph"
@@ -284,6 +287,12 @@ func (j *JobMaster) runAttempt(ctx context.Context) (status JobStatus, failure s
 		_, err := client.SubmitTask(dctx, d)
 		dcancel()
 		if err != nil {
+			if grpcstatus.Code(err) == codes.Unavailable {
+				// The TaskManager cannot be reached (its process or node died, and no heartbeat
+				// timeout or container report told us yet): drop it now, so the restart does not
+				// deploy to it again.
+				go j.jm.TaskManagerLost(e.Slot.TaskManager, fmt.Sprintf("TaskManager %s unreachable: %v", e.Slot.TaskManager, err))
+			}
 			if j.deployFailed(eg, coord, e.ID, fmt.Sprintf("deploying to TaskManager %s: %v", e.Slot.TaskManager, err)) {
 				return JobFailed, eg.Failure, true
 			}

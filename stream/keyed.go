@@ -89,8 +89,10 @@ func (b *keyedBase[K]) setKeyBytes(kb string) {
 	b.backend.SetCurrentKey(b.keyBuf)
 }
 
-// advanceWatermark fires due event-time timers, then records wm.
+// advanceWatermark records wm, then fires the due event-time timers (as Flink's
+// HeapInternalTimerService: OnTimer sees the watermark that fired it).
 func (b *keyedBase[K]) advanceWatermark(wm int64) {
+	b.watermark = wm
 	for {
 		t, ok := b.evTimers.PopDue(wm)
 		if !ok {
@@ -99,7 +101,6 @@ func (b *keyedBase[K]) advanceWatermark(wm int64) {
 		b.setKeyBytes(t.Key)
 		b.onTimer(t, true)
 	}
-	b.watermark = wm
 }
 
 func (b *keyedBase[K]) registerEventTimer(ts int64, ns []byte) {
