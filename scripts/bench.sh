@@ -11,7 +11,8 @@
 # micro-benchmarks, BENCH_BENCHTIME (go test -benchtime, default 200ms), BENCH_PROFILE_ALSO
 # (queries to profile even when they met their target, e.g. q5-window,q4), BENCH_REPEAT (measured
 # runs per query, the fastest counts; default 1), BENCH_FLINK_GO / BENCH_JOB (the binaries, default
-# bin/flink-go and bin/examples/nexmark).
+# bin/flink-go and bin/examples/nexmark), BENCH_STATE=0 skips the short Pebble checkpoint benchmark
+# (BENCH_STATE_KEYS, BENCH_STATE_ROUNDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench
@@ -31,6 +32,16 @@ if [[ ${BENCH_MICRO:-1} != 0 ]]; then
     ./runtime/serde ./runtime/network ./connectors/nexmark 2>&1 \
     | grep -E '^(Benchmark|goos|goarch|cpu|pkg|ok|FAIL|---)' | tee "$out/micro.txt" >&2 || true
   micro_args=(--micro "$out/micro.txt")
+fi
+
+if [[ ${BENCH_STATE:-1} != 0 ]]; then
+  # The short version of the Pebble state-backend benchmark (docs/benchmarks.md, "State
+  # backends"; the full one is 10 M keys, 20 rounds). Output only in build/bench/state.txt.
+  echo "== state backend: pebble incremental checkpoints (short)" >&2
+  FLINKGO_STATE_BENCH_KEYS=${BENCH_STATE_KEYS:-200000} FLINKGO_STATE_BENCH_ROUNDS=${BENCH_STATE_ROUNDS:-5} \
+    go test -v -run '^$' -bench PebbleBackendCheckpoints -benchtime=1x -timeout 20m ./runtime/state/ \
+    > "$out/state.txt" 2>&1 || echo "bench: state backend benchmark failed, see $out/state.txt" >&2
+  grep -E '^(Benchmark|ok|FAIL)' "$out/state.txt" >&2 || true
 fi
 
 echo "== whole-job Nexmark runs" >&2
