@@ -195,7 +195,7 @@ func RunLocal(ctx context.Context, g *jobgraph.JobGraph, reg task.Registry, log 
 		return err
 	}
 	if g.JobId == "" {
-		g.JobId = newJobID()
+		g.JobId = jobmanager.NewID()
 	}
 	numTM := configs.Get(c, configs.LocalTaskManagers)
 	if numTM < 1 {
@@ -390,14 +390,4 @@ func exitText(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
-}
-
-func newJobID() string {
-	b := make([]byte, 16)
-	f, err := os.Open("/dev/urandom")
-	if err == nil {
-		_, _ = f.Read(b)
-		f.Close()
-	}
-	return fmt.Sprintf("%x", b)
 }

@@ -182,6 +182,9 @@ func (jm *JobManager) ShutdownTaskManagers(reason string) {
 	}
 }
 
+// NewID returns a random 32-hex-character id (Flink's JobID form).
+func NewID() string { return newID() }
+
 func newID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
