@@ -55,6 +55,7 @@ func flinkGo(t *testing.T, timeout time.Duration, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "flink-go"), args...)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+t.TempDir(), "FLINK_CONF_DIR=")
+	bounded(cmd)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -59,6 +60,7 @@ func Plan(ctx context.Context, binary string, args []string, conf map[string]str
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = append(os.Environ(), cluster.EnvRole+"="+cluster.RolePlan, cluster.EnvPlanFile+"="+planFile, cluster.EnvJobConfig+"="+string(cfgJSON))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stderr bytes.Buffer
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = &stderr
@@ -90,6 +92,8 @@ func RunLocal(ctx context.Context, binary string, args []string, conf map[string
 	}
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = append(os.Environ(), cluster.EnvRole+"="+cluster.RoleLocal, cluster.EnvJobConfig+"="+string(cfgJSON))
+	// The job's embedded cluster must not outlive the CLI (killed client, timed-out test).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	return cmd.Run()
 }

@@ -45,9 +45,13 @@ func flinkGoHome(t *testing.T, home string, timeout time.Duration, args ...strin
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+home, "FLINK_CONF_DIR=")
+	bounded(cmd)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("flink-go %s did not finish within %s\nstderr:\n%s", strings.Join(args, " "), timeout, stderr.String())
+	}
 	r := result{stdout: stdout.String(), stderr: stderr.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()

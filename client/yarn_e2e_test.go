@@ -161,6 +161,7 @@ func (y *yarnTB) cli(t *testing.T, timeout time.Duration, stdin io.Reader, env [
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
 	cmd.Env = append(append(os.Environ(), "FLINK_GO_HOME="+y.home, "FLINK_CONF_DIR="), env...)
+	bounded(cmd)
 	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
