@@ -2,9 +2,11 @@ package s3fs
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -53,11 +55,7 @@ func (e Entropy) resolve(uri string, forData bool, random func(int) (string, err
 	}
 	repl := ""
 	if forData {
-		n := e.Length
-		if n <= 0 {
-			n = DefaultEntropyLength
-		}
-		if repl, err = random(n); err != nil {
+		if repl, err = random(e.length()); err != nil {
 			return "", fmt.Errorf("s3fs: entropy injection: %w", err)
 		}
 	}
@@ -99,4 +97,102 @@ func InjectEntropy(uri string, forData bool) (string, error) {
 		return "", err
 	}
 	return Entropy{Key: opts.EntropyKey, Length: opts.EntropyLength}.Resolve(uri, forData)
+}
+
+// Active reports whether e would rewrite uri: Key is set and occurs in the
+// path of an s3:// or s3a:// URI.
+func (e Entropy) Active(uri string) bool {
+	if e.Key == "" {
+		return false
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return false
+	}
+	if s := strings.ToLower(u.Scheme); s != "s3" && s != "s3a" {
+		return false
+	}
+	return strings.Contains(u.Path, e.Key)
+}
+
+// ResolveWith replaces the marker in uri with replacement (empty removes it),
+// under the same rules as Resolve. Use it where the entropy must be stable,
+// e.g. a state backend's shared directory that later checkpoints reuse (see
+// Chars).
+func (e Entropy) ResolveWith(uri, replacement string) (string, error) {
+	return e.resolve(uri, true, func(int) (string, error) { return replacement, nil })
+}
+
+// length is the number of characters injected.
+func (e Entropy) length() int {
+	if e.Length <= 0 {
+		return DefaultEntropyLength
+	}
+	return e.Length
+}
+
+// Chars returns Length alphanumeric characters derived from seed (SHA-256):
+// the same seed gives the same characters, different seeds spread like random
+// ones. For directories that must keep their entropy across calls.
+func (e Entropy) Chars(seed []byte) string {
+	n := e.length()
+	out := make([]byte, 0, n)
+	for ctr := uint32(0); len(out) < n; ctr++ {
+		h := sha256.New()
+		h.Write(seed)
+		h.Write([]byte{byte(ctr >> 24), byte(ctr >> 16), byte(ctr >> 8), byte(ctr)})
+		for _, c := range h.Sum(nil) {
+			if int(c) < 256/len(alphanumeric)*len(alphanumeric) && len(out) < n {
+				out = append(out, alphanumeric[int(c)%len(alphanumeric)])
+			}
+		}
+	}
+	return string(out)
+}
+
+// IsInjected reports whether uri is template (a URI containing the marker)
+// with the marker replaced by Length alphanumeric characters, i.e. a data
+// path e could have produced from template.
+func (e Entropy) IsInjected(template, uri string) bool {
+	if !e.Active(template) {
+		return false
+	}
+	i := strings.Index(template, e.Key)
+	prefix, suffix := template[:i], template[i+len(e.Key):]
+	n := e.length()
+	if len(uri) != len(prefix)+n+len(suffix) || !strings.HasPrefix(uri, prefix) || !strings.HasSuffix(uri, suffix) {
+		return false
+	}
+	for _, c := range []byte(uri[len(prefix) : len(prefix)+n]) {
+		if strings.IndexByte(alphanumeric, c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// EntropyFromConfig returns the entropy settings a job uses: s3.entropy.key
+// and s3.entropy.length from conf (a job's configuration) when conf sets the
+// key, else the process-wide settings (Configure). An invalid length or a key
+// containing '/' is an error naming the key.
+func EntropyFromConfig(conf map[string]string) (Entropy, error) {
+	if _, ok := conf[KeyEntropyKey]; !ok {
+		opts, err := CurrentOptions()
+		if err != nil {
+			return Entropy{}, err
+		}
+		return Entropy{Key: opts.EntropyKey, Length: opts.EntropyLength}, nil
+	}
+	e := Entropy{Key: conf[KeyEntropyKey], Length: DefaultEntropyLength}
+	if strings.Contains(e.Key, "/") {
+		return Entropy{}, fmt.Errorf("s3fs: %s=%q must not contain '/'", KeyEntropyKey, e.Key)
+	}
+	if v := strings.TrimSpace(conf[KeyEntropyLength]); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return Entropy{}, fmt.Errorf("s3fs: %s=%q: want a number of characters from 1 to 64", KeyEntropyLength, v)
+		}
+		e.Length = n
+	}
+	return e, nil
 }
