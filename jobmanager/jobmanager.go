@@ -49,6 +49,10 @@ type Config struct {
 	Settings         map[string]string // the effective cluster configuration (/config, job defaults)
 	HeartbeatTimeout time.Duration
 	SlotWaitTimeout  time.Duration // how long a job waits for slots before failing
+	// JobStore, when set (high availability), keeps every submitted job durably until it ends,
+	// so another JobManager can recover it (HAStore, docs/ha.md). A job is acknowledged as
+	// submitted only once it is stored.
+	JobStore JobStore
 }
 
 // JobManager is a running JobManager.
@@ -396,6 +400,19 @@ func (jm *JobManager) Submit(g *jobgraph.JobGraph, artifact string) (*JobMaster,
 	}
 	j := newJobMaster(jm, &JobInfo{ID: g.JobId, Name: g.Name, Graph: g, Artifact: artifact})
 	jm.jobs[g.JobId] = j
+	jm.mu.Unlock()
+	if st := jm.cfg.JobStore; st != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := st.PutJob(ctx, StoredJob{Graph: g, Artifact: artifact, Submitted: j.submitted})
+		cancel()
+		if err != nil {
+			jm.mu.Lock()
+			delete(jm.jobs, g.JobId)
+			jm.mu.Unlock()
+			return nil, fmt.Errorf("job %s not submitted: %w", g.JobId, err)
+		}
+	}
+	jm.mu.Lock()
 	jm.order = append(jm.order, g.JobId)
 	jm.mu.Unlock()
 	go j.run()

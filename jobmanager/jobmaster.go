@@ -183,6 +183,15 @@ func (j *JobMaster) finish(status JobStatus, failure string) {
 	j.ended = time.Now()
 	j.mu.Unlock()
 	j.jm.release(j.info.ID)
+	if st := j.jm.cfg.JobStore; st != nil {
+		// Globally terminal: a recovering JobManager must not run it again.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := st.JobEnded(ctx, JobResult{JobID: j.info.ID, Name: j.info.Name, Status: status, Failure: failure, Ended: time.Now()})
+		cancel()
+		if err != nil {
+			j.log.Error().Err(err).Msg("could not record the job's end in the high-availability store; a new JobManager attempt may run it again")
+		}
+	}
 	if j.jm.cfg.Driver != nil {
 		j.jm.cfg.Driver.JobEnded(j.info.ID)
 	}
