@@ -49,8 +49,10 @@ type NotifyCompleteAction struct {
 // (optional: they also drop it when a newer barrier arrives), deletes its
 // directory Dir recursively (unless empty) and the shared files listed in
 // DiscardShared (uploaded for this checkpoint and referenced by no retained
-// checkpoint; paths relative to the job's shared directory), and, for a
-// savepoint, fails the user's request with Reason.
+// checkpoint; paths relative to the job's shared directory, or absolute
+// URIs), and, for a savepoint, fails the user's request with Reason. Files
+// acknowledged for it outside Dir (entropy-injected) follow in a
+// DiscardStateAction.
 type AbortAction struct {
 	ID            int64
 	Reason        string
@@ -63,18 +65,24 @@ type AbortAction struct {
 // DiscardAction: a retained checkpoint fell out of the retention (or the
 // coordinator shut down with discard). The caller deletes its directory
 // (Checkpoint.ExternalPath) recursively and the shared files listed in
-// SharedFiles (reference count reached zero; relative to the shared dir).
+// SharedFiles (reference count reached zero; relative to the shared dir, or
+// absolute URIs). Its exclusive files outside the directory
+// (entropy-injected) follow in a DiscardStateAction.
 type DiscardAction struct {
 	Checkpoint  *Completed
 	SharedFiles []string
 }
 
-// DiscardStateAction: a task acknowledged a checkpoint that is no longer
-// pending (it was aborted or expired). The caller deletes the listed files,
-// which were written for nothing: Exclusive relative to Dir, Shared (the
-// shared files the task uploaded for it, marked New, that no checkpoint
-// references) relative to the job's shared directory. Deleting a missing file
-// is not an error.
+// DiscardStateAction: files of checkpoint ID that no directory deletion
+// reaches must go. Either a task acknowledged a checkpoint that is no longer
+// pending (it was aborted or expired; Task is set): the files were written
+// for nothing. Or an AbortAction or DiscardAction just before it deleted the
+// checkpoint's directory, and its exclusive files written outside that
+// directory (S3 entropy injection; Task is zero) are listed here. The caller
+// deletes Exclusive relative to Dir and Shared (files the task uploaded for
+// the checkpoint, marked New, that no checkpoint references) relative to the
+// job's shared directory; a path that is an absolute URI stands for itself
+// (ResolveFile). Deleting a missing file is not an error.
 type DiscardStateAction struct {
 	ID        int64
 	Task      TaskID

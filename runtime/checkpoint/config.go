@@ -108,8 +108,16 @@ type Config struct {
 	// own checkpoints.
 	JobID string
 	// JobDir is <execution.checkpointing.dir>/<job-id> (URI or path), used
-	// only to name a checkpoint's directory (ExternalPath); may be empty.
+	// only to name a checkpoint's directory (ExternalPath: where _metadata is
+	// written and relative file paths resolve); may be empty. With S3
+	// entropy injection it is the directory with the entropy marker removed.
 	JobDir string
+	// DataJobDir, when set, is the job directory tasks write their files
+	// below (TriggerAction.Dir is DataJobDir/chk-<id>): with S3 entropy
+	// injection, <execution.checkpointing.dir>/<job-id> still holding the
+	// marker, which each task replaces by random characters per file. Empty
+	// means JobDir. Savepoints always use their own directory.
+	DataJobDir string
 	// Interval is execution.checkpointing.interval; 0 turns periodic
 	// checkpoints off (savepoints still work).
 	Interval time.Duration

@@ -18,6 +18,9 @@ type pending struct {
 	savepoint bool
 	kind      SavepointKind
 	dir       string
+	// dataDir is where tasks write (TriggerAction.Dir): dir, or with entropy
+	// injection the same directory below Config.DataJobDir.
+	dataDir string
 	// awaiting holds the tasks whose acknowledgement is still missing.
 	awaiting map[TaskID]bool
 	acks     map[TaskID]*TaskStateHandle
@@ -260,11 +263,12 @@ func (c *Coordinator) TriggerCheckpoint(now time.Time) (int64, []Action) {
 func (c *Coordinator) trigger(now time.Time, savepoint bool, kind SavepointKind, dir string) (int64, []Action) {
 	id := c.nextID
 	c.nextID++
+	dataDir := dir
 	if !savepoint {
-		dir = c.checkpointDir(id)
+		dir, dataDir = c.checkpointDir(id), c.dataDir(id)
 	}
 	p := &pending{
-		id: id, trigger: now, deadline: now.Add(c.cfg.Timeout), savepoint: savepoint, kind: kind, dir: dir,
+		id: id, trigger: now, deadline: now.Add(c.cfg.Timeout), savepoint: savepoint, kind: kind, dir: dir, dataDir: dataDir,
 		awaiting: map[TaskID]bool{}, acks: map[TaskID]*TaskStateHandle{},
 		opVertex: map[string]string{}, opMaxPar: map[string]int{}, shared: map[string]bool{},
 	}
@@ -292,7 +296,7 @@ func (c *Coordinator) trigger(now time.Time, savepoint bool, kind SavepointKind,
 	}
 	c.log.Debug().Int64("checkpoint", id).Str("kind", kind.String()).Msg("triggering checkpoint")
 	acts := []Action{&TriggerAction{ID: id, Timestamp: now.UnixMilli(), Savepoint: savepoint, Kind: kind, Mode: c.cfg.Mode,
-		Dir: dir, Targets: append([]TaskID(nil), c.sources...)}}
+		Dir: dataDir, Targets: append([]TaskID(nil), c.sources...)}}
 	if len(p.awaiting) == 0 {
 		acts = append(acts, c.startFinalize(now, p)...)
 	}
@@ -306,6 +310,91 @@ func (c *Coordinator) checkpointDir(id int64) string {
 	return CheckpointDir(c.cfg.JobDir, id)
 }
 
+// dataDir is the directory tasks write checkpoint id's files to.
+func (c *Coordinator) dataDir(id int64) string {
+	if c.cfg.DataJobDir == "" {
+		return c.checkpointDir(id)
+	}
+	return CheckpointDir(c.cfg.DataJobDir, id)
+}
+
+// relativize rewrites the absolute file URIs of h that lie in the
+// checkpoint's directory dir (exclusive files) or the job's shared directory
+// (shared files) as paths relative to them, so _metadata stays relocatable;
+// other absolute URIs (entropy-injected files) are kept. It returns a copy: h
+// is not modified.
+func (c *Coordinator) relativize(dir string, h TaskStateHandle) TaskStateHandle {
+	if dir == "" {
+		return h
+	}
+	exclusive := strings.TrimRight(dir, "/") + "/"
+	shared := strings.TrimRight(joinURI(parentURI(strings.TrimRight(dir, "/")), SharedDirName), "/") + "/"
+	rel := func(files []StateFile) []StateFile {
+		var out []StateFile
+		for i, f := range files {
+			if !IsAbsolutePath(f.Path) {
+				continue
+			}
+			base := exclusive
+			if f.Shared {
+				base = shared
+			}
+			r, ok := strings.CutPrefix(f.Path, base)
+			if !ok || r == "" {
+				continue
+			}
+			if out == nil {
+				out = append([]StateFile(nil), files...)
+			}
+			out[i].Path = r
+		}
+		if out == nil {
+			return files
+		}
+		return out
+	}
+	ops := make([]OperatorSubtaskState, len(h.Operators))
+	for i, op := range h.Operators {
+		op.Files = rel(op.Files)
+		if len(op.Keyed) > 0 {
+			keyed := make([]KeyedState, len(op.Keyed))
+			for j, k := range op.Keyed {
+				k.Files = rel(k.Files)
+				keyed[j] = k
+			}
+			op.Keyed = keyed
+		}
+		ops[i] = op
+	}
+	h.Operators = ops
+	return h
+}
+
+// outsideFiles returns the distinct exclusive files of fn's files that are
+// absolute URIs (written outside the checkpoint's directory, so its
+// recursive deletion does not reach them), sorted.
+func outsideFiles(each func(func(StateFile))) []string {
+	seen := map[string]bool{}
+	var out []string
+	each(func(f StateFile) {
+		if !f.Shared && IsAbsolutePath(f.Path) && !seen[f.Path] && validatePath(f.Path) == nil {
+			seen[f.Path] = true
+			out = append(out, f.Path)
+		}
+	})
+	sort.Strings(out)
+	return out
+}
+
+// discardOutside returns a DiscardStateAction for the exclusive files of
+// checkpoint id outside its directory dir, or nil when there are none.
+func discardOutside(id int64, dir string, files []string) []Action {
+	if len(files) == 0 {
+		return nil
+	}
+	return []Action{&DiscardStateAction{ID: id, Dir: dir, Exclusive: files}}
+}
+
 // Ack records a task's acknowledgement. When the last task acknowledged, it
 // returns a CompleteAction; the caller writes the metadata and calls
 // Finalized. An acknowledgement for a checkpoint that was aborted returns a
@@ -314,8 +403,14 @@ func (c *Coordinator) checkpointDir(id int64) string {
 func (c *Coordinator) Ack(now time.Time, t TaskID, id int64, h TaskStateHandle) []Action {
 	p := c.pending[id]
 	if p == nil {
+		dir, ok := c.abortedDirs[id]
+		if !ok {
+			dir = c.checkpointDir(id)
+		}
+		h = c.relativize(dir, h)
 		return c.lateAck(t, id, &h)
 	}
+	h = c.relativize(p.dir, h)
 	if !c.taskSet[t] {
 		c.log.Warn().Int64("checkpoint", id).Stringer("task", t).Msg("acknowledgement from an unknown task ignored")
 		return nil
@@ -341,7 +436,7 @@ func (c *Coordinator) Ack(now time.Time, t TaskID, id int64, h TaskStateHandle) 
 			}
 		})
 		sort.Strings(ab.DiscardShared)
-		return acts
+		return append(acts, discardOutside(p.id, p.dir, outsideFiles(h.eachFile))...)
 	}
 	for _, op := range h.Operators {
 		p.opVertex[op.OperatorID] = t.Vertex
@@ -574,7 +669,7 @@ func (c *Coordinator) Finalized(now time.Time, id int64, err error) []Action {
 	for len(c.retained) > c.cfg.Retained {
 		old := c.retained[0]
 		c.retained = c.retained[1:]
-		acts = append(acts, &DiscardAction{Checkpoint: old, SharedFiles: c.registry.Unregister(old)})
+		acts = append(acts, c.discard(old)...)
 		for _, h := range c.history {
 			if h.ID == old.ID {
 				h.Discarded = true
@@ -607,12 +702,17 @@ func (c *Coordinator) abort(now time.Time, p *pending, reason string, counted bo
 	}
 	sort.Strings(held)
 	a.DiscardShared = c.registry.Release(held...)
+	outside := outsideFiles(func(fn func(StateFile)) {
+		for _, h := range p.acks {
+			h.eachFile(fn)
+		}
+	})
 	ev := c.log.Info()
 	if counted {
 		ev = c.log.Warn()
 	}
 	ev.Int64("checkpoint", p.id).Str("kind", p.kind.String()).Str("reason", reason).Msg("checkpoint aborted")
-	acts := []Action{a}
+	acts := append([]Action{a}, discardOutside(p.id, p.dir, outside)...)
 	if counted && !p.savepoint {
 		if f := c.countFailure(p.id, reason); f != nil {
 			acts = append(acts, f)
@@ -681,10 +781,18 @@ func (c *Coordinator) Shutdown(now time.Time, reason string, discard bool) []Act
 		for len(c.retained) > 0 {
 			old := c.retained[0]
 			c.retained = c.retained[1:]
-			acts = append(acts, &DiscardAction{Checkpoint: old, SharedFiles: c.registry.Unregister(old)})
+			acts = append(acts, c.discard(old)...)
 		}
 	}
 	return acts
+}
+
+// discard drops a retained checkpoint: its DiscardAction, then a
+// DiscardStateAction for its exclusive files outside its directory
+// (entropy-injected), if any.
+func (c *Coordinator) discard(old *Completed) []Action {
+	acts := []Action{&DiscardAction{Checkpoint: old, SharedFiles: c.registry.Unregister(old)}}
+	return append(acts, discardOutside(old.ID, old.ExternalPath, outsideFiles(old.eachFile))...)
 }
 
 // Completed returns the retained checkpoints, oldest first.

@@ -14,8 +14,14 @@ import (
 const (
 	// MetadataMagic starts every _metadata file: "FGCK".
 	MetadataMagic uint32 = 0x4647434B
-	// MetadataVersion is the format version this package writes and reads.
-	MetadataVersion uint32 = 1
+	// MetadataVersion is the newest format version this package writes and
+	// reads. Version 2 adds absolute file URIs (entropy-injected files);
+	// MarshalMetadata writes the lowest version that can express a
+	// checkpoint, so checkpoints without absolute paths stay version 1,
+	// byte for byte.
+	MetadataVersion uint32 = 2
+	// MetadataVersionV1 is the first format version: relative paths only.
+	MetadataVersionV1 uint32 = 1
 	// MaxMetadataSize bounds what the reader accepts (and so what it
 	// allocates).
 	MaxMetadataSize = 256 << 20
@@ -51,15 +57,21 @@ func (e *MetadataError) Unwrap() error { return e.Err }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// MarshalMetadata encodes c in format version 1. It validates c first, so a
-// checkpoint that could not be read back is never written.
+// MarshalMetadata encodes c: in format version 1 when every file path is
+// relative, else in version 2 (absolute URIs flagged, see
+// docs/formats/checkpoint.md). It validates c first, so a checkpoint that
+// could not be read back is never written.
 func MarshalMetadata(c *Completed) ([]byte, error) {
 	if err := validateCompleted(c); err != nil {
 		return nil, err
 	}
+	version := MetadataVersionV1
+	if hasAbsolutePaths(c) {
+		version = MetadataVersion
+	}
 	b := make([]byte, headerLen, 256)
 	binary.BigEndian.PutUint32(b[0:], MetadataMagic)
-	binary.BigEndian.PutUint32(b[4:], MetadataVersion)
+	binary.BigEndian.PutUint32(b[4:], version)
 	b = appendString(b, c.JobID)
 	b = binary.AppendUvarint(b, uint64(c.ID))
 	b = binary.AppendVarint(b, c.Timestamp)
@@ -105,6 +117,19 @@ func MarshalMetadata(c *Completed) ([]byte, error) {
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
 
+// File flags in the metadata.
+const (
+	flagShared   byte = 1 // bit 0: shared file
+	flagAbsolute byte = 2 // bit 1 (version 2): the path is an absolute URI
+)
+
+// hasAbsolutePaths reports whether c references a file by absolute URI.
+func hasAbsolutePaths(c *Completed) bool {
+	abs := false
+	c.eachFile(func(f StateFile) { abs = abs || IsAbsolutePath(f.Path) })
+	return abs
+}
+
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
@@ -122,7 +147,10 @@ func appendFiles(b []byte, fs []StateFile) []byte {
 		b = binary.AppendUvarint(b, uint64(f.Size))
 		var flags byte
 		if f.Shared {
-			flags |= 1
+			flags |= flagShared
+		}
+		if IsAbsolutePath(f.Path) {
+			flags |= flagAbsolute
 		}
 		b = append(b, flags)
 	}
@@ -146,12 +174,13 @@ func UnmarshalMetadata(data []byte) (*Completed, error) {
 	if len(data) < headerLen+trailerLen {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than header and checksum", ErrTruncated, len(data))
 	}
-	if v := binary.BigEndian.Uint32(data[4:]); v != MetadataVersion {
-		return nil, fmt.Errorf("%w: version %d, this build reads version %d", ErrUnsupportedVersion, v, MetadataVersion)
+	version := binary.BigEndian.Uint32(data[4:])
+	if version != MetadataVersionV1 && version != MetadataVersion {
+		return nil, fmt.Errorf("%w: version %d, this build reads versions %d to %d", ErrUnsupportedVersion, version, MetadataVersionV1, MetadataVersion)
 	}
 	body := data[:len(data)-trailerLen]
 	want := binary.BigEndian.Uint32(data[len(data)-trailerLen:])
-	c, perr := decodeBody(body[headerLen:])
+	c, perr := decodeBody(body[headerLen:], version)
 	if got := crc32.Checksum(body, castagnoli); got != want {
 		if errors.Is(perr, ErrTruncated) {
 			// The body ends early: the file was cut off, and its last four bytes
@@ -166,13 +195,19 @@ func UnmarshalMetadata(data []byte) (*Completed, error) {
 	if err := validateCompleted(c); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
+	if version == MetadataVersion && !hasAbsolutePaths(c) {
+		// Writers use the lowest version that fits, so every checkpoint has
+		// exactly one encoding.
+		return nil, fmt.Errorf("%w: version %d file without absolute file URIs (must be written as version %d)", ErrCorrupt, version, MetadataVersionV1)
+	}
 	return c, nil
 }
 
 // decoder reads the body; the first error sticks.
 type decoder struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	version uint32
 }
 
 func (d *decoder) fail(err error) {
@@ -295,17 +330,24 @@ func (d *decoder) files(what string) []StateFile {
 		f.Path = d.str(what + " path")
 		f.Size = d.int64v(what+" size", 1<<62)
 		flags := d.byte1(what + " flags")
-		if flags&^1 != 0 {
-			d.fail(fmt.Errorf("%w: %s %q has unknown flags %#x", ErrCorrupt, what, f.Path, flags))
+		known := flagShared
+		if d.version >= MetadataVersion {
+			known |= flagAbsolute
 		}
-		f.Shared = flags&1 != 0
+		if flags&^known != 0 {
+			d.fail(fmt.Errorf("%w: %s %q has unknown flags %#x (format version %d)", ErrCorrupt, what, f.Path, flags, d.version))
+		}
+		if d.err == nil && (flags&flagAbsolute != 0) != IsAbsolutePath(f.Path) {
+			d.fail(fmt.Errorf("%w: %s %q: the absolute-URI flag disagrees with the path", ErrCorrupt, what, f.Path))
+		}
+		f.Shared = flags&flagShared != 0
 		out = append(out, f)
 	}
 	return out
 }
 
-func decodeBody(b []byte) (*Completed, error) {
-	d := &decoder{b: b}
+func decodeBody(b []byte, version uint32) (*Completed, error) {
+	d := &decoder{b: b, version: version}
 	c := &Completed{}
 	c.JobID = d.str("job id")
 	c.ID = d.int64v("checkpoint id", 1<<62)

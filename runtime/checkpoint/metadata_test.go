@@ -109,7 +109,7 @@ func TestMetadataErrors(t *testing.T) {
 		return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	}
 	badVersion := append([]byte(nil), good...)
-	binary.BigEndian.PutUint32(badVersion[4:], 2)
+	binary.BigEndian.PutUint32(badVersion[4:], MetadataVersion+1)
 	flipped := append([]byte(nil), good...)
 	flipped[len(flipped)/2] ^= 0x40
 	trailing := withCRC(append(append([]byte(nil), good[:len(good)-4]...), 0, 0, 0, 0, 0))
@@ -209,6 +209,7 @@ func TestMetadataBoundedAllocation(t *testing.T) {
 func FuzzUnmarshalMetadata(f *testing.F) {
 	f.Add(mustMarshal(f, fixture()))
 	f.Add(mustMarshal(f, &Completed{ID: 1}))
+	f.Add(mustMarshal(f, entropyFixture()))
 	f.Add([]byte("FGCK\x00\x00\x00\x01"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := UnmarshalMetadata(data)

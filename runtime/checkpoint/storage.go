@@ -133,11 +133,19 @@ func ReadMetadata(ctx context.Context, fsys fs.FileSystem, dir string) (*Complet
 var ErrMissingFile = errors.New("checkpoint references a missing or incomplete file")
 
 // VerifyFiles checks that every file c references exists below dir (shared
-// files below dir/../shared) with the recorded size.
+// files below dir/../shared) with the recorded size; files referenced by
+// absolute URI (entropy-injected) are looked up on their own file system.
 func VerifyFiles(ctx context.Context, fsys fs.FileSystem, dir string, c *Completed) error {
 	for _, f := range c.Files() {
 		p := ResolveFile(dir, f)
-		st, err := fsys.Stat(ctx, p)
+		ffs, fp := fsys, p
+		if IsAbsolutePath(f.Path) {
+			var err error
+			if ffs, fp, err = fs.Get(ctx, f.Path); err != nil {
+				return fmt.Errorf("checkpoint %d: file %s: %w", c.ID, f.Path, err)
+			}
+		}
+		st, err := ffs.Stat(ctx, fp)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("checkpoint %d: %w: %s (deleted by hand, or the shared directory moved?)", c.ID, ErrMissingFile, p)

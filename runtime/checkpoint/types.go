@@ -3,6 +3,8 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"path"
 	"sort"
 	"strings"
 
@@ -27,6 +29,13 @@ func (t TaskID) String() string { return fmt.Sprintf("%s#%d", t.Vertex, t.Subtas
 // retained checkpoints (incremental checkpoints); it is deleted when the last
 // retained checkpoint referencing it is discarded (see SharedRegistry).
 // Savepoints never reference shared files: they are self-contained.
+//
+// A checkpoint's Path may instead be an absolute URI (IsAbsolutePath): a file
+// written outside those directories, as S3 entropy injection does (the marker
+// in the data path replaced by random characters while _metadata lives at
+// the path without it). Such exclusive files are not deleted with the
+// checkpoint's directory: the Coordinator lists them for deletion explicitly.
+// Savepoints never hold absolute paths (they must stay relocatable).
 //
 // New matters only in acknowledgements (it is not serialized): a task sets it
 // on a shared file it uploaded for this checkpoint (under a fresh, unique
@@ -215,8 +224,12 @@ func (c *Completed) FilePath(f StateFile) string {
 
 // ResolveFile resolves a file referenced by the checkpoint stored in chkDir
 // (a URI or path): exclusive files are below chkDir, shared files below
-// chkDir/../shared.
+// chkDir/../shared; an absolute URI (an entropy-injected file) stands for
+// itself.
 func ResolveFile(chkDir string, f StateFile) string {
+	if IsAbsolutePath(f.Path) {
+		return f.Path
+	}
 	if f.Shared {
 		return joinURI(parentURI(chkDir), SharedDirName, f.Path)
 	}
@@ -241,13 +254,34 @@ func (h *TaskStateHandle) eachFile(fn func(StateFile)) {
 // (bad path, inconsistent key groups, ...).
 var ErrInvalidHandle = errors.New("invalid state handle")
 
-// validatePath checks a relative file path.
+// IsAbsolutePath reports whether a state file path is an absolute URI
+// ("scheme://authority/path") rather than a path relative to the checkpoint's
+// directories.
+func IsAbsolutePath(p string) bool {
+	i := strings.Index(p, "://")
+	if i <= 0 {
+		return false
+	}
+	for j, c := range p[:i] {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// validatePath checks a file path: relative (see StateFile), or an absolute
+// URI with a clean absolute path.
 func validatePath(p string) error {
 	if p == "" {
 		return fmt.Errorf("%w: empty file path", ErrInvalidHandle)
 	}
 	if len(p) > maxStringLen {
 		return fmt.Errorf("%w: file path of %d bytes is too long", ErrInvalidHandle, len(p))
+	}
+	if IsAbsolutePath(p) {
+		return validateAbsolute(p)
 	}
 	if strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || strings.Contains(p, "://") {
 		return fmt.Errorf("%w: file path %q must be relative and slash-separated", ErrInvalidHandle, p)
@@ -263,9 +297,34 @@ func validatePath(p string) error {
 	return nil
 }
 
+// validateAbsolute checks an absolute file URI: a scheme, then a clean
+// absolute path without empty, "." or ".." elements and without query or
+// fragment.
+func validateAbsolute(p string) error {
+	u, err := url.Parse(p)
+	if err != nil {
+		return fmt.Errorf("%w: file URI %q: %v", ErrInvalidHandle, p, err)
+	}
+	if u.Opaque != "" || u.RawQuery != "" || u.Fragment != "" || u.Path == "" || u.Path[0] != '/' || strings.Contains(p, "\\") {
+		return fmt.Errorf("%w: file URI %q must be scheme://authority/path", ErrInvalidHandle, p)
+	}
+	for _, el := range strings.Split(u.Path[1:], "/") {
+		if el == "" || el == "." || el == ".." {
+			return fmt.Errorf("%w: file URI %q has an empty, \".\" or \"..\" path element", ErrInvalidHandle, p)
+		}
+	}
+	if path.Base(u.Path) == MetadataFileName {
+		return fmt.Errorf("%w: file URI %q names a metadata file", ErrInvalidHandle, p)
+	}
+	return nil
+}
+
 func validateFile(f StateFile, savepoint bool) error {
 	if err := validatePath(f.Path); err != nil {
 		return err
+	}
+	if savepoint && IsAbsolutePath(f.Path) {
+		return fmt.Errorf("%w: savepoint references %q outside its directory (savepoints must be self-contained and relocatable: they are never entropy-injected)", ErrInvalidHandle, f.Path)
 	}
 	if f.Size < 0 {
 		return fmt.Errorf("%w: file %q has negative size %d", ErrInvalidHandle, f.Path, f.Size)
