@@ -16,8 +16,11 @@
 #   FLINK_GO_HADOOP_WORK           work dir: pid, log, conf, data (default testing/hadoop/work)
 #   FLINK_GO_HADOOP_START_TIMEOUT  seconds to wait for READY (default 240)
 #   FLINK_GO_HADOOP_XMX            JVM heap (default 1g)
-#   FLINK_GO_MC_NODEMANAGERS, FLINK_GO_MC_NM_MEMORY_MB, FLINK_GO_MC_NM_VCORES, FLINK_GO_MC_NN_PORT
+#   FLINK_GO_MC_NODEMANAGERS, FLINK_GO_MC_NM_MEMORY_MB, FLINK_GO_MC_NM_VCORES, FLINK_GO_MC_NN_PORT,
+#   FLINK_GO_MC_NM_EXPIRY_MS, FLINK_GO_MC_OWNER_PID
 #                                  passed to the launcher (see src/MiniCluster.java)
+# Several clusters can run at once, each in its own work dir with ephemeral ports (the Go test
+# bed's StartPrivate does this); they share the jars and the compiled launcher in the cache.
 # Progress goes to stderr; `start` and `conf-dir` print only the conf dir on stdout, so
 #   export HADOOP_CONF_DIR=$(testing/hadoop/minicluster.sh start)
 # works.
@@ -51,7 +54,9 @@ javac_bin() {
   command -v javac || die "javac not found: install openjdk-17-jdk-headless (scripts/install-test-deps.sh does)"
 }
 
-hash_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+# hash_of hashes the files' contents only (not their paths), so every clone of the repository
+# shares the cached jars and launcher instead of re-resolving them over each other.
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 # fetch: the jars (keyed by the pom's hash) and the compiled launcher (keyed by the source's hash).
 fetch() {
@@ -84,6 +89,17 @@ fetch() {
     rm -rf "$classes" && mv "$classes.tmp" "$classes"
   fi
   echo "$classes" >"$HDIR/classes.current"
+}
+
+# locked_fetch is fetch under the cache's lock (fd 8, released on return): clusters of other
+# work dirs may start at the same time and must not compile into the same directory at once.
+locked_fetch() {
+  if command -v flock >/dev/null 2>&1; then
+    exec 8>"$HDIR/.lock"
+    flock -w 600 8 || die "could not lock $HDIR/.lock within 600s"
+  fi
+  fetched || fetch
+  exec 8>&-
 }
 
 fetched() {
@@ -140,11 +156,11 @@ start() {
     fi
     say "a start is under way (pid $pid); waiting for it"
   else
-    fetched || fetch
+    fetched || locked_fetch
     local java classes opens=()
     java=$(java_bin)
     classes=$(cat "$HDIR/classes.current")
-    [ -f "$classes/$MAIN_CLASS.class" ] || { fetch; classes=$(cat "$HDIR/classes.current"); }
+    [ -f "$classes/$MAIN_CLASS.class" ] || { locked_fetch; classes=$(cat "$HDIR/classes.current"); }
     # JDK 17: Hadoop's Guice/cglib and reflection need these packages opened.
     for p in java.io java.lang java.lang.reflect java.math java.net java.nio java.text java.util \
         java.util.concurrent java.util.concurrent.atomic java.util.regex java.util.zip \
@@ -157,7 +173,7 @@ start() {
     say "starting Hadoop $HADOOP_VERSION mini-cluster, $MODE mode (log: $WORK/minicluster.log)"
     (
       cd "$WORK"
-      exec 9>&- # do not hand the start/stop lock to the JVM
+      exec 9>&- 8>&- # do not hand the start/stop or cache lock to the JVM
       exec setsid "$java" -Xmx"$XMX" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true \
         "${opens[@]}" -cp "$classes:$LIB/*" "$MAIN_CLASS" "$WORK" "${MODE_ARGS[@]}" \
         >"$WORK/minicluster.log" 2>&1 </dev/null

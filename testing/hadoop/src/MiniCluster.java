@@ -15,6 +15,11 @@
 //   FLINK_GO_MC_NM_VCORES      vcores per NodeManager (default 8)
 //   FLINK_GO_MC_NN_PORT        NameNode RPC port (default 0 = ephemeral)
 //   FLINK_GO_MC_READY_TIMEOUT  seconds to wait for the NodeManagers (default 120)
+//   FLINK_GO_MC_NM_EXPIRY_MS   yarn.nm.liveness-monitor.expiry-interval-ms: how long the RM waits
+//                              for a silent NodeManager before it declares it LOST and reports its
+//                              containers completed (default 30000)
+//   FLINK_GO_MC_OWNER_PID      when set, the launcher stops itself once that process is gone (a
+//                              test's private cluster must not outlive a killed test process)
 //   FLINK_GO_MC_RPC_PROTECTION hadoop.rpc.protection of the Kerberos mode (default privacy: the
 //                              strongest, so SASL wrapping is always exercised)
 import java.io.File;
@@ -53,6 +58,8 @@ import org.apache.hadoop.yarn.server.resourcemanager.rmnode.RMNode;
 public final class MiniCluster {
   private static final AtomicBoolean stopRequested = new AtomicBoolean();
   private static final CountDownLatch stopped = new CountDownLatch(1);
+  private static long ownerPid;
+  private static boolean ownerGone;
 
   public static void main(String[] args) throws Exception {
     if (args.length < 1 || args.length > 2
@@ -78,6 +85,10 @@ public final class MiniCluster {
     int nmVcores = envInt("FLINK_GO_MC_NM_VCORES", 8);
     int nnPort = envInt("FLINK_GO_MC_NN_PORT", 0);
     int readyTimeout = envInt("FLINK_GO_MC_READY_TIMEOUT", 120);
+    ownerPid = envInt("FLINK_GO_MC_OWNER_PID", 0);
+    if (ownerPid > 0) {
+      log("stopping when process " + ownerPid + " ends");
+    }
 
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       stopRequested.set(true);
@@ -100,6 +111,9 @@ public final class MiniCluster {
     Configuration conf = new YarnConfiguration();
     // Loopback only, simple auth.
     conf.set("hadoop.security.authentication", "simple");
+    // Nothing in the shared /tmp/hadoop-<user>: several clusters (a test's private one beside the
+    // shared one) must not meet there.
+    conf.set("hadoop.tmp.dir", new File(work, "tmp").getPath());
     conf.set("dfs.namenode.rpc-bind-host", "127.0.0.1");
     conf.set("dfs.namenode.http-bind-host", "127.0.0.1");
     conf.setInt("dfs.replication", 1);
@@ -136,8 +150,11 @@ public final class MiniCluster {
     conf.setBoolean(YarnConfiguration.NM_PMEM_CHECK_ENABLED, false);
     // A NodeManager that stops heartbeating (stop-nm-<i>) is LOST after 30 s instead of 10 min,
     // so the RM reports its containers completed to their AMs as on a real cluster.
-    conf.setLong(YarnConfiguration.RM_NM_EXPIRY_INTERVAL_MS,
-        envInt("FLINK_GO_MC_NM_EXPIRY_MS", 30000));
+    int nmExpiry = envInt("FLINK_GO_MC_NM_EXPIRY_MS", 30000);
+    conf.setLong(YarnConfiguration.RM_NM_EXPIRY_INTERVAL_MS, nmExpiry);
+    // The liveness monitor looks every second (its default) or more often for short expiries.
+    conf.setLong("yarn.resourcemanager.nm.liveness-monitor.interval-ms",
+        Math.max(200, Math.min(1000, nmExpiry / 5)));
     conf.setBoolean(YarnConfiguration.NM_VMEM_CHECK_ENABLED, false);
     conf.setInt(YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_MB, 128);
     conf.setInt(YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_MB, nmMemory);
@@ -169,7 +186,7 @@ public final class MiniCluster {
 
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(readyTimeout);
     int running = 0;
-    while (!stopRequested.get() && !stopFile.exists()) {
+    while (!stopWanted(stopFile)) {
       running = 0;
       for (RMNode n : rm.getRMContext().getRMNodes().values()) {
         if (n.getState() == NodeState.RUNNING) {
@@ -202,7 +219,7 @@ public final class MiniCluster {
       new File(work, "stop-nm-" + i).delete();
       new File(work, "nm-" + i + "-stopped").delete();
     }
-    while (!stopRequested.get() && !stopFile.exists()) {
+    while (!stopWanted(stopFile)) {
       for (int i = 0; i < numNMs; i++) {
         File trigger = new File(work, "stop-nm-" + i);
         if (!trigger.exists()) {
@@ -224,7 +241,7 @@ public final class MiniCluster {
       }
       Thread.sleep(200);
     }
-    log("stopping (" + (stopFile.exists() ? "stop file" : "signal") + ")");
+    log("stopping (" + stopReason(stopFile) + ")");
     shutdown(yarn, dfs);
     readyFile.delete();
     stopFile.delete();
@@ -329,10 +346,10 @@ public final class MiniCluster {
     System.out.println("READY " + confDir.getPath() + " in " + secs(t0) + "s");
     System.out.flush();
 
-    while (!stopRequested.get() && !stopFile.exists()) {
+    while (!stopWanted(stopFile)) {
       Thread.sleep(500);
     }
-    log("stopping (" + (stopFile.exists() ? "stop file" : "signal") + ")");
+    log("stopping (" + stopReason(stopFile) + ")");
     try {
       dfs.shutdown();
     } catch (Throwable t) {
@@ -413,7 +430,7 @@ public final class MiniCluster {
     System.out.println("READY " + confDir.getPath() + " in " + secs(t0) + "s");
     System.out.flush();
 
-    while (!stopRequested.get() && !stopFile.exists()) {
+    while (!stopWanted(stopFile)) {
       if (failoverFile.exists()) {
         int next = 1 - active;
         log("failover: " + ids[active] + " -> " + ids[next]);
@@ -425,7 +442,7 @@ public final class MiniCluster {
       }
       Thread.sleep(200);
     }
-    log("stopping (" + (stopFile.exists() ? "stop file" : "signal") + ")");
+    log("stopping (" + stopReason(stopFile) + ")");
     try {
       dfs.shutdown();
     } catch (Throwable t) {
@@ -438,6 +455,28 @@ public final class MiniCluster {
     if (!stopRequested.get()) {
       System.exit(0);
     }
+  }
+
+  // stopWanted reports whether the launcher should stop: a signal, the stop file, or the owner
+  // process (FLINK_GO_MC_OWNER_PID) gone.
+  private static boolean stopWanted(File stopFile) {
+    if (stopRequested.get() || stopFile.exists()) {
+      return true;
+    }
+    if (ownerPid > 0 && !ownerGone) {
+      ownerGone = !ProcessHandle.of(ownerPid).map(ProcessHandle::isAlive).orElse(false);
+    }
+    return ownerGone;
+  }
+
+  private static String stopReason(File stopFile) {
+    if (stopFile.exists()) {
+      return "stop file";
+    }
+    if (ownerGone) {
+      return "owner process " + ownerPid + " ended";
+    }
+    return "signal";
   }
 
   private static void shutdown(MiniYARNCluster yarn, MiniDFSCluster dfs) {

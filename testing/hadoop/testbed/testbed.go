@@ -74,6 +74,7 @@ type Cluster struct {
 	mode     Mode
 	workDir  string // "" for an external conf dir
 	leased   bool
+	private  *privateState // non-nil for a cluster of StartPrivate
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -93,16 +94,7 @@ type Node struct {
 // Available reports whether a cluster can be had: FLINK_GO_HADOOP_CONF_DIR is
 // set, or a java binary is on PATH (or in JAVA_HOME).
 func Available() bool {
-	if os.Getenv(EnvConfDir) != "" {
-		return true
-	}
-	if jh := os.Getenv("JAVA_HOME"); jh != "" {
-		if _, err := os.Stat(filepath.Join(jh, "bin", "java")); err == nil {
-			return true
-		}
-	}
-	_, err := exec.LookPath("java")
-	return err == nil
+	return os.Getenv(EnvConfDir) != "" || javaAvailable()
 }
 
 // Skip skips the test when no cluster can be had because java is absent.
@@ -196,6 +188,9 @@ func (c *Cluster) Stop() error {
 }
 
 func (c *Cluster) stop() error {
+	if c.private != nil {
+		return c.stopPrivate()
+	}
 	if !c.leased {
 		return nil
 	}
@@ -630,11 +625,11 @@ func scriptWorkDir(script string, mode Mode) string {
 	return w
 }
 
-// runScript runs minicluster.sh with one verb; its stdout's last line is the result,
-// its stderr (progress) goes to ours.
-func runScript(ctx context.Context, script string, mode Mode, verb string) (string, error) {
+// runScript runs minicluster.sh with one verb and extra environment (later entries win); its
+// stdout's last line is the result, its stderr (progress) goes to ours.
+func runScript(ctx context.Context, script string, mode Mode, verb string, env ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "bash", script, verb)
-	cmd.Env = append(os.Environ(), "FLINK_GO_MC_MODE="+string(mode))
+	cmd.Env = append(append(os.Environ(), "FLINK_GO_MC_MODE="+string(mode)), env...)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
