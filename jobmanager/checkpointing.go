@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/flink-go/flink-go/runtime/serde"
 	"github.com/flink-go/flink-go/runtime/state"
 	"github.com/flink-go/flink-go/runtime/task"
+	"github.com/flink-go/flink-go/s3fs"
 )
 
 // ckptMsg is an acknowledgement or decline from a task, handed to the JobMaster's loop.
@@ -78,7 +78,12 @@ func newCheckpointing(g *jobgraph.JobGraph, log zerolog.Logger) (*checkpointing,
 		return nil, errors.New("execution.checkpointing.interval is set but execution.checkpointing.dir is not: where should checkpoints go? (e.g. file:///tmp/flink-go/checkpoints or hdfs:///flink-go/checkpoints)")
 	}
 	if ck.checkpoints != "" {
-		ck.cfg.JobDir = checkpoint.JobDir(ck.checkpoints, g.JobId)
+		if ck.cfg.JobDir, ck.cfg.DataJobDir, err = checkpointJobDirs(g.Config, ck.checkpoints, g.JobId); err != nil {
+			return nil, err
+		}
+		if ck.cfg.DataJobDir != "" {
+			log.Info().Str("metadata", ck.cfg.JobDir).Str("data", ck.cfg.DataJobDir).Msg("S3 entropy injection for checkpoint data files")
+		}
 	}
 	if p := configs.Get(c, configs.StateRecoveryPath); p != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -106,6 +111,27 @@ func newCheckpointing(g *jobgraph.JobGraph, log zerolog.Logger) (*checkpointing,
 		ck.restored = restored
 	}
 	return ck, nil
+}
+
+// checkpointJobDirs returns the job's checkpoint directories for execution.checkpointing.dir
+// checkpoints: jobDir (<dir>/<job-id>) holds the chk-<n> directories with their _metadata and is
+// where retained checkpoints are found; dataJobDir is empty, unless S3 entropy injection applies
+// (s3.entropy.key set and found in an s3:// path, as Flink's EntropyInjector): then jobDir has
+// the marker removed and dataJobDir keeps it, for the tasks to replace by random characters in
+// each data file's path. HA recovery must search jobDir too.
+func checkpointJobDirs(conf map[string]string, checkpoints, jobID string) (jobDir, dataJobDir string, err error) {
+	e, err := s3fs.EntropyFromConfig(conf)
+	if err != nil {
+		return "", "", fmt.Errorf("checkpoint storage %s: %w", checkpoints, err)
+	}
+	if !e.Active(checkpoints) {
+		return checkpoint.JobDir(checkpoints, jobID), "", nil
+	}
+	meta, err := e.Resolve(checkpoints, false)
+	if err != nil {
+		return "", "", fmt.Errorf("checkpoint storage %s: %w", checkpoints, err)
+	}
+	return checkpoint.JobDir(meta, jobID), checkpoint.JobDir(checkpoints, jobID), nil
 }
 
 // checkCompatible reports state of operators the job no longer has (unless allowed) and max
@@ -258,12 +284,12 @@ func handleFromAck(e *Execution, s *jobgraph.TaskStateSnapshot) (checkpoint.Task
 				}
 				os.Keyed = []checkpoint.KeyedState{ks}
 			} else {
-				// Tasks write their files directly into the checkpoint's directory.
-				rel := path.Base(st.Keyed.Path)
+				// The task names the file by URI: in the checkpoint's directory (the coordinator
+				// stores it relative) or, entropy-injected, elsewhere (stored as the URI).
 				os.Keyed = []checkpoint.KeyedState{{
 					KeyGroups: kg,
 					Format:    state.FormatHeap,
-					Files:     []checkpoint.StateFile{{Path: rel, Size: st.Keyed.Size}},
+					Files:     []checkpoint.StateFile{{Path: st.Keyed.Path, Size: st.Keyed.Size}},
 				}}
 			}
 		}
@@ -279,7 +305,11 @@ func handleFromAck(e *Execution, s *jobgraph.TaskStateSnapshot) (checkpoint.Task
 	return h, nil
 }
 
+// deleteURI deletes uri (recursively). A checkpoint file path joined onto a directory by string
+// concatenation may itself be an absolute URI (an entropy-injected file, see
+// checkpoint.StateFile): then that URI is deleted, as URI reference resolution would.
 func deleteURI(ctx context.Context, uri string) error {
+	uri = resolveJoined(uri)
 	if uri == "" {
 		return nil
 	}
@@ -288,6 +318,17 @@ func deleteURI(ctx context.Context, uri string) error {
 		return err
 	}
 	return fsys.Delete(ctx, p, true)
+}
+
+// resolveJoined returns the last absolute URI embedded in u after a '/' ("dir/" + "s3://b/k"
+// gives "s3://b/k"), else u.
+func resolveJoined(u string) string {
+	for i := len(u) - 1; i > 0; i-- {
+		if u[i-1] == '/' && checkpoint.IsAbsolutePath(u[i:]) {
+			return u[i:]
+		}
+	}
+	return u
 }
 
 // finalNotification is the id tasks waiting after their end of input are notified with.
