@@ -19,7 +19,6 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -63,15 +62,12 @@ func LaunchConfig() map[string]string {
 	return m
 }
 
-// Logger returns the process logger (zerolog on stderr; level from FLINK_GO_LOG_LEVEL).
-func Logger() zerolog.Logger {
-	zerolog.TimeFieldFormat = zerolog.TimeFormatUnixMs
-	lvl, err := zerolog.ParseLevel(strings.ToLower(os.Getenv(EnvLogLevel)))
-	if err != nil || os.Getenv(EnvLogLevel) == "" {
-		lvl = zerolog.InfoLevel
-	}
-	return zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(lvl).With().Timestamp().Logger()
-}
+// Logger returns the process logger of a job binary, set up once per process by
+// cluster/logging.go from the env.log.* keys of FLINK_GO_JOB_CONFIG (scope cluster) and the role:
+// root and per-component levels, console and/or a rolling log file (jobmanager.log,
+// taskmanager.log; in a YARN container in its log dir). FLINK_GO_LOG_LEVEL overrides the root
+// level.
+func Logger() zerolog.Logger { return processLogger() }
 
 // RoleHandler runs a job binary in a role registered by another package (the YARN
 // ApplicationMaster registers its roles from package am).
@@ -170,6 +166,7 @@ func runTaskManager(g *jobgraph.JobGraph, reg task.Registry) error {
 	te, err := taskmanager.Start(context.Background(), taskmanager.Config{
 		ResourceID: os.Getenv(EnvResourceID), JobManager: jmAddr, Slots: slots, Host: os.Getenv(EnvHost),
 		JobID: os.Getenv(EnvJobID), Registry: reg, Network: NetworkConfig(c), Logger: log,
+		HALeader: os.Getenv(taskmanager.EnvHALeader), RegistrationTimeout: configs.Get(c, configs.TaskManagerRegistrationTimeout),
 	})
 	if err != nil {
 		return err

@@ -6,167 +6,37 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/rs/zerolog"
-
+	"github.com/flink-go/flink-go/cluster"
 	"github.com/flink-go/flink-go/configs"
 )
 
-// LogScope says which flink-go processes a logging configuration applies to.
-type LogScope string
+// The logging settings' types and keys belong to the process logging setup in package cluster;
+// this file translates log4j properties into them.
+
+// LogScope says which flink-go processes a logging configuration applies to (cluster.LogScope).
+type LogScope = cluster.LogScope
 
 // The scopes, after Flink's three log4j files.
 const (
 	// ScopeCluster is the JobManager/ApplicationMaster and the TaskManagers (log4j.properties,
 	// classification flink-log4j); keys env.log.*.
-	ScopeCluster LogScope = "cluster"
+	ScopeCluster = cluster.ScopeCluster
 	// ScopeSession is the client that starts a YARN session (log4j-session.properties,
 	// classification flink-log4j-session); keys env.log.session.*.
-	ScopeSession LogScope = "session"
+	ScopeSession = cluster.ScopeSession
 	// ScopeCLI is the command line client (log4j-cli.properties, classification
 	// flink-log4j-cli); keys env.log.cli.*.
-	ScopeCLI LogScope = "cli"
+	ScopeCLI = cluster.ScopeCLI
 )
 
-// KeyPrefix is the configuration key prefix of the scope's logging settings. The keys live in
-// the env.* pass-through namespace, which configs accepts unchecked; LoggingFromConfig reads
-// them back and checks them.
-func (s LogScope) KeyPrefix() string {
-	switch s {
-	case ScopeSession:
-		return "env.log.session."
-	case ScopeCLI:
-		return "env.log.cli."
-	default:
-		return "env.log."
-	}
-}
+// LoggingConfig is a log4j configuration translated to flink-go's logging (cluster.LoggingConfig):
+// root level, per-logger levels, outputs and the rolling of the log file.
+type LoggingConfig = cluster.LoggingConfig
 
-// LoggingConfig is a log4j configuration translated to flink-go's logging (zerolog). Only the
-// settings with a meaning in flink-go are kept: the root level, per-logger levels, and the
-// rolling of the log file.
-//
-// As configuration keys (for scope cluster; session and cli insert "session."/"cli."):
-//
-//	env.log.level              root level: trace, debug, info, warn, error, fatal, disabled
-//	env.log.levels.<logger>    level of a logger and the loggers below it (dot-separated names)
-//	env.log.file.max-size      roll the log file at this size (e.g. 100 mb)
-//	env.log.max                number of rolled files to keep (Flink's own key)
-type LoggingConfig struct {
-	// Scope says which processes the settings apply to.
-	Scope LogScope
-	// Classification is the classification the settings came from, if any.
-	Classification string
-	// RootLevel is the root logger's level as a zerolog level name; empty means unset.
-	RootLevel string
-	// Levels maps logger names to zerolog level names.
-	Levels map[string]string
-	// MaxFileSize rolls the log file when it reaches this size; 0 means unset.
-	MaxFileSize configs.MemorySize
-	// MaxFiles is the number of rolled files kept; 0 means unset.
-	MaxFiles int
-}
-
-// Keys renders the settings as configuration keys under the scope's prefix.
-func (l LoggingConfig) Keys() map[string]string {
-	p := l.Scope.KeyPrefix()
-	out := map[string]string{}
-	if l.RootLevel != "" {
-		out[p+"level"] = l.RootLevel
-	}
-	for name, lvl := range l.Levels {
-		out[p+"levels."+name] = lvl
-	}
-	if l.MaxFileSize > 0 {
-		out[p+"file.max-size"] = configs.FormatMemorySize(l.MaxFileSize)
-	}
-	if l.MaxFiles > 0 {
-		out[p+"max"] = strconv.Itoa(l.MaxFiles)
-	}
-	return out
-}
-
-// LoggingFromConfig reads a scope's logging settings back from a flat configuration (e.g.
-// configs.Configuration.Map()), checking every value. Keys of the other scopes are skipped.
+// LoggingFromConfig reads a scope's logging settings back from a flat configuration, checking
+// every value (cluster.LoggingFromConfig).
 func LoggingFromConfig(conf map[string]string, scope LogScope) (LoggingConfig, error) {
-	l := LoggingConfig{Scope: scope, Levels: map[string]string{}}
-	p := scope.KeyPrefix()
-	var errs []error
-	for _, k := range sortedKeys(conf) {
-		if !strings.HasPrefix(k, p) {
-			continue
-		}
-		rest := strings.TrimPrefix(k, p)
-		if scope == ScopeCluster && (strings.HasPrefix(rest, "session.") || strings.HasPrefix(rest, "cli.")) {
-			continue
-		}
-		v := strings.TrimSpace(conf[k])
-		switch {
-		case rest == "level":
-			lvl, err := checkLevel(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("key %q: %w", k, err))
-				continue
-			}
-			l.RootLevel = lvl
-		case strings.HasPrefix(rest, "levels.") && len(rest) > len("levels."):
-			lvl, err := checkLevel(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("key %q: %w", k, err))
-				continue
-			}
-			l.Levels[strings.TrimPrefix(rest, "levels.")] = lvl
-		case rest == "file.max-size":
-			m, err := configs.ParseMemorySize(v)
-			if err != nil || m <= 0 {
-				errs = append(errs, fmt.Errorf("key %q: %q is not a positive memory size (e.g. 100 mb)", k, v))
-				continue
-			}
-			l.MaxFileSize = m
-		case rest == "max":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				errs = append(errs, fmt.Errorf("key %q: %q is not a positive number of files", k, v))
-				continue
-			}
-			l.MaxFiles = n
-		case rest == "dir" || rest == "file":
-			// Flink's env.log.dir / env.log.file: the log location, read by the launcher.
-		default:
-			errs = append(errs, fmt.Errorf("key %q: unknown logging key (expected %slevel, %slevels.<logger>, %sfile.max-size or %smax)", k, p, p, p, p))
-		}
-	}
-	return l, errors.Join(errs...)
-}
-
-func checkLevel(v string) (string, error) {
-	lvl, err := zerolog.ParseLevel(strings.ToLower(v))
-	if err != nil || v == "" {
-		return "", fmt.Errorf("%q is not a log level (trace, debug, info, warn, error, fatal, disabled)", v)
-	}
-	return lvl.String(), nil
-}
-
-// LevelFor returns the level of the named logger: the level of the longest configured logger
-// name that equals it or is a dot-separated prefix of it ("org.apache" covers
-// "org.apache.kafka"), else the root level, else info.
-func (l LoggingConfig) LevelFor(logger string) zerolog.Level {
-	best, bestLen := "", -1
-	for name, lvl := range l.Levels {
-		if (logger == name || strings.HasPrefix(logger, name+".")) && len(name) > bestLen {
-			best, bestLen = lvl, len(name)
-		}
-	}
-	if bestLen < 0 {
-		best = l.RootLevel
-	}
-	if best == "" {
-		return zerolog.InfoLevel
-	}
-	lvl, err := zerolog.ParseLevel(best)
-	if err != nil {
-		return zerolog.InfoLevel
-	}
-	return lvl
+	return cluster.LoggingFromConfig(conf, scope)
 }
 
 // log4jLevel maps a log4j level onto a zerolog level name. "${sys:x:-INFO}"-style lookups
@@ -318,11 +188,99 @@ func ParseLog4j(props map[string]string, scope LogScope) (LoggingConfig, []strin
 	if len(errs) > 0 {
 		return LoggingConfig{}, nil, errors.Join(errs...)
 	}
+	if out, used := log4jOutput(props); out != "" {
+		l.Output = out
+		kept := ignored[:0]
+		for _, k := range ignored {
+			if !contains(used, k) {
+				kept = append(kept, k)
+			}
+		}
+		ignored = kept
+	}
 	return l, ignored, nil
 }
 
-// Logger returns base for the named component: at the component's level (LevelFor) and with
-// the field component=name, as flink-go's components log.
-func (l LoggingConfig) Logger(base zerolog.Logger, component string) zerolog.Logger {
-	return base.Level(l.LevelFor(component)).With().Str("component", component).Logger()
+// appenderKind says whether a log4j appender type (log4j2 "type", log4j 1 class) writes to the
+// console or to a file; "" for other appenders (sockets, Kafka, ...).
+func appenderKind(typ string) string {
+	t := strings.ToLower(typ)
+	switch {
+	case strings.Contains(t, "console"):
+		return cluster.OutputConsole
+	case strings.Contains(t, "file"):
+		return cluster.OutputFile
+	}
+	return ""
+}
+
+// log4jOutput finds where the root logger writes: the kinds (console, file) of the appenders it
+// references, log4j2 (rootLogger.appenderRef.<r>.ref or "rootLogger = LEVEL, ref, ..." naming
+// appender.<id>.name with appender.<id>.type) or log4j 1 ("log4j.rootLogger = LEVEL, name, ..."
+// with log4j.appender.<name> = class). It returns "" when no referenced appender resolves to a
+// console or file appender, and the keys it used.
+func log4jOutput(props map[string]string) (string, []string) {
+	var console, file bool
+	var used []string
+	resolve := func(ref string, byName func(string) (string, []string)) {
+		typ, keys := byName(strings.TrimSpace(ref))
+		switch appenderKind(typ) {
+		case cluster.OutputConsole:
+			console = true
+		case cluster.OutputFile:
+			file = true
+		default:
+			return
+		}
+		used = append(used, keys...)
+	}
+	// log4j2: appenders by their name property.
+	log4j2 := func(name string) (string, []string) {
+		for _, k := range sortedKeys(props) {
+			parts := strings.Split(k, ".")
+			if len(parts) == 3 && parts[0] == "appender" && parts[2] == "name" && strings.TrimSpace(props[k]) == name {
+				tk := "appender." + parts[1] + ".type"
+				return props[tk], []string{k, tk}
+			}
+		}
+		return "", nil
+	}
+	log4j1 := func(name string) (string, []string) {
+		k := "log4j.appender." + name
+		return props[k], []string{k}
+	}
+	for _, k := range sortedKeys(props) {
+		parts := strings.Split(k, ".")
+		switch {
+		case len(parts) == 4 && parts[0] == "rootLogger" && parts[1] == "appenderRef" && parts[3] == "ref":
+			before := len(used)
+			resolve(props[k], log4j2)
+			if len(used) > before {
+				used = append(used, k)
+			}
+		case k == "rootLogger" || k == "log4j.rootLogger" || k == "log4j.rootCategory":
+			refs := strings.Split(props[k], ",")[1:]
+			for _, r := range refs {
+				if k == "rootLogger" {
+					resolve(r, log4j2)
+				} else {
+					resolve(r, log4j1)
+				}
+			}
+		}
+	}
+	if !console && !file {
+		return "", nil
+	}
+	return outputOf(console, file), used
+}
+
+func outputOf(console, file bool) string {
+	switch {
+	case console && file:
+		return cluster.OutputConsole + "," + cluster.OutputFile
+	case file:
+		return cluster.OutputFile
+	}
+	return cluster.OutputConsole
 }

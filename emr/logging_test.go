@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/flink-go/flink-go/cluster"
 	"github.com/flink-go/flink-go/configs"
 )
 
@@ -219,5 +220,86 @@ func TestLoggerPerComponent(t *testing.T) {
 	out := buf.String()
 	if !strings.Contains(out, `"component":"yarn.client"`) || !strings.Contains(out, "shown") || strings.Contains(out, "hidden") || !strings.Contains(out, "warned") {
 		t.Fatalf("log output:\n%s", out)
+	}
+}
+
+func TestLog4jOutputs(t *testing.T) {
+	// Flink's default log4j.properties shape: the root logger writes to a rolling file.
+	l, ignored, err := ParseLog4j(map[string]string{
+		"rootLogger.level":                       "DEBUG",
+		"rootLogger.appenderRef.file.ref":        "MainAppender",
+		"appender.main.name":                     "MainAppender",
+		"appender.main.type":                     "RollingFile",
+		"appender.main.fileName":                 "${sys:log.file}",
+		"appender.main.policies.size.size":       "1KB",
+		"appender.main.strategy.max":             "2",
+		"appender.console.name":                  "ConsoleAppender",
+		"appender.console.type":                  "CONSOLE",
+		"logger.netty.name":                      "org.jboss.netty.channel.DefaultChannelPipeline",
+		"logger.netty.level":                     "OFF",
+		"logger.network.name":                    "org.apache.flink.runtime.io.network",
+		"logger.network.level":                   "TRACE",
+		"appender.main.layout.pattern":           "%d %m%n",
+		"rootLogger.appenderRef.unknown.ref":     "NoSuchAppender",
+		"logger.network.appenderRef.console.ref": "ConsoleAppender",
+		"appender.main.policies.size.type":       "SizeBasedTriggeringPolicy",
+		"appender.main.filePattern":              "${sys:log.file}.%i",
+		"appender.console.layout.type":           "PatternLayout",
+		"appender.main.strategy.type":            "DefaultRolloverStrategy",
+		"appender.main.policies.type":            "Policies",
+		"appender.main.append":                   "true",
+		"appender.main.layout.type":              "PatternLayout",
+		"appender.console.layout.pattern":        "%m%n",
+		"appender.main.policies.startup.type":    "OnStartupTriggeringPolicy",
+		"appender.main.policies.time.type":       "TimeBasedTriggeringPolicy",
+		"appender.main.policies.time.interval":   "1",
+		"appender.main.policies.time.modulate":   "true",
+	}, ScopeCluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Output != "file" || l.RootLevel != "debug" || l.MaxFileSize != configs.KibiByte || l.MaxFiles != 2 {
+		t.Fatalf("%+v", l)
+	}
+	for _, k := range []string{"appender.main.type", "appender.main.name", "rootLogger.appenderRef.file.ref"} {
+		if contains(ignored, k) {
+			t.Errorf("%s was used but is reported as ignored", k)
+		}
+	}
+	for _, k := range []string{"rootLogger.appenderRef.unknown.ref", "appender.console.type", "appender.main.fileName"} {
+		if !contains(ignored, k) {
+			t.Errorf("%s not reported as ignored", k)
+		}
+	}
+	// The keys are what the process logging setup reads (kept in sync: one definition).
+	dir := t.TempDir()
+	keys := l.Keys()
+	keys["env.log.dir"] = dir
+	p, err := cluster.PlanLogging(keys, cluster.ScopeCluster, "jobmanager.log", cluster.LogEnv{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Root != zerolog.DebugLevel || p.File != filepath.Join(dir, "jobmanager.log") || p.Console || p.MaxSize != 1024 || p.MaxBackups != 2 ||
+		p.Components["network"] != zerolog.TraceLevel || !reflect.DeepEqual(p.Unmapped, []string{"org.jboss.netty.channel.DefaultChannelPipeline"}) {
+		t.Fatalf("plan %+v", p)
+	}
+
+	// log4j 1: console and file appenders by class.
+	l, _, err = ParseLog4j(map[string]string{
+		"log4j.rootLogger":       "INFO, console, file, socket",
+		"log4j.appender.console": "org.apache.log4j.ConsoleAppender",
+		"log4j.appender.file":    "org.apache.log4j.RollingFileAppender",
+		"log4j.appender.socket":  "org.apache.log4j.net.SocketAppender",
+	}, ScopeCLI)
+	if err != nil || l.Output != "console,file" {
+		t.Fatalf("log4j 1 outputs %+v %v", l, err)
+	}
+	if k := l.Keys(); k["env.log.cli.output"] != "console,file" {
+		t.Fatalf("keys %v", k)
+	}
+	// log4j2 short form and a console-only root.
+	l, _, err = ParseLog4j(map[string]string{"rootLogger": "WARN, STDOUT", "appender.out.name": "STDOUT", "appender.out.type": "Console"}, ScopeSession)
+	if err != nil || l.Output != "console" || l.RootLevel != "warn" {
+		t.Fatalf("short form %+v %v", l, err)
 	}
 }
