@@ -72,6 +72,7 @@ type amRuntime struct {
 	staging  string
 	loopErr  chan error
 	stopLoop context.CancelFunc
+	ha       *haState // nil without high availability
 }
 
 // start brings the AM up: container context, JobManager with the YARN driver, registration, and
@@ -102,13 +103,26 @@ func start(ctx context.Context, conf *configs.Configuration, session bool, log z
 	if r.staging == "" {
 		return nil, fmt.Errorf("am: %s is not set: the client names the application's staging directory there", EnvStagingDir)
 	}
+	has, err := DecideHA(conf, actx.Attempt.App, r.staging)
+	if err != nil {
+		return nil, err
+	}
+	store, err := openHA(ctx, has)
+	if err != nil {
+		return nil, err
+	}
 	sp := &specSource{log: log, staging: r.staging, binary: os.Getenv(EnvJobBinary), session: session, user: actx.User, tokens: tokens,
 		logLevel: os.Getenv(cluster.EnvLogLevel), described: os.Getenv(EnvTMResources)}
+	if store != nil {
+		r.ha = &haState{settings: has, store: store, attempt: actx.Attempt}
+		sp.haLeader = store.LeaderURI()
+		log.Info().Str("reason", has.Reason).Str("dir", has.Root).Str("attempt", actx.Attempt.String()).Msg("high availability: jobs are stored and recovered across ApplicationMaster attempts")
+	}
 	drv, err := NewDriver(DriverConfig{Allocator: amrm, NM: nm, Settings: conf.Map(), Spec: sp.spec, Session: session, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	jm, err := jobmanager.Start(jobmanager.Config{
+	jcfg := jobmanager.Config{
 		RPCAddress:       net.JoinHostPort(host, "0"),
 		RESTAddress:      net.JoinHostPort(host, "0"),
 		Logger:           log,
@@ -116,7 +130,11 @@ func start(ctx context.Context, conf *configs.Configuration, session bool, log z
 		Settings:         conf.Map(),
 		HeartbeatTimeout: configs.Get(conf, configs.HeartbeatTimeout),
 		SlotWaitTimeout:  configs.Get(conf, configs.SlotRequestTimeout),
-	})
+	}
+	if store != nil {
+		jcfg.JobStore = store
+	}
+	jm, err := jobmanager.Start(jcfg)
 	if err != nil {
 		return nil, fmt.Errorf("am: starting the JobManager on %s: %w", host, err)
 	}
@@ -135,7 +153,17 @@ func start(ctx context.Context, conf *configs.Configuration, session bool, log z
 		return nil, fmt.Errorf("am: registering with the ResourceManager at %v: %w", scheds, err)
 	}
 	drv.setMaxResource(reg.MaxResource)
-	if prev := reg.ContainersFromPreviousAttempts; len(prev) > 0 {
+	if r.ha != nil {
+		// The new leader: TaskManagers kept from the previous attempt find this JobManager here.
+		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+		err := r.ha.store.WriteLeader(wctx, jobmanager.Leader{RPC: sp.jobManager, REST: net.JoinHostPort(host, restPortS), Attempt: actx.Attempt.String()})
+		wcancel()
+		if err != nil {
+			jm.Close()
+			return nil, fmt.Errorf("am: %w", err)
+		}
+		r.ha.previous = reg.ContainersFromPreviousAttempts // adopted or released by recoverJobs
+	} else if prev := reg.ContainersFromPreviousAttempts; len(prev) > 0 {
 		// Without HA the jobs of a previous attempt are not recovered: give their containers back.
 		drv.Loop().Adopt(prev)
 		for _, c := range prev {
@@ -188,6 +216,7 @@ func (r *amRuntime) shutdown(status yarn.FinalStatus, diagnostics string, signal
 	if !signalled {
 		del()
 	}
+	r.deleteHA()
 	r.jm.Close()
 	_ = r.nm.Close()
 	_ = r.amrm.Close()
@@ -230,12 +259,33 @@ func RunApplication(g *jobgraph.JobGraph, _ task.Registry) error {
 		log.Error().Err(err).Msg("ApplicationMaster failed to start")
 		return err
 	}
-	j, err := r.jm.Submit(g, "")
-	if err != nil {
-		ferr := r.shutdown(yarn.FinalFailed, "submitting the job failed: "+err.Error(), false)
-		return errors.Join(fmt.Errorf("am: submitting job %q: %w", g.Name, err), ferr)
+	var j *jobmanager.JobMaster
+	if r.ha != nil {
+		plan, recovered, err := r.recoverJobs(true)
+		switch {
+		case err != nil:
+			ferr := r.shutdown(yarn.FinalFailed, "recovering the job failed: "+err.Error(), false)
+			return errors.Join(err, ferr)
+		case plan.Fail != "":
+			ferr := r.shutdown(yarn.FinalFailed, plan.Fail, false)
+			return errors.Join(fmt.Errorf("am: %s", plan.Fail), ferr)
+		case plan.Ended != nil:
+			log.Info().Str("job", plan.Ended.JobID).Str("status", string(plan.Ended.Status)).Msg("the job already ended in an earlier attempt; finishing with its result")
+			status, diag := FinalStatus(jobmanager.JobSnapshot{ID: plan.Ended.JobID, Name: plan.Ended.Name, Status: plan.Ended.Status, Failure: plan.Ended.Failure})
+			return r.shutdown(status, diag, false)
+		case len(recovered) > 0:
+			j = recovered[0]
+		}
 	}
-	log.Info().Str("job", j.ID()).Str("name", j.Name()).Msg("job submitted")
+	if j == nil {
+		var err error
+		j, err = r.jm.Submit(g, "")
+		if err != nil {
+			ferr := r.shutdown(yarn.FinalFailed, "submitting the job failed: "+err.Error(), false)
+			return errors.Join(fmt.Errorf("am: submitting job %q: %w", g.Name, err), ferr)
+		}
+		log.Info().Str("job", j.ID()).Str("name", j.Name()).Msg("job submitted")
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
@@ -245,6 +295,11 @@ func RunApplication(g *jobgraph.JobGraph, _ task.Registry) error {
 		// The RM ordered a shutdown or forgot the attempt: the app is over as far as YARN is
 		// concerned; cancel the job and leave.
 		r.loopErr <- err
+		if r.ha != nil {
+			// Leave the job stored: if YARN starts another attempt, it recovers the job.
+			log.Error().Err(err).Msg("lost the ResourceManager; exiting without ending the job (high availability: a next attempt recovers it)")
+			return fmt.Errorf("am: heartbeat loop ended: %w", err)
+		}
 		log.Error().Err(err).Msg("lost the ResourceManager; cancelling the job")
 		j.Cancel()
 		waitDone(j, 10*time.Second)
@@ -281,6 +336,13 @@ func RunSession(ctx context.Context, conf *configs.Configuration) error {
 	if err != nil {
 		log.Error().Err(err).Msg("session ApplicationMaster failed to start")
 		return err
+	}
+	if r.ha != nil {
+		if _, jobs, err := r.recoverJobs(false); err != nil {
+			log.Error().Err(err).Msg("recovering the session's jobs")
+		} else if len(jobs) > 0 {
+			log.Info().Int("jobs", len(jobs)).Msg("session jobs recovered")
+		}
 	}
 	log.Info().Str("rest", r.jm.RESTAddr()).Msg("YARN session running")
 	sig := make(chan os.Signal, 1)
@@ -333,6 +395,7 @@ type specSource struct {
 	logLevel   string
 	jobManager string
 	described  string // FLINK_GO_TM_RESOURCES
+	haLeader   string // the HA leader file's URI, when HA is on
 }
 
 // statter is implemented by *hdfs.FileSystem: size and timestamp exactly as the NameNode has them.
@@ -414,13 +477,14 @@ func (s *specSource) spec(ctx context.Context, job *jobmanager.JobInfo, slots in
 		return TaskManagerSpec{}, err
 	}
 	return TaskManagerSpec{BinaryName: name, Binary: bin, Files: files, JobManager: s.jobManager, JobID: job.ID, ConfigJSON: cfgJSON,
-		Args: job.Graph.Args, Slots: slots, User: s.user, Tokens: s.tokens, LogLevel: s.logLevel}, nil
+		Args: job.Graph.Args, Slots: slots, User: s.user, Tokens: s.tokens, LogLevel: s.logLevel, HALeader: s.haLeader}, nil
 }
 
 // stagedResources lists the files of the staging directory a TaskManager container gets when
 // the client did not describe them in FLINK_GO_TM_RESOURCES: every regular file (recursively,
 // linked under its relative path, type FILE), except the session CLI binary (flink-go), session
-// job binaries (jobs/), the stop marker and the job binary itself (added separately).
+// job binaries (jobs/), the HA directory (ha/, it changes while the application runs), the stop
+// marker and the job binary itself (added separately).
 func stagedResources(ctx context.Context, staging, binary string) (map[string]yarn.LocalResource, error) {
 	fsys, root, err := fs.Get(ctx, staging)
 	if err != nil {
@@ -443,7 +507,7 @@ func stagedResources(ctx context.Context, staging, binary string) (map[string]ya
 				link = rel + "/" + base
 			}
 			if fi.IsDir {
-				if (rel == "" && base == "jobs") || depth >= 8 {
+				if (rel == "" && (base == "jobs" || base == "ha")) || depth >= 8 {
 					continue
 				}
 				if err := walk(fi.Path, link, depth+1); err != nil {
@@ -466,4 +530,24 @@ func stagedResources(ctx context.Context, staging, binary string) (map[string]ya
 		return nil, err
 	}
 	return out, nil
+}
+
+// deleteHA removes the HA directory once the application unregistered: its jobs ended and no
+// further attempt will read it (Flink cleans up its HA data the same way). Under the staging
+// directory it is already gone.
+func (r *amRuntime) deleteHA() {
+	if r.ha == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fsys, p, err := fs.Get(ctx, r.ha.settings.Root)
+	if err == nil {
+		err = fsys.Delete(ctx, p, true)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		r.log.Warn().Err(err).Str("dir", r.ha.settings.Root).Msg("could not delete the high-availability directory")
+		return
+	}
+	r.log.Info().Str("dir", r.ha.settings.Root).Msg("high-availability directory deleted")
 }

@@ -196,6 +196,41 @@ func (b *Book) RequestSlots(job string, key amkit.Key, perTM, slots int, tms map
 	return acts, nil
 }
 
+// Adopt takes over containers that YARN kept from a previous AM attempt (high availability) as
+// starting containers of job: their TaskManagers register again with the new JobManager, and
+// until then they count as slots on their way, so the job's slot request does not ask for new
+// ones. One that does not register within RegistrationTimeout is stopped and replaced, one
+// that completes is replaced, as for any starting container.
+func (b *Book) Adopt(job string, key amkit.Key, perTM int, cs []yarn.Container, now time.Time) error {
+	if job == "" {
+		return fmt.Errorf("am: adopt containers: empty job id")
+	}
+	if perTM <= 0 {
+		return fmt.Errorf("am: job %s: taskmanager.numberOfTaskSlots must be positive, got %d", job, perTM)
+	}
+	jb, ok := b.jobs[job]
+	if !ok {
+		b.seq++
+		jb = &jobBook{id: job, seq: b.seq, key: key, perTM: perTM}
+		b.jobs[job] = jb
+	}
+	if jb.ended {
+		return fmt.Errorf("am: job %s already ended; not adopting containers for it", job)
+	}
+	if jb.key != key || jb.perTM != perTM {
+		return fmt.Errorf("am: job %s: TaskManager spec %s x%d slots differs from %s x%d slots", job, jb.key, jb.perTM, key, perTM)
+	}
+	for _, c := range cs {
+		if prev, dup := b.containers[c.ID]; dup {
+			return fmt.Errorf("am: container %s is already held for job %s", c.ID, prev.job)
+		}
+	}
+	for _, c := range cs {
+		b.containers[c.ID] = &tmContainer{id: c.ID, job: job, node: c.Node, phase: phaseStarting, since: now}
+	}
+	return nil
+}
+
 // Accepted assigns an allocated container to the oldest running job waiting for one of its key.
 // ok=false means no job wants it: the caller releases it.
 func (b *Book) Accepted(c yarn.Container, key amkit.Key, now time.Time) (job string, ok bool) {

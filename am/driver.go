@@ -250,6 +250,40 @@ func (d *Driver) RequestSlots(ctx context.Context, job *jobmanager.JobInfo, slot
 	return nil
 }
 
+// Adopt takes over the TaskManager containers YARN kept from a previous AM attempt for job
+// (high availability): the heartbeat loop tracks them, the book counts them as the job's
+// starting containers until their TaskManagers register again (Book.Adopt).
+func (d *Driver) Adopt(ctx context.Context, job *jobmanager.JobInfo, cs []yarn.Container) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	c, err := d.jobSettings(job)
+	if err != nil {
+		return fmt.Errorf("am: %w", err)
+	}
+	perTM := configs.Get(c, configs.NumberOfTaskSlots)
+	key, err := containerKey(configs.Get(c, configs.TaskManagerMemory).Bytes(), configs.Get(c, configs.YarnContainerVcores), perTM)
+	if err != nil {
+		return err
+	}
+	spec, err := d.spec(ctx, job, perTM)
+	if err != nil {
+		return fmt.Errorf("am: TaskManager launch context for job %s: %w", job.ID, err)
+	}
+	d.mu.Lock()
+	err = d.book.Adopt(job.ID, key, perTM, cs, d.now())
+	if err == nil {
+		d.specs[job.ID] = &spec
+		d.jobs[job.ID] = job
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	d.loop.Adopt(cs)
+	return nil
+}
+
 // JobEnded implements jobmanager.Driver.
 func (d *Driver) JobEnded(jobID string) {
 	d.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/flink-go/flink-go/cluster"
+	"github.com/flink-go/flink-go/taskmanager"
 	"github.com/flink-go/flink-go/yarn"
 )
 
@@ -54,6 +55,9 @@ type TaskManagerSpec struct {
 	Tokens []byte
 	// LogLevel is passed on as FLINK_GO_LOG_LEVEL when set.
 	LogLevel string
+	// HALeader is the URI of the HA leader file (FLINK_GO_HA_LEADER): with it the TaskManager
+	// survives the loss of the AM and registers with the next attempt's JobManager.
+	HALeader string
 }
 
 // LaunchContext builds a TaskManager container's launch context per the deployment contract:
@@ -84,6 +88,9 @@ func (s TaskManagerSpec) LaunchContext(c yarn.Container) (yarn.ContainerLaunchCo
 	}
 	if s.LogLevel != "" {
 		env[cluster.EnvLogLevel] = s.LogLevel
+	}
+	if s.HALeader != "" {
+		env[taskmanager.EnvHALeader] = s.HALeader
 	}
 	for k := range s.Files {
 		if strings.HasPrefix(k, HadoopConfDir+"/") {

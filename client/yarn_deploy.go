@@ -123,7 +123,7 @@ func YarnAppSpecFrom(conf *configs.Configuration, mode YarnMode) (YarnAppSpec, e
 		s.Priority = int32(p)
 	}
 	s.NodeLabel = configs.Get(conf, configs.YarnNodeLabel)
-	ha := configs.Get(conf, configs.HighAvailability) != configs.HANone
+	ha := haEnabled(conf)
 	switch {
 	case configs.IsSet(conf, configs.YarnApplicationAttempts):
 		a := configs.Get(conf, configs.YarnApplicationAttempts)
@@ -137,6 +137,7 @@ func YarnAppSpecFrom(conf *configs.Configuration, mode YarnMode) (YarnAppSpec, e
 		s.MaxAttempts = 1
 	}
 	if ha {
+		// The next attempt adopts the TaskManager containers (docs/ha.md).
 		s.KeepContainers = true
 		if v := configs.Get(conf, configs.YarnAttemptFailuresValidityInterval); v > 0 {
 			s.AttemptFailuresValidityInterval = time.Duration(v) * time.Millisecond
@@ -549,7 +550,7 @@ func (d *YarnDeployer) Deploy(ctx context.Context, req YarnDeployRequest) (dep *
 	shipped := req.Conf.Clone()
 	_ = shipped.Set(configs.YarnApplicationID.Key(), app.ID.String(), configs.CodeOrigin("yarn deployment"))
 	_ = shipped.Set(configs.Target.Key(), string(req.Mode), configs.CodeOrigin("yarn deployment"))
-	if configs.Get(shipped, configs.HighAvailability) != configs.HANone && !configs.IsSet(shipped, configs.HAClusterID) {
+	if haEnabled(shipped) && !configs.IsSet(shipped, configs.HAClusterID) {
 		_ = shipped.Set(configs.HAClusterID.Key(), app.ID.String(), configs.CodeOrigin("yarn deployment"))
 	}
 	confMap := shipped.Map()
@@ -1060,4 +1061,12 @@ func escapeEnv(env map[string]string) map[string]string {
 		out[k] = escapeDoubleQuoted(v)
 	}
 	return out
+}
+
+// haEnabled tells whether a YARN application runs with JobManager high availability: with
+// high-availability.type other than NONE, or with more than one AM attempt allowed
+// (yarn.application-attempts > 1 implies FILESYSTEM HA, as the AM decides: am.DecideHA).
+func haEnabled(conf *configs.Configuration) bool {
+	return configs.Get(conf, configs.HighAvailability) != configs.HANone ||
+		(configs.IsSet(conf, configs.YarnApplicationAttempts) && configs.Get(conf, configs.YarnApplicationAttempts) > 1)
 }

@@ -166,6 +166,7 @@ func runTaskManager(g *jobgraph.JobGraph, reg task.Registry) error {
 	te, err := taskmanager.Start(context.Background(), taskmanager.Config{
 		ResourceID: os.Getenv(EnvResourceID), JobManager: jmAddr, Slots: slots, Host: os.Getenv(EnvHost),
 		JobID: os.Getenv(EnvJobID), Registry: reg, Network: NetworkConfig(c), Logger: log,
+		HALeader: os.Getenv(taskmanager.EnvHALeader), RegistrationTimeout: configs.Get(c, configs.TaskManagerRegistrationTimeout),
 	})
 	if err != nil {
 		return err

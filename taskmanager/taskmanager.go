@@ -33,7 +33,17 @@ type Config struct {
 	Network     network.Config
 	MemoryBytes int64
 	Logger      zerolog.Logger
+	// HALeader is the URI of the JobManager leader file (high availability, jobmanager.HAStore).
+	// When set, a TaskManager that loses its JobManager cancels its tasks and registers with the
+	// JobManager the leader file names, instead of shutting down (docs/ha.md).
+	HALeader string
+	// RegistrationTimeout bounds the wait for a new JobManager after the old one was lost
+	// (taskmanager.registration.timeout; default 5 minutes). Then the TaskManager shuts down.
+	RegistrationTimeout time.Duration
 }
+
+// EnvHALeader is the environment variable that passes Config.HALeader to TaskManager processes.
+const EnvHALeader = "FLINK_GO_HA_LEADER"
 
 // TaskExecutor is a running TaskManager.
 type TaskExecutor struct {
@@ -42,8 +52,10 @@ type TaskExecutor struct {
 	net   *network.Environment
 	srv   *grpc.Server
 	lis   net.Listener
+	gwMu  sync.Mutex
 	conn  *grpc.ClientConn
 	jm    jobgraph.JobManagerGatewayClient
+	jmAt  string // the JobManager's address
 	mu    sync.Mutex
 	tasks map[string]*task.Task
 	wg    sync.WaitGroup
@@ -66,6 +78,9 @@ func Start(ctx context.Context, cfg Config) (*TaskExecutor, error) {
 	}
 	if cfg.Network.BindAddress == "" {
 		cfg.Network.BindAddress = cfg.Host + ":0"
+	}
+	if cfg.RegistrationTimeout <= 0 {
+		cfg.RegistrationTimeout = 5 * time.Minute
 	}
 	if cfg.ResourceID == "" {
 		h, _ := os.Hostname()
@@ -94,8 +109,7 @@ func Start(ctx context.Context, cfg Config) (*TaskExecutor, error) {
 		te.Close()
 		return nil, fmt.Errorf("connecting to the JobManager at %s: %w", cfg.JobManager, err)
 	}
-	te.conn = conn
-	te.jm = jobgraph.NewJobManagerGatewayClient(conn)
+	te.conn, te.jm, te.jmAt = conn, jobgraph.NewJobManagerGatewayClient(conn), cfg.JobManager
 	if err := te.register(ctx); err != nil {
 		te.Close()
 		return nil, err
@@ -104,16 +118,28 @@ func Start(ctx context.Context, cfg Config) (*TaskExecutor, error) {
 	return te, nil
 }
 
-func (te *TaskExecutor) register(ctx context.Context) error {
-	req := &jobgraph.RegisterTaskManagerRequest{ResourceId: te.cfg.ResourceID, RpcAddress: te.lis.Addr().String(), DataAddress: te.net.Addr(),
+// gateway returns the current JobManager client and its address.
+func (te *TaskExecutor) gateway() (jobgraph.JobManagerGatewayClient, string) {
+	te.gwMu.Lock()
+	defer te.gwMu.Unlock()
+	return te.jm, te.jmAt
+}
+
+func (te *TaskExecutor) registration() *jobgraph.RegisterTaskManagerRequest {
+	return &jobgraph.RegisterTaskManagerRequest{ResourceId: te.cfg.ResourceID, RpcAddress: te.lis.Addr().String(), DataAddress: te.net.Addr(),
 		Slots: int32(te.cfg.Slots), MemoryBytes: te.cfg.MemoryBytes, Host: te.cfg.Host, Pid: int64(os.Getpid()), JobId: te.cfg.JobID}
+}
+
+func (te *TaskExecutor) register(ctx context.Context) error {
+	req := te.registration()
 	var last error
 	for attempt := 0; attempt < 50; attempt++ {
+		gw, at := te.gateway()
 		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		_, err := te.jm.RegisterTaskManager(rctx, req)
+		_, err := gw.RegisterTaskManager(rctx, req)
 		cancel()
 		if err == nil {
-			te.log.Info().Str("jobmanager", te.cfg.JobManager).Int("slots", te.cfg.Slots).Str("data", te.net.Addr()).Msg("registered at the JobManager")
+			te.log.Info().Str("jobmanager", at).Int("slots", te.cfg.Slots).Str("data", te.net.Addr()).Msg("registered at the JobManager")
 			return nil
 		}
 		last = err
@@ -142,11 +168,20 @@ func (te *TaskExecutor) heartbeats() {
 			running = append(running, id)
 		}
 		te.mu.Unlock()
+		gw, _ := te.gateway()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		resp, err := te.jm.Heartbeat(ctx, &jobgraph.HeartbeatRequest{ResourceId: te.cfg.ResourceID, RunningExecutions: running})
+		resp, err := gw.Heartbeat(ctx, &jobgraph.HeartbeatRequest{ResourceId: te.cfg.ResourceID, RunningExecutions: running})
 		cancel()
 		if err != nil {
 			failures++
+			if te.cfg.HALeader != "" && failures >= haFailoverHeartbeats {
+				if ferr := te.failover(err); ferr != nil {
+					te.shutdown(ferr.Error())
+					return
+				}
+				failures = 0
+				continue
+			}
 			if failures >= 10 {
 				te.shutdown("lost the JobManager: " + err.Error())
 				return
@@ -208,7 +243,8 @@ func (te *TaskExecutor) report(d *jobgraph.TaskDeployment, st jobgraph.Execution
 	}
 	for attempt := 0; attempt < 5; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, rerr := te.jm.UpdateTaskExecutionState(ctx, msg)
+		gw, _ := te.gateway()
+		_, rerr := gw.UpdateTaskExecutionState(ctx, msg)
 		cancel()
 		if rerr == nil {
 			return
@@ -244,7 +280,8 @@ func (te *TaskExecutor) NotifyCheckpoint(_ context.Context, req *jobgraph.Notify
 func (te *TaskExecutor) AckCheckpoint(d *jobgraph.TaskDeployment, id int64, s *jobgraph.TaskStateSnapshot) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := te.jm.AcknowledgeCheckpoint(ctx, &jobgraph.CheckpointAck{JobId: d.JobId, ExecutionId: d.ExecutionId, CheckpointId: id, State: s}); err != nil {
+	gw, _ := te.gateway()
+	if _, err := gw.AcknowledgeCheckpoint(ctx, &jobgraph.CheckpointAck{JobId: d.JobId, ExecutionId: d.ExecutionId, CheckpointId: id, State: s}); err != nil {
 		te.log.Warn().Err(err).Int64("checkpoint", id).Msg("acknowledging a checkpoint failed")
 	}
 }
@@ -254,7 +291,8 @@ func (te *TaskExecutor) DeclineCheckpoint(d *jobgraph.TaskDeployment, id int64, 
 	te.log.Warn().Int64("checkpoint", id).Str("task", d.Vertex.Name).Str("reason", reason).Msg("declining checkpoint")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _ = te.jm.DeclineCheckpoint(ctx, &jobgraph.CheckpointDecline{JobId: d.JobId, ExecutionId: d.ExecutionId, CheckpointId: id, Reason: reason})
+	gw, _ := te.gateway()
+	_, _ = gw.DeclineCheckpoint(ctx, &jobgraph.CheckpointDecline{JobId: d.JobId, ExecutionId: d.ExecutionId, CheckpointId: id, Reason: reason})
 }
 
 // EndOfInput implements task.Acker.
@@ -262,7 +300,8 @@ func (te *TaskExecutor) EndOfInput(d *jobgraph.TaskDeployment) {
 	msg := &jobgraph.TaskExecutionState{JobId: d.JobId, ExecutionId: d.ExecutionId, State: jobgraph.ExecutionState_RUNNING, ResourceId: te.cfg.ResourceID, EndOfInput: true}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _ = te.jm.UpdateTaskExecutionState(ctx, msg)
+	gw, _ := te.gateway()
+	_, _ = gw.UpdateTaskExecutionState(ctx, msg)
 }
 
 // CancelTask implements the gateway.
@@ -320,9 +359,11 @@ func (te *TaskExecutor) Close() {
 	if te.srv != nil {
 		te.srv.Stop()
 	}
+	te.gwMu.Lock()
 	if te.conn != nil {
 		_ = te.conn.Close()
 	}
+	te.gwMu.Unlock()
 	if te.net != nil {
 		_ = te.net.Close()
 	}
