@@ -6,17 +6,34 @@
 //
 // and belongs to the key group of the key bytes. Snapshots (checkpoint issue) iterate the tables
 // per key group, so a savepoint can be restored at another parallelism.
+//
+// # Copy-on-write snapshots (heap mode)
+//
+// Like Flink's CopyOnWriteStateTable, every heap table and timer queue keeps one map per key
+// group. SnapshotAsync (task goroutine) only copies the per-key-group map pointers and bumps
+// a version: O(key groups). The returned HeapSnapshot serializes those maps on any goroutine
+// while the task goes on. The task never writes a map that a running snapshot may still read:
+// the first write to a key group after a snapshot copies that key group's map (maps.Clone),
+// and values of types with references (slices, maps, pointers) are deep-copied through their
+// codec when first read or written after a snapshot, since callers may change them in place.
+// See docs/runtime/heap-snapshots.md.
 package state
 
 import (
 	"fmt"
+	"maps"
+	"reflect"
 	"sort"
+	"sync"
+	"sync/atomic"
 
+	"github.com/flink-go/flink-go/runtime/op"
 	"github.com/flink-go/flink-go/runtime/serde"
 )
 
 // KeyedBackend is the keyed state of one operator instance (one subtask). It is not safe for
-// concurrent use: the task goroutine owns it.
+// concurrent use: the task goroutine owns it. Snapshots taken with SnapshotAsync may be written
+// and released from other goroutines.
 type KeyedBackend struct {
 	maxParallelism int
 	keyGroups      serde.KeyGroupRange
@@ -28,6 +45,7 @@ type KeyedBackend struct {
 	pending        map[string][]pendingEntry // restored, not yet registered
 	keyLen         func(composite []byte) int
 	pb             *pebbleState // nil: heap mode
+	clk            *cowClock    // copy-on-write versions of the heap tables and timers
 
 	// EventTimers and ProcTimers are the operator's timers (snapshotted with the state).
 	EventTimers *TimerQueue
@@ -37,19 +55,34 @@ type KeyedBackend struct {
 type tableMeta interface {
 	name() string
 	len() int
-	clearAll()
-	appendEntries(idx, maxPar int, groups map[int][]snapEntry) error
+	// view captures the table's per-key-group maps for a snapshot (task goroutine).
+	view() tableView
 }
 
 // NewKeyedBackend creates the backend of a subtask owning key groups kg.
 func NewKeyedBackend(maxParallelism int, kg serde.KeyGroupRange) *KeyedBackend {
-	return &KeyedBackend{maxParallelism: maxParallelism, keyGroups: kg, tables: map[string]tableMeta{},
-		EventTimers: NewTimerQueue(), ProcTimers: NewTimerQueue()}
+	clk := newCowClock()
+	return &KeyedBackend{maxParallelism: maxParallelism, keyGroups: kg, tables: map[string]tableMeta{}, clk: clk,
+		EventTimers: newTimerQueue(clk, maxParallelism, kg), ProcTimers: newTimerQueue(clk, maxParallelism, kg)}
 }
 
 // SetKeyLength tells the backend how long the serialized key at the start of a composite key is
-// (the key codec's Decode length), so snapshots assign namespaced entries to their key's group.
+// (the key codec's Decode length). Heap tables file every entry under the key group of the
+// key current when it was written, so snapshots no longer need it; it is kept for callers
+// that split composite keys (KeyLength).
 func (b *KeyedBackend) SetKeyLength(fn func(composite []byte) int) { b.keyLen = fn }
+
+// KeyLength returns the length of the serialized key at the start of composite, or -1 when
+// unknown (no SetKeyLength, or composite is malformed).
+func (b *KeyedBackend) KeyLength(composite []byte) int {
+	if b.keyLen == nil {
+		return -1
+	}
+	if n := b.keyLen(composite); n > 0 && n <= len(composite) {
+		return n
+	}
+	return -1
+}
 
 // KeyGroups returns the key-group range this backend owns.
 func (b *KeyedBackend) KeyGroups() serde.KeyGroupRange { return b.keyGroups }
@@ -79,24 +112,232 @@ func (b *KeyedBackend) compositeKey(ns []byte) []byte {
 // StateNames lists the registered state names in registration order.
 func (b *KeyedBackend) StateNames() []string { return append([]string(nil), b.order...) }
 
+// cowClock versions the copy-on-write data of one backend (its tables and timer queues).
+// Data carries the version current when it was created or last copied; a snapshot takes the
+// current version and the clock moves on, so everything with a version <= a running snapshot's
+// version may be read by that snapshot and must be copied before it is changed.
+//
+// version and required belong to the task goroutine (read on every state access without
+// synchronization); running is shared with the goroutines that release snapshots, which set
+// changed so the task recomputes required on its next slow-path check.
+type cowClock struct {
+	version  uint64 // version of data written now (>= 1)
+	required uint64 // highest version a running snapshot reads; 0: none (task goroutine)
+
+	mu      sync.Mutex
+	running map[uint64]int // snapshot version -> snapshots holding it (under mu)
+	changed atomic.Bool    // running changed since required was computed
+
+	copies int // key-group maps copied on write (task goroutine; tests and diagnostics)
+}
+
+func newCowClock() *cowClock { return &cowClock{version: 1, running: map[uint64]int{}} }
+
+// shared reports whether data of version v may be read by a running snapshot. The common case
+// (v newer than every running snapshot) costs one comparison.
+func (c *cowClock) shared(v uint64) bool {
+	if v > c.required {
+		return false
+	}
+	c.refresh()
+	return v <= c.required
+}
+
+// refresh folds releases reported by other goroutines into required (task goroutine).
+func (c *cowClock) refresh() {
+	if !c.changed.Load() {
+		return
+	}
+	c.mu.Lock()
+	c.changed.Store(false)
+	c.required = 0
+	for v := range c.running {
+		c.required = max(c.required, v)
+	}
+	c.mu.Unlock()
+}
+
+// begin starts a snapshot on the task goroutine: data of versions <= the returned version is
+// frozen until end is called with it.
+func (c *cowClock) begin() uint64 {
+	c.refresh()
+	v := c.version
+	c.version++
+	c.mu.Lock()
+	c.running[v]++
+	c.mu.Unlock()
+	c.required = v
+	return v
+}
+
+// end releases a snapshot's version (any goroutine).
+func (c *cowClock) end(v uint64) {
+	c.mu.Lock()
+	if n := c.running[v]; n > 1 {
+		c.running[v] = n - 1
+	} else {
+		delete(c.running, v)
+	}
+	c.changed.Store(true)
+	c.mu.Unlock()
+}
+
+// RunningSnapshots returns how many heap snapshots (SnapshotAsync) of the backend are not yet
+// released: while one is, the first write to each key group copies that key group's map.
+func (b *KeyedBackend) RunningSnapshots() int { return b.clk.runningSnapshots() }
+
+// runningSnapshots returns the number of snapshots not yet released.
+func (c *cowClock) runningSnapshots() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, k := range c.running {
+		n += k
+	}
+	return n
+}
+
+// kgMap is the map of one key group, with the version it was created or copied at.
+type kgMap[K comparable, V any] struct {
+	ver uint64
+	m   map[K]V
+}
+
+// cowGroups is a map split by key group with copy-on-write per key group: the unit a snapshot
+// freezes and a write after a snapshot copies.
+type cowGroups[K comparable, V any] struct {
+	clk    *cowClock
+	start  int
+	groups []*kgMap[K, V]       // owned key groups (index kg-start); nil: empty
+	other  map[int]*kgMap[K, V] // key groups outside the owned range (misrouted keys, tests)
+	n      int                  // entries in all key groups
+}
+
+func newCowGroups[K comparable, V any](clk *cowClock, kg serde.KeyGroupRange) cowGroups[K, V] {
+	return cowGroups[K, V]{clk: clk, start: kg.Start, groups: make([]*kgMap[K, V], max(0, kg.End-kg.Start+1))}
+}
+
+// read returns key group kg's map for reading (nil: empty).
+func (g *cowGroups[K, V]) read(kg int) *kgMap[K, V] {
+	if i := kg - g.start; uint(i) < uint(len(g.groups)) {
+		return g.groups[i]
+	}
+	return g.other[kg]
+}
+
+// write returns key group kg's map for writing: created when missing, copied when a running
+// snapshot may read it.
+func (g *cowGroups[K, V]) write(kg int) *kgMap[K, V] {
+	c := g.read(kg)
+	if c != nil && c.ver > g.clk.required {
+		return c
+	}
+	return g.writeSlow(kg, c)
+}
+
+func (g *cowGroups[K, V]) writeSlow(kg int, c *kgMap[K, V]) *kgMap[K, V] {
+	if c != nil && !g.clk.shared(c.ver) {
+		return c
+	}
+	nc := &kgMap[K, V]{ver: g.clk.version}
+	if c == nil {
+		nc.m = make(map[K]V)
+	} else {
+		nc.m = maps.Clone(c.m)
+		g.clk.copies++
+	}
+	if i := kg - g.start; uint(i) < uint(len(g.groups)) {
+		g.groups[i] = nc
+	} else {
+		if g.other == nil {
+			g.other = map[int]*kgMap[K, V]{}
+		}
+		g.other[kg] = nc
+	}
+	return nc
+}
+
+// capture returns the current maps for a snapshot (after cowClock.begin, they are frozen).
+func (g *cowGroups[K, V]) capture() cowView[K, V] {
+	return cowView[K, V]{start: g.start, groups: append([]*kgMap[K, V](nil), g.groups...), other: maps.Clone(g.other)}
+}
+
+// each calls fn for every entry (task goroutine).
+func (g *cowGroups[K, V]) each(fn func(k K, v V)) {
+	for _, c := range g.groups {
+		if c != nil {
+			for k, v := range c.m {
+				fn(k, v)
+			}
+		}
+	}
+	for _, c := range g.other {
+		for k, v := range c.m {
+			fn(k, v)
+		}
+	}
+}
+
+// cowView is a snapshot's frozen copy of a cowGroups' key-group maps. The maps are never
+// written again (the task copies them first), so any goroutine may read them.
+type cowView[K comparable, V any] struct {
+	start  int
+	groups []*kgMap[K, V]
+	other  map[int]*kgMap[K, V]
+}
+
+// group returns key group kg's frozen map (nil when empty).
+func (v *cowView[K, V]) group(kg int) map[K]V {
+	var c *kgMap[K, V]
+	if i := kg - v.start; uint(i) < uint(len(v.groups)) {
+		c = v.groups[i]
+	} else {
+		c = v.other[kg]
+	}
+	if c == nil {
+		return nil
+	}
+	return c.m
+}
+
+// outside lists the non-empty key groups outside the owned range.
+func (v *cowView[K, V]) outside() []int {
+	var out []int
+	for kg, c := range v.other {
+		if len(c.m) > 0 {
+			out = append(out, kg)
+		}
+	}
+	return out
+}
+
 // Table is one named keyed state: values of type V addressed by (current key, namespace).
 //
-// In heap mode values live as typed values in a map; in Pebble mode (KeyedBackend.UsePebble)
-// they are serialized into the store on Put and decoded on Get, so a value obtained from Get
-// and mutated in place must be written back with Put. In Pebble mode, store failures raise a
-// task failure (op.Fail).
+// In heap mode values live as typed values in per-key-group maps; in Pebble mode
+// (KeyedBackend.UsePebble) they are serialized into the store on Put and decoded on Get, so a
+// value obtained from Get and mutated in place must be written back with Put. In Pebble mode,
+// store failures raise a task failure (op.Fail).
 type Table[V any] struct {
 	b     *KeyedBackend
 	tname string
 	codec serde.Codec[V]
-	m     map[string]V
-	ps    *pebbleState // nil: heap mode
-	id    byte         // Pebble mode: the state id in the keys
+	heap  cowGroups[string, entry[V]] // heap mode
+	// mutable: V holds references (slices, maps, pointers, interfaces), so a value returned
+	// by Get may be changed in place and is deep-copied while a snapshot may still read it.
+	mutable bool
+	scratch []byte       // deep copies: the encoded value
+	ps      *pebbleState // nil: heap mode
+	id      byte         // Pebble mode: the state id in the keys
+}
+
+// entry is a heap value with the clock version it was stored at (see cowClock).
+type entry[V any] struct {
+	v   V
+	ver uint64
 }
 
 func (t *Table[V]) name() string { return t.tname }
 func (t *Table[V]) len() int     { return t.Len() }
-func (t *Table[V]) clearAll()    { clear(t.m) }
 
 // GetTable returns the table called name, creating it on first use. Asking for an existing name
 // with another value type is an error (two state descriptors with one name).
@@ -107,6 +348,9 @@ func GetTable[V any](b *KeyedBackend, name string, codec serde.Codec[V]) (*Table
 			return nil, fmt.Errorf("state %q is already registered with another value type (%T)", name, t)
 		}
 		return tv, nil
+	}
+	if codec == nil {
+		return nil, fmt.Errorf("state %q: no value codec (serde.For failed for the value type?)", name)
 	}
 	t := &Table[V]{b: b, tname: name, codec: codec}
 	if b.pb != nil {
@@ -122,9 +366,10 @@ func GetTable[V any](b *KeyedBackend, name string, codec serde.Codec[V]) (*Table
 		b.order = append(b.order, name)
 		return t, nil
 	}
-	t.m = make(map[string]V)
+	t.heap = newCowGroups[string, entry[V]](b.clk, b.keyGroups)
+	t.mutable = hasReferences(reflect.TypeFor[V]())
 	for _, e := range b.pending[name] {
-		if err := t.restoreEntry(e.key, e.val); err != nil {
+		if err := t.restoreEntry(e.kg, e.key, e.val); err != nil {
 			return nil, fmt.Errorf("restoring state %q: %w", name, err)
 		}
 	}
@@ -134,13 +379,66 @@ func GetTable[V any](b *KeyedBackend, name string, codec serde.Codec[V]) (*Table
 	return t, nil
 }
 
+// hasReferences reports whether values of type t can share memory with copies of themselves
+// (and so be changed in place through a copy).
+func hasReferences(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return true
+	case reflect.Array:
+		return t.Len() > 0 && hasReferences(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasReferences(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Get returns the value for the current key and namespace ns.
 func (t *Table[V]) Get(ns []byte) (V, bool) {
 	if t.ps != nil {
 		return t.pGet(ns)
 	}
-	v, ok := t.m[string(t.b.compositeKey(ns))]
-	return v, ok
+	c := t.heap.read(t.b.curKeyGroup)
+	if c == nil {
+		var zero V
+		return zero, false
+	}
+	key := t.b.compositeKey(ns)
+	e, ok := c.m[string(key)]
+	if ok && t.mutable && e.ver <= t.b.clk.required {
+		return t.getShared(key, e)
+	}
+	return e.v, ok
+}
+
+// getShared returns a value of a mutable type that a running snapshot may still read: a deep
+// copy, stored in its place so that changes made in place by the caller stay out of the
+// snapshot (Flink's CopyOnWriteStateMap copies such state on access the same way).
+func (t *Table[V]) getShared(key []byte, e entry[V]) (V, bool) {
+	if !t.b.clk.shared(e.ver) {
+		return e.v, true
+	}
+	cp := t.deepCopy(e.v)
+	c := t.heap.write(t.b.curKeyGroup)
+	c.m[string(key)] = entry[V]{v: cp, ver: t.b.clk.version}
+	return cp, true
+}
+
+// deepCopy copies v through its codec.
+func (t *Table[V]) deepCopy(v V) V {
+	t.scratch = t.codec.Append(t.scratch[:0], v)
+	cp, n, err := t.codec.Decode(t.scratch)
+	if err == nil && n != len(t.scratch) {
+		err = fmt.Errorf("the codec decoded %d of the %d bytes it encoded", n, len(t.scratch))
+	}
+	if err != nil {
+		op.Fail(fmt.Errorf("state %q: copying a value for a running snapshot (the value codec does not round-trip): %w", t.tname, err))
+	}
+	return cp
 }
 
 // Put stores v for the current key and namespace ns.
@@ -149,8 +447,11 @@ func (t *Table[V]) Put(ns []byte, v V) {
 		t.pPut(ns, v)
 		return
 	}
-	// For an existing key the map reuses the stored key string: no allocation.
-	t.m[string(t.b.compositeKey(ns))] = v
+	c := t.heap.write(t.b.curKeyGroup)
+	n := len(c.m)
+	// For an existing key the map reuses the stored key string.
+	c.m[string(t.b.compositeKey(ns))] = entry[V]{v: v, ver: t.b.clk.version}
+	t.heap.n += len(c.m) - n
 }
 
 // Delete removes the entry of the current key and namespace ns.
@@ -159,7 +460,21 @@ func (t *Table[V]) Delete(ns []byte) {
 		t.pDelete(ns)
 		return
 	}
-	delete(t.m, string(t.b.compositeKey(ns)))
+	kg := t.b.curKeyGroup
+	c := t.heap.read(kg)
+	if c == nil {
+		return
+	}
+	key := t.b.compositeKey(ns)
+	if c.ver <= t.b.clk.required && t.b.clk.shared(c.ver) {
+		if _, ok := c.m[string(key)]; !ok {
+			return // nothing to delete: no copy
+		}
+		c = t.heap.write(kg)
+	}
+	n := len(c.m)
+	delete(c.m, string(key))
+	t.heap.n -= n - len(c.m)
 }
 
 // Serialized reports whether the table stores serialized values (Pebble mode): a value from
@@ -172,7 +487,7 @@ func (t *Table[V]) Len() int {
 	if t.ps != nil {
 		return t.pLen()
 	}
-	return len(t.m)
+	return t.heap.n
 }
 
 // Codec returns the value codec (snapshots).
@@ -184,14 +499,35 @@ func (t *Table[V]) SortedEntries() (keys []string, vals []V) {
 	if t.ps != nil {
 		return t.pSortedEntries()
 	}
-	keys = make([]string, 0, len(t.m))
-	for k := range t.m {
+	all := make(map[string]V, t.heap.n)
+	t.heap.each(func(k string, e entry[V]) { all[k] = e.v })
+	keys = make([]string, 0, len(all))
+	for k := range all {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	vals = make([]V, len(keys))
 	for i, k := range keys {
-		vals[i] = t.m[k]
+		vals[i] = all[k]
 	}
 	return keys, vals
+}
+
+// restoreEntry adds one serialized entry of key group kg (restores).
+func (t *Table[V]) restoreEntry(kg int, key, val []byte) error {
+	v, n, err := t.codec.Decode(val)
+	if err != nil {
+		return err
+	}
+	if n != len(val) {
+		return fmt.Errorf("value has %d trailing bytes: was the state's type changed?", len(val)-n)
+	}
+	if t.ps != nil {
+		return fmt.Errorf("internal error: heap restore into a pebble table")
+	}
+	c := t.heap.write(kg)
+	before := len(c.m)
+	c.m[string(key)] = entry[V]{v: v, ver: t.b.clk.version}
+	t.heap.n += len(c.m) - before
+	return nil
 }

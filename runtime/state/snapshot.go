@@ -9,7 +9,9 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"math"
 	"sort"
+	"sync"
 
 	"github.com/flink-go/flink-go/runtime/serde"
 	"github.com/flink-go/flink-go/runtime/state/pebblestore"
@@ -53,10 +55,11 @@ type snapEntry struct {
 	val   []byte
 }
 
-// Snapshot serializes all keyed state and timers of the backend (synchronously, on the task
-// goroutine) in the canonical FGKS format: what the heap backend checkpoints and what both
-// backends write for savepoints (self-contained, portable across backends and parallelism).
-// In Pebble mode the whole state is exported into memory: savepoints use SnapshotTo.
+// Snapshot serializes all keyed state and timers of the backend in the canonical FGKS format:
+// what both backends write for savepoints (self-contained, portable across backends and
+// parallelism). In heap mode it is SnapshotAsync + Bytes + Release on the calling goroutine;
+// checkpoints use SnapshotAsync to serialize off the task goroutine. In Pebble mode the whole
+// state is exported into memory: savepoints use SnapshotTo.
 func (b *KeyedBackend) Snapshot() ([]byte, error) {
 	if b.pb != nil {
 		var buf bytes.Buffer
@@ -65,27 +68,12 @@ func (b *KeyedBackend) Snapshot() ([]byte, error) {
 		}
 		return buf.Bytes(), nil
 	}
-	groups := map[int][]snapEntry{}
-	names := append([]string(nil), b.order...)
-	for name := range b.pending {
-		if _, ok := b.tables[name]; !ok {
-			names = append(names, name)
-		}
+	s, err := b.SnapshotAsync()
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(names[len(b.order):])
-	for i, name := range names {
-		if t, ok := b.tables[name]; ok {
-			if err := t.appendEntries(i, b.maxParallelism, groups); err != nil {
-				return nil, fmt.Errorf("state %q: %w", name, err)
-			}
-			continue
-		}
-		for _, e := range b.pending[name] { // restored but not yet accessed: keep as is
-			groups[e.kg] = append(groups[e.kg], snapEntry{kind: kindValue, state: i, key: e.key, val: e.val})
-		}
-	}
-	b.appendTimers(groups)
-	return encodeSnapshot(names, groups), nil
+	defer s.Release()
+	return s.Bytes()
 }
 
 // metaSnapshot is the FGKS file of a Pebble checkpoint: the state names (index = state id in
@@ -177,12 +165,12 @@ func appendGroup(out []byte, kg int, es []snapEntry) []byte {
 // so savepoints of state larger than the heap work; in heap mode it writes Snapshot's bytes.
 func (b *KeyedBackend) SnapshotTo(w io.Writer) (int64, error) {
 	if b.pb == nil {
-		data, err := b.Snapshot()
+		s, err := b.SnapshotAsync()
 		if err != nil {
 			return 0, err
 		}
-		n, err := w.Write(data)
-		return int64(n), err
+		defer s.Release()
+		return s.WriteTo(w)
 	}
 	timers := map[int][]snapEntry{}
 	b.appendTimers(timers)
@@ -235,28 +223,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-func (t *Table[V]) appendEntries(idx, maxPar int, groups map[int][]snapEntry) error {
-	for k, v := range t.m {
-		kb := []byte(k)
-		kg := serde.KeyGroupOf(keyPart(kb, t.b.keyLen), maxPar)
-		groups[kg] = append(groups[kg], snapEntry{kind: kindValue, state: idx, key: kb, val: t.codec.Append(nil, v)})
-	}
-	return nil
-}
-
-// keyPart returns the serialized-key prefix of a composite key. keyLen reports the length of the
-// key encoding at the start of a composite key (the serde codecs are self-delimiting).
-func keyPart(composite []byte, keyLen func([]byte) int) []byte {
-	if keyLen == nil {
-		return composite
-	}
-	n := keyLen(composite)
-	if n <= 0 || n > len(composite) {
-		return composite
-	}
-	return composite[:n]
 }
 
 type pendingEntry struct {
@@ -496,7 +462,7 @@ func (b *KeyedBackend) restoreFGKS(walk func(snapVisitor) error) error {
 // heapRestoreValue adds one serialized entry to a registered table or to the pending entries.
 func (b *KeyedBackend) heapRestoreValue(name string, kg int, key, val []byte) error {
 	if t, ok := b.tables[name]; ok {
-		if err := t.(restorable).restoreEntry(key, val); err != nil {
+		if err := t.(restorable).restoreEntry(kg, key, val); err != nil {
 			return fmt.Errorf("restoring state %q: %w", name, err)
 		}
 		return nil
@@ -511,20 +477,205 @@ func (b *KeyedBackend) heapRestoreValue(name string, kg int, key, val []byte) er
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 type restorable interface {
-	restoreEntry(key, val []byte) error
+	restoreEntry(kg int, key, val []byte) error
 }
 
-func (t *Table[V]) restoreEntry(key, val []byte) error {
-	v, n, err := t.codec.Decode(val)
-	if err != nil {
-		return err
+// HeapSnapshot is a point-in-time view of a heap backend's keyed state and timers, taken by
+// SnapshotAsync on the task goroutine in O(tables x key groups) without serializing anything.
+// WriteTo and Bytes serialize it (FGKS, byte for byte what Snapshot returned before) on any
+// goroutine while the task keeps changing the backend: changes copy what the snapshot still
+// reads (see the package comment). Release it when done, written or not: until then the task
+// keeps copying on write. Release waits for a WriteTo in progress; WriteTo after Release fails.
+type HeapSnapshot struct {
+	mu       sync.RWMutex // WriteTo holds it shared, Release exclusively
+	released bool
+	names    []string
+	maxPar   int
+	kgs      serde.KeyGroupRange
+	tables   []tableView      // per state index; nil: a restored state not registered again
+	pending  [][]pendingEntry // per state index, for the nil tables
+	timers   []*timerView
+	clocks   []clockVersion // versions to end on Release
+}
+
+type clockVersion struct {
+	clk *cowClock
+	ver uint64
+}
+
+// ErrSnapshotReleased is returned by WriteTo and Bytes of a released HeapSnapshot.
+var ErrSnapshotReleased = errors.New("state: heap snapshot already released")
+
+// tableView is a table's frozen key-group maps (Table.view).
+type tableView interface {
+	// appendGroup appends the entries of key group kg to es, their values encoded into arena.
+	appendGroup(es []snapEntry, arena *[]byte, state, kg int) []snapEntry
+	// outside lists non-empty key groups outside the backend's range.
+	outside() []int
+}
+
+type tableSnap[V any] struct {
+	codec  serde.Codec[V]
+	frozen cowView[string, entry[V]]
+}
+
+func (t *Table[V]) view() tableView {
+	return &tableSnap[V]{codec: t.codec, frozen: t.heap.capture()}
+}
+
+func (s *tableSnap[V]) outside() []int { return s.frozen.outside() }
+
+func (s *tableSnap[V]) appendGroup(es []snapEntry, arena *[]byte, state, kg int) []snapEntry {
+	for k, e := range s.frozen.group(kg) {
+		start := len(*arena)
+		*arena = s.codec.Append(*arena, e.v)
+		// Slices of earlier arenas stay valid when append moves the arena: their bytes are kept.
+		val := (*arena)[start:len(*arena):len(*arena)]
+		es = append(es, snapEntry{kind: kindValue, state: state, key: unsafeBytes(k), val: val})
 	}
-	if n != len(val) {
-		return fmt.Errorf("value has %d trailing bytes: was the state's type changed?", len(val)-n)
+	return es
+}
+
+// SnapshotAsync captures the heap backend's state and timers for a checkpoint or savepoint.
+// It runs on the task goroutine and costs O(tables x key groups): no entry is copied or
+// serialized here. Serialize the result with WriteTo or Bytes (any goroutine) and Release it.
+func (b *KeyedBackend) SnapshotAsync() (*HeapSnapshot, error) {
+	if b.pb != nil {
+		return nil, errors.New("state: SnapshotAsync needs the heap backend (Pebble mode checkpoints with PreparePebbleCheckpoint, savepoints with SnapshotTo)")
 	}
-	if t.ps != nil {
-		return fmt.Errorf("internal error: heap restore into a pebble table")
+	if b.EventTimers == nil || b.ProcTimers == nil {
+		return nil, errors.New("state: backend without timer queues (EventTimers/ProcTimers set to nil?)")
 	}
-	t.m[string(key)] = v
-	return nil
+	s := &HeapSnapshot{maxPar: b.maxParallelism, kgs: b.keyGroups}
+	for _, c := range []*cowClock{b.clk, b.EventTimers.set.clk, b.ProcTimers.set.clk} {
+		seen := false
+		for _, cv := range s.clocks {
+			seen = seen || cv.clk == c
+		}
+		if !seen {
+			s.clocks = append(s.clocks, clockVersion{clk: c, ver: c.begin()})
+		}
+	}
+	s.names = append([]string(nil), b.order...)
+	for name := range b.pending {
+		if _, ok := b.tables[name]; !ok {
+			s.names = append(s.names, name)
+		}
+	}
+	sort.Strings(s.names[len(b.order):])
+	s.tables = make([]tableView, len(s.names))
+	s.pending = make([][]pendingEntry, len(s.names))
+	for i, name := range s.names {
+		if t, ok := b.tables[name]; ok {
+			s.tables[i] = t.view()
+			continue
+		}
+		// Restored but not yet accessed: kept as is. Restores only append to these slices.
+		s.pending[i] = b.pending[name]
+	}
+	s.timers = []*timerView{b.EventTimers.view(kindEventTimer, b.maxParallelism), b.ProcTimers.view(kindProcTimer, b.maxParallelism)}
+	return s, nil
+}
+
+// Release ends the snapshot: the backend stops copying on its behalf. Idempotent; safe from
+// any goroutine; waits for a WriteTo in progress.
+func (s *HeapSnapshot) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released {
+		return
+	}
+	s.released = true
+	for _, cv := range s.clocks {
+		cv.clk.end(cv.ver)
+	}
+	s.tables, s.pending, s.timers = nil, nil, nil
+}
+
+// Bytes returns the snapshot's FGKS bytes.
+func (s *HeapSnapshot) Bytes() ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := s.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteTo writes the snapshot in the FGKS format to w, one key group at a time (only that key
+// group's encoded entries are held in memory besides a 1 MiB write buffer), and returns the
+// bytes written. It may run concurrently with the task and with other WriteTo calls.
+func (s *HeapSnapshot) WriteTo(w io.Writer) (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.released {
+		return 0, ErrSnapshotReleased
+	}
+	pending := map[int][]snapEntry{}
+	extra := map[int]bool{}
+	for i, es := range s.pending {
+		for _, e := range es {
+			pending[e.kg] = append(pending[e.kg], snapEntry{kind: kindValue, state: i, key: e.key, val: e.val})
+			extra[e.kg] = true
+		}
+	}
+	for _, t := range s.tables {
+		if t != nil {
+			for _, kg := range t.outside() {
+				extra[kg] = true
+			}
+		}
+	}
+	for _, tv := range s.timers {
+		for _, kg := range tv.outside(s.kgs.Start, s.kgs.End) {
+			extra[kg] = true
+		}
+	}
+	var kgs []int
+	for kg := s.kgs.Start; kg <= s.kgs.End; kg++ {
+		kgs = append(kgs, kg)
+	}
+	for kg := range extra {
+		if kg < s.kgs.Start || kg > s.kgs.End {
+			kgs = append(kgs, kg)
+		}
+	}
+	sort.Ints(kgs)
+
+	sum := crc32.New(castagnoli)
+	cw := &countWriter{w: io.MultiWriter(w, sum)}
+	buf := appendHeader(nil, s.names)
+	var es []snapEntry
+	var arena []byte
+	for _, kg := range kgs {
+		if kg < 0 || kg > math.MaxUint16 {
+			return cw.n, fmt.Errorf("state: snapshot: key group %d does not fit the format (max parallelism %d)", kg, s.maxPar)
+		}
+		es, arena = append(es[:0], pending[kg]...), arena[:0]
+		for i, t := range s.tables {
+			if t != nil {
+				es = t.appendGroup(es, &arena, i, kg)
+			}
+		}
+		for _, tv := range s.timers {
+			es = tv.appendGroup(es, kg)
+		}
+		if len(es) > 0 {
+			buf = appendGroup(buf, kg, es)
+		}
+		if len(buf) >= 1<<20 {
+			if _, err := cw.Write(buf); err != nil {
+				return cw.n, fmt.Errorf("state: write snapshot: %w", err)
+			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) > 0 {
+		if _, err := cw.Write(buf); err != nil {
+			return cw.n, fmt.Errorf("state: write snapshot: %w", err)
+		}
+	}
+	if _, err := w.Write(binary.BigEndian.AppendUint32(nil, sum.Sum32())); err != nil {
+		return cw.n, fmt.Errorf("state: write snapshot: %w", err)
+	}
+	return cw.n + 4, nil
 }
