@@ -255,3 +255,75 @@ func newFiles(old, cur *Snapshot) int {
 	}
 	return n
 }
+
+// BenchmarkGet measures point reads of a store whose data sits in SST files on several
+// levels (PEBBLESTORE_BENCH_GET_KEYS keys, default 500 000, × 100 B, written in random order
+// and flushed), with and without bloom filters: hits (existing keys, random) and misses (keys
+// never written, the first touch of a new key). The value cache is off so that every Get
+// reaches Pebble.
+//
+//	go test -run '^$' -bench 'Get$' -benchtime 2s ./runtime/state/pebblestore/
+func BenchmarkGet(b *testing.B) {
+	if testing.Short() {
+		b.Skip("builds a store of about 50 MB")
+	}
+	n := 500_000
+	if s := os.Getenv("PEBBLESTORE_BENCH_GET_KEYS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1000 {
+			b.Fatalf("PEBBLESTORE_BENCH_GET_KEYS=%q: want an integer >= 1000", s)
+		}
+		n = v
+	}
+	for _, filters := range []bool{false, true} {
+		name := "filters=off"
+		if filters {
+			name = "filters=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			o := Options{Dir: filepath.Join(b.TempDir(), "store"), ValueCacheSize: -1, MemTableSize: 4 << 20}
+			if !filters {
+				o.tweak = func(po *pebble.Options) {
+					for i := range po.Levels {
+						po.Levels[i].FilterPolicy = pebble.NoFilterPolicy
+					}
+				}
+			}
+			s, err := Open(o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			r := rand.New(rand.NewPCG(3, 4))
+			val := make([]byte, 100)
+			for i := 0; i < n; i++ {
+				binary.LittleEndian.PutUint64(val, r.Uint64())
+				// Even keys only: odd ones are the misses.
+				if err := s.Set(benchKey(2*((i*7919)%n)), val); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := s.db.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			for _, hit := range []bool{true, false} {
+				sub := "miss"
+				if hit {
+					sub = "hit"
+				}
+				b.Run(sub, func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						k := 2 * r.IntN(n)
+						if !hit {
+							k++
+						}
+						_, ok, err := s.Get(benchKey(k))
+						if err != nil || ok != hit {
+							b.Fatalf("Get key %d: ok=%v err=%v, want ok=%v", k, ok, err, hit)
+						}
+					}
+				})
+			}
+		})
+	}
+}

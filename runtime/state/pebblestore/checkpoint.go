@@ -114,6 +114,9 @@ func (s *Store) PrepareCheckpoint(id int64) (*PreparedCheckpoint, error) {
 		return nil, errClosed
 	}
 	start := time.Now()
+	if err := s.flushCache(); err != nil {
+		return nil, fmt.Errorf("pebblestore: checkpoint %d: %w", id, err)
+	}
 	if err := s.db.Flush(); err != nil {
 		return nil, fmt.Errorf("pebblestore: checkpoint %d: flush memtable: %w", id, err)
 	}
@@ -459,7 +462,16 @@ func downloadFile(ctx context.Context, fsys fs.FileSystem, src, dst string, f Sn
 		}
 		return fmt.Errorf("open: %w", err)
 	}
-	defer in.Close()
+	// A read blocked in the file system (a remote store that stopped answering) does not see
+	// ctxReader's check: closing the reader when the context ends unblocks it, so a restore
+	// with a deadline or a cancelled task never hangs here.
+	var closeOnce sync.Once
+	closeIn := func() { closeOnce.Do(func() { _ = in.Close() }) }
+	stop := context.AfterFunc(ctx, closeIn)
+	defer func() {
+		stop()
+		closeIn()
+	}()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("create local copy %s: %w", dst, err)
@@ -471,6 +483,9 @@ func downloadFile(ctx context.Context, fsys fs.FileSystem, src, dst string, f Sn
 		err = fmt.Errorf("close local copy %s: %w", dst, cerr)
 	}
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			err = fmt.Errorf("%w (%v)", cerr, err)
+		}
 		return fmt.Errorf("download: %w", err)
 	}
 	if n != f.Size {

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/flink-go/flink-go/fs"
 )
@@ -197,5 +199,59 @@ func TestSnapshotDescriptor(t *testing.T) {
 	}
 	if _, err := MarshalSnapshot(nil); err == nil {
 		t.Error("MarshalSnapshot(nil): no error")
+	}
+}
+
+// stallFS serves files whose reads block until the file is closed: a remote store that
+// stopped answering.
+type stallFS struct{ fs.FileSystem }
+
+func (f stallFS) Open(ctx context.Context, path string) (fs.File, error) {
+	file, err := f.FileSystem.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return &stallingFile{File: file, closed: make(chan struct{})}, nil
+}
+
+type stallingFile struct {
+	fs.File
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (f *stallingFile) Read([]byte) (int, error) {
+	<-f.closed
+	return 0, errors.New("read on a closed file")
+}
+
+func (f *stallingFile) Close() error {
+	f.once.Do(func() { close(f.closed) })
+	return f.File.Close()
+}
+
+// TestRestoreStalledRead: a read that blocks in the file system ends when the restore's
+// context does, instead of hanging the task's restore for good.
+func TestRestoreStalledRead(t *testing.T) {
+	st := newStorage(t)
+	s := openTest(t, Options{})
+	for i := 0; i < 100; i++ {
+		_ = s.Set(key(i), []byte("v"))
+	}
+	snap, _ := st.checkpoint(t, s, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Restore(ctx, stallFS{st.fsys}, snap, st.shared, st.private(1), Options{Dir: filepath.Join(t.TempDir(), "r")})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("restore with stalled reads: %v, want a deadline error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("restore with stalled reads did not return 30 s after its 300 ms deadline")
 	}
 }

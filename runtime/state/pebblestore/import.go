@@ -41,6 +41,14 @@ func (s *Store) Import(entries func(yield func(key, value []byte) bool)) error {
 	if entries == nil {
 		return errors.New("pebblestore: import: nil entry iterator")
 	}
+	if err := s.flushCache(); err != nil {
+		return fmt.Errorf("pebblestore: import: %w", err)
+	}
+	// Imported entries replace cached values; drop them all (also after a failed import,
+	// which may have written part of its input).
+	if s.cache != nil {
+		defer s.cache.clear()
+	}
 	im := &importer{s: s, sorted: true}
 	defer im.cleanup()
 	entries(func(k, v []byte) bool {

@@ -30,6 +30,9 @@ type metaConfig struct {
 func metaConfigs() []metaConfig {
 	return []metaConfig{
 		{"default", Options{}},
+		// The value cache flushing and evicting every few operations, and no value cache.
+		{"tiny-value-cache", Options{ValueCacheSize: 400}},
+		{"no-value-cache", Options{ValueCacheSize: -1}},
 		{"tiny-memtable", Options{MemTableSize: 32 << 10, CacheSize: 64 << 10}},
 		{"eager-compaction", Options{MemTableSize: 64 << 10, tweak: func(o *pebble.Options) {
 			o.L0CompactionThreshold = 1
