@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/flink-go/flink-go/configs"
 	"io"
 	"runtime/debug"
 	"strings"
@@ -86,8 +87,9 @@ func New(d *jobgraph.TaskDeployment, reg Registry, net *network.Environment, log
 	t.info = &taskInfo{d: d, log: &t.log}
 	t.autoWatermarkMs = 200
 	if v, ok := d.Config["pipeline.auto-watermark-interval"]; ok {
-		if dur, err := parseMillis(v); err == nil {
-			t.autoWatermarkMs = dur
+		// The configuration was validated at submission (configs.ParseDuration syntax).
+		if dur, err := configs.ParseDuration(v); err == nil {
+			t.autoWatermarkMs = dur.Milliseconds()
 		}
 	}
 	t.exactlyOnce = !strings.EqualFold(strings.ReplaceAll(d.Config["execution.checkpointing.mode"], "-", "_"), "AT_LEAST_ONCE")
@@ -527,16 +529,6 @@ func panicToFailure(r any) error {
 	default:
 		return &Failure{Err: fmt.Errorf("user code panicked: %v", v), Stack: stack}
 	}
-}
-
-func parseMillis(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if d, err := time.ParseDuration(strings.ReplaceAll(s, " ", "")); err == nil {
-		return d.Milliseconds(), nil
-	}
-	var n int64
-	_, err := fmt.Sscan(s, &n)
-	return n, err
 }
 
 type taskInfo struct {
