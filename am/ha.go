@@ -118,6 +118,21 @@ func PlanRecovery(application, firstAttempt bool, jobs []jobmanager.StoredJob, r
 	return p
 }
 
+// attemptsPerAM bounds the execution attempts (restarts) of a job within one AM attempt that
+// recoveredFirstAttempt leaves room for.
+const attemptsPerAM = 1_000_000
+
+// recoveredFirstAttempt is the first execution attempt number of a job recovered by AM attempt
+// amAttempt: above every number an earlier AM attempt used (unless a job restarted a million
+// times in one AM attempt), so execution and result partition ids of the recovered job never
+// collide with those of the cancelled tasks on the kept TaskManagers.
+func recoveredFirstAttempt(amAttempt int32) int {
+	if amAttempt < 1 {
+		amAttempt = 1
+	}
+	return int(amAttempt) * attemptsPerAM
+}
+
 // haState is the AM's high-availability part.
 type haState struct {
 	settings HASettings
@@ -193,7 +208,7 @@ func (r *amRuntime) recoverJobs(application bool) (RecoveryPlan, []*jobmanager.J
 		} else {
 			r.log.Info().Str("job", sj.Graph.JobId).Msgf("recovering job %s (%s) without a completed checkpoint: restarting it as submitted", sj.Graph.JobId, sj.Graph.Name)
 		}
-		j, err := r.jm.Submit(rec.Graph, sj.Artifact)
+		j, err := r.jm.SubmitRecovered(rec.Graph, sj.Artifact, recoveredFirstAttempt(h.attempt.Attempt))
 		if err != nil {
 			r.log.Error().Err(err).Str("job", sj.Graph.JobId).Msg("resubmitting a recovered job failed")
 			continue

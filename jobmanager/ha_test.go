@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/flink-go/flink-go/fs"
 	"github.com/flink-go/flink-go/runtime/checkpoint"
@@ -182,5 +185,78 @@ func TestPrepareRecovery(t *testing.T) {
 	}
 	if _, err := os.Stat(checkpoint.CheckpointDir(jobDir, 4)); err != nil {
 		t.Fatalf("the incomplete checkpoint was deleted: %v", err)
+	}
+}
+
+// fakeStore records what the JobManager stores.
+type fakeStore struct {
+	mu      sync.Mutex
+	put     []string
+	ended   []JobResult
+	failPut error
+}
+
+func (f *fakeStore) PutJob(_ context.Context, j StoredJob) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failPut != nil {
+		return f.failPut
+	}
+	f.put = append(f.put, j.Graph.JobId)
+	return nil
+}
+
+func (f *fakeStore) JobEnded(_ context.Context, r JobResult) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ended = append(f.ended, r)
+	return nil
+}
+
+// A job is stored before Submit returns and its end is recorded; a recovered job numbers its
+// executions from the given attempt; a store that cannot write fails the submission.
+func TestJobStoreAndRecoveredAttempts(t *testing.T) {
+	st := &fakeStore{}
+	jm, err := Start(Config{Logger: zerolog.Nop(), JobStore: st, SlotWaitTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jm.Close()
+	j, err := jm.SubmitRecovered(haGraph("rec1", nil), "", 2_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	stored := append([]string(nil), st.put...)
+	st.mu.Unlock()
+	if len(stored) != 1 || stored[0] != "rec1" {
+		t.Fatalf("stored %v before Submit returned, want [rec1]", stored)
+	}
+	for _, e := range j.Snapshot().Executions {
+		if e.Attempt != 2_000_000 || !strings.HasSuffix(e.ID, "-2000000") {
+			t.Fatalf("recovered execution %s has attempt %d", e.ID, e.Attempt)
+		}
+	}
+	j.Cancel()
+	select {
+	case <-j.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the cancelled job did not end within 20 s")
+	}
+	st.mu.Lock()
+	ended := append([]JobResult(nil), st.ended...)
+	st.mu.Unlock()
+	if len(ended) != 1 || ended[0].JobID != "rec1" || ended[0].Status != JobCanceled {
+		t.Fatalf("recorded ends %+v, want rec1 CANCELED", ended)
+	}
+	st.failPut = errors.New("hdfs down")
+	if _, err := jm.Submit(haGraph("rec2", nil), ""); err == nil || !strings.Contains(err.Error(), "hdfs down") {
+		t.Fatalf("submission with a failing store: %v", err)
+	}
+	if _, ok := jm.Job("rec2"); ok {
+		t.Fatal("a job that could not be stored is known to the JobManager")
+	}
+	if _, err := jm.SubmitRecovered(haGraph("rec3", nil), "", -1); err == nil {
+		t.Fatal("negative first attempt accepted")
 	}
 }

@@ -38,6 +38,11 @@ type JobInfo struct {
 	Name     string
 	Graph    *jobgraph.JobGraph
 	Artifact string // local path of the job binary (session clusters), if any
+	// FirstAttempt numbers the job's first execution attempt (0 for a new job). A job recovered
+	// by a new JobManager starts above every attempt number the previous one may have used, so
+	// its execution and result partition ids never collide with those of the cancelled tasks
+	// on the TaskManagers that served the previous JobManager.
+	FirstAttempt int
 }
 
 // Config configures a JobManager.
@@ -387,6 +392,19 @@ func (jm *JobManager) tmClient(id string) (jobgraph.TaskExecutorGatewayClient, s
 
 // Submit starts a job and returns its JobMaster.
 func (jm *JobManager) Submit(g *jobgraph.JobGraph, artifact string) (*JobMaster, error) {
+	return jm.submit(g, artifact, 0)
+}
+
+// SubmitRecovered starts a job recovered from the HA store (same job id as before) whose
+// execution attempts are numbered from firstAttempt on (JobInfo.FirstAttempt).
+func (jm *JobManager) SubmitRecovered(g *jobgraph.JobGraph, artifact string, firstAttempt int) (*JobMaster, error) {
+	if firstAttempt < 0 {
+		return nil, fmt.Errorf("job %s: first attempt number %d is negative", g.JobId, firstAttempt)
+	}
+	return jm.submit(g, artifact, firstAttempt)
+}
+
+func (jm *JobManager) submit(g *jobgraph.JobGraph, artifact string, firstAttempt int) (*JobMaster, error) {
 	if g.JobId == "" {
 		g.JobId = newID()
 	}
@@ -398,7 +416,7 @@ func (jm *JobManager) Submit(g *jobgraph.JobGraph, artifact string) (*JobMaster,
 		jm.mu.Unlock()
 		return nil, fmt.Errorf("job %s was already submitted", g.JobId)
 	}
-	j := newJobMaster(jm, &JobInfo{ID: g.JobId, Name: g.Name, Graph: g, Artifact: artifact})
+	j := newJobMaster(jm, &JobInfo{ID: g.JobId, Name: g.Name, Graph: g, Artifact: artifact, FirstAttempt: firstAttempt})
 	jm.jobs[g.JobId] = j
 	jm.mu.Unlock()
 	if st := jm.cfg.JobStore; st != nil {

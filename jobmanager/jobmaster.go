@@ -55,6 +55,9 @@ func newJobMaster(jm *JobManager, info *JobInfo) *JobMaster {
 	rs, err := RestartStrategyFrom(info.Graph.Config)
 	j := &JobMaster{jm: jm, info: info, log: jm.log.With().Str("job", info.ID).Logger(), updates: make(chan *jobgraph.TaskExecutionState, 1024),
 		cancel: make(chan struct{}), done: make(chan struct{}), eg: NewExecutionGraph(info.Graph), submitted: time.Now(), restart: rs}
+	if info.FirstAttempt > 0 {
+		j.eg.reset(info.FirstAttempt)
+	}
 	if err != nil {
 		j.log.Warn().Err(err).Msg("invalid restart strategy; not restarting")
 	}
