@@ -39,9 +39,12 @@ type PebbleConfig struct {
 	// Dir is the backend's local working directory, used by this backend alone (one per
 	// operator subtask attempt). The database lives below it; Close removes it.
 	Dir string
-	// CacheSize and MemTableSize are passed to pebblestore (0: its defaults).
-	CacheSize    int64
-	MemTableSize int
+	// CacheSize (block cache), MemTableSize and ValueCacheSize (the write-back cache of
+	// recent values in front of Pebble; negative: none) are passed to pebblestore (0: its
+	// defaults).
+	CacheSize      int64
+	MemTableSize   int
+	ValueCacheSize int64
 	// Logger receives the store's log lines (nil: none).
 	Logger *zerolog.Logger
 	// FullCheckpoints uploads every SST file for every checkpoint (no file is referenced from
@@ -120,7 +123,8 @@ func (b *KeyedBackend) Close() error {
 }
 
 func (p *pebbleState) options() pebblestore.Options {
-	return pebblestore.Options{Dir: p.cfg.Dir, CacheSize: p.cfg.CacheSize, MemTableSize: p.cfg.MemTableSize, Logger: p.cfg.Logger}
+	return pebblestore.Options{Dir: p.cfg.Dir, CacheSize: p.cfg.CacheSize, MemTableSize: p.cfg.MemTableSize,
+		ValueCacheSize: p.cfg.ValueCacheSize, Logger: p.cfg.Logger}
 }
 
 // open opens an empty store unless one is open.

@@ -31,7 +31,8 @@ import (
 // comma-separated list of lbase=<MiB>, mult=<n>, tfs=<MiB for Lbase>,<MiB for Lbase+1>,... (or
 // one value for all levels), l0=<n> (L0 compaction threshold), multilevel=0|1,
 // readsamp=<n> (-1: no read-triggered compactions), conc=<n> (compaction concurrency),
-// memtable=<MiB>.
+// memtable=<MiB>, vsep=<min value size>[/<max blob reference depth>[/<garbage %>]] (value
+// separation into blob files); list values are separated by "/".
 func BenchmarkCheckpointRounds(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds a store of about 1 GB")
@@ -105,7 +106,18 @@ func benchTweak(spec string) (func(*pebble.Options), error) {
 			fns = append(fns, func(o *pebble.Options) { o.Experimental.ReadSamplingMultiplier = n })
 		case "conc":
 			fns = append(fns, func(o *pebble.Options) {
-				o.CompactionConcurrencyRange = func() (int, int) { return 1, int(n) }
+				o.CompactionConcurrencyRange = func() (int, int) { return int(n), int(n) }
+			})
+		case "vsep": // value separation: minimum value size / max blob reference depth / garbage %
+			fns = append(fns, func(o *pebble.Options) {
+				p := pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: int(n), MaxBlobReferenceDepth: 1000, TargetGarbageRatio: 1}
+				if len(nums) > 1 {
+					p.MaxBlobReferenceDepth = int(nums[1])
+				}
+				if len(nums) > 2 {
+					p.TargetGarbageRatio = float64(nums[2]) / 100
+				}
+				o.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy { return p }
 			})
 		case "memtable":
 			fns = append(fns, func(o *pebble.Options) { o.MemTableSize = uint64(n) << 20 })
