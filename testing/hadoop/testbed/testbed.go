@@ -18,6 +18,15 @@
 // cluster: each holds a lease, and the last one out stops a cluster that a test
 // started (never one started by make testbed-up). FLINK_GO_HADOOP_KEEP=1 keeps
 // an auto-started cluster running for the next run.
+//
+// A test that damages its cluster (Cluster.StopNodeManager) takes a private one instead, so no
+// other test sees the damage:
+//
+//	c := testbed.RequirePrivate(t, testbed.PrivateOptions{NodeManagers: 3, NMMemoryMB: 1024})
+//
+// It runs beside the shared cluster in a work dir of its own with ephemeral ports, reuses the
+// cached jars and launcher, is stopped and removed in t.Cleanup, and stops itself if the test
+// process dies (FLINK_GO_MC_OWNER_PID).
 package testbed
 
 import (
