@@ -52,10 +52,14 @@ func App() *cli.App {
 		Usage:                     "Apache Flink's stream processing model in Go, on a local cluster, YARN and EMR",
 		DisableSliceFlagSeparator: true,
 		HideHelpCommand:           true,
-		Flags: []cli.Flag{&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error", EnvVars: []string{"FLINK_GO_LOG_LEVEL"}},
+		Flags: []cli.Flag{&cli.StringFlag{Name: "log-level", Value: "info", Usage: "root log level (trace, debug, info, warn, error) of this command and the processes it starts; overrides env.log.level and the log classifications", EnvVars: []string{"FLINK_GO_LOG_LEVEL"}},
 			&cli.StringFlag{Name: "classifications", Usage: "EMR configuration classifications (file, https:// or s3:// URL), applied after the config file and before -D", EnvVars: []string{"FLINK_GO_CLASSIFICATIONS"}}},
 		Before: func(c *cli.Context) error {
-			os.Setenv(cluster.EnvLogLevel, c.String("log-level"))
+			// Only an explicit --log-level (or FLINK_GO_LOG_LEVEL) overrides the root level of
+			// env.log.level / the log classifications, here and in the processes started.
+			if c.IsSet("log-level") {
+				os.Setenv(cluster.EnvLogLevel, c.String("log-level"))
+			}
 			return nil
 		},
 		Commands: append(append(addYarnTargetFlag([]*cli.Command{runCommand(), listCommand(), cancelCommand(), savepointCommand(), stopCommand(), infoCommand(), configCommand(), clusterCommand()}), yarncli.Commands()...), append(yarnCommands(), emr.Commands()...)...),
@@ -103,6 +107,25 @@ func loadConfig(c *cli.Context, flagValues map[string]string) (*configs.Configur
 	if err := cluster.ConfigureFileSystems(cfg.Map()); err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
+	// The configuration's logging (env.log.*): the cluster scope's keys are checked here so that
+	// a bad value fails before any process starts; the CLI's own scope (session scope for
+	// yarn-session) becomes the logger of this command (in c.Context). Messages of the
+	// configuration loading above went to the bootstrap logger (stderr, warn).
+	if _, err := cluster.LoggingFromConfig(cfg.Map(), cluster.ScopeCluster); err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("logging configuration: %w", err)}
+	}
+	scope, file := cluster.ScopeCLI, "client.log"
+	if c.Command != nil && c.Command.Name == "yarn-session" {
+		scope, file = cluster.ScopeSession, "yarn-session.log"
+	}
+	cliLog, _, err := cluster.NewLogger(cfg.Map(), scope, file)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	if c.Context == nil {
+		c.Context = context.Background()
+	}
+	c.Context = cliLog.WithContext(c.Context)
 	return cfg, nil
 }
 
@@ -532,7 +555,12 @@ func clusterCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					return cluster.RunSession(c.Context, cfg, cluster.Logger())
+					log, closer, err := cluster.NewLogger(cfg.Map(), cluster.ScopeCluster, "jobmanager.log")
+					if err != nil {
+						return &exitError{code: 2, err: err}
+					}
+					defer closer.Close()
+					return cluster.RunSession(c.Context, cfg, log)
 				},
 			},
 		},
