@@ -642,6 +642,12 @@ func (j *JobMaster) checkFinal(eg *ExecutionGraph) {
 func (j *JobMaster) onUpdate(eg *ExecutionGraph, u *jobgraph.TaskExecutionState) Transition {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if eg.Lookup(u.ExecutionId) == nil {
+		// An execution of an earlier attempt, e.g. a task of the previous JobManager cancelled by
+		// a TaskManager that registered with this one (high availability): not this attempt's.
+		j.log.Debug().Str("execution", u.ExecutionId).Str("state", u.State.String()).Str("error", u.Error).Msg("update of an execution that is not part of the current attempt ignored")
+		return NoChange
+	}
 	if u.State == jobgraph.ExecutionState_FAILED {
 		e := eg.Lookup(u.ExecutionId)
 		task := ""
