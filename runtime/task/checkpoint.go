@@ -178,8 +178,10 @@ func (t *Task) decline(id int64, reason string) {
 
 // performCheckpoint snapshots every operator of the chain (synchronously), forwards the barrier,
 // then writes the keyed state files and acknowledges asynchronously. A Pebble backend prepares
-// an incremental checkpoint (flush + hard links) here and uploads it asynchronously; savepoints
-// and the heap backend serialize the canonical FGKS snapshot here.
+// an incremental checkpoint (flush + hard links) here and uploads it asynchronously; Pebble
+// savepoints stream the canonical FGKS dump to local disk here. The heap backend only captures
+// a copy-on-write snapshot here (O(key groups)): its FGKS bytes are serialized asynchronously,
+// for checkpoints and savepoints alike.
 func (t *Task) performCheckpoint(b barrier, alignment time.Duration) {
 	start := time.Now()
 	v := t.d.Vertex
@@ -227,21 +229,34 @@ func (t *Task) performCheckpoint(b barrier, alignment time.Duration) {
 			keyed[i].file = f
 			continue
 		}
-		data, err := be.Snapshot()
+		if be.Type() == state.BackendPebble { // no checkpoint directory: inline FGKS export
+			data, err := be.Snapshot()
+			if err != nil {
+				fail(fmt.Sprintf("keyed state snapshot of %s: %v", o.Name, err))
+				return
+			}
+			keyed[i].data = data
+			continue
+		}
+		// Heap backend: only capture a copy-on-write view here (O(key groups)); writeAndAck
+		// serializes it off the task goroutine.
+		hs, err := be.SnapshotAsync()
 		if err != nil {
 			fail(fmt.Sprintf("keyed state snapshot of %s: %v", o.Name, err))
 			return
 		}
-		keyed[i].data = data
+		keyed[i].heap = hs
 	}
 	snap.SyncMs = time.Since(start).Milliseconds()
 	t.broadcastBarrier(b)
 	go t.writeAndAck(b, snap, keyed)
 }
 
-// keyedSnapshot is the synchronous result for one operator: FGKS bytes, an FGKS file on local
-// disk (Pebble savepoints) or a prepared incremental Pebble checkpoint.
+// keyedSnapshot is the synchronous result for one operator: a heap backend's copy-on-write
+// snapshot (serialized into data by serializeHeap off the task goroutine), FGKS bytes, an FGKS
+// file on local disk (Pebble savepoints) or a prepared incremental Pebble checkpoint.
 type keyedSnapshot struct {
+	heap   *state.HeapSnapshot
 	data   []byte
 	file   string
 	pebble *state.PebbleCheckpoint
@@ -249,6 +264,9 @@ type keyedSnapshot struct {
 
 // release drops what an abandoned checkpoint holds locally.
 func (k keyedSnapshot) release() {
+	if k.heap != nil {
+		k.heap.Release()
+	}
 	if k.pebble != nil {
 		k.pebble.Release()
 	}
@@ -316,7 +334,12 @@ func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed []
 	defer cancel()
 	for i := range keyed {
 		st := snap.Operators[i]
-		h, written, err := t.writeKeyed(ctx, b, st, keyed[i])
+		k, err := serializeHeap(keyed[i], st.OperatorId)
+		var h *jobgraph.StateHandle
+		var written int64
+		if err == nil {
+			h, written, err = t.writeKeyed(ctx, b, st, k)
+		}
 		if err != nil {
 			for _, k := range keyed[i+1:] {
 				k.release()
@@ -339,34 +362,35 @@ func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed []
 	}
 }
 
+// serializeHeap turns a heap backend's copy-on-write snapshot into FGKS bytes (off the task
+// goroutine) and releases it, so the task stops copying on its behalf; other kinds pass as is.
+func serializeHeap(k keyedSnapshot, operatorID string) (keyedSnapshot, error) {
+	if k.heap == nil {
+		return k, nil
+	}
+	data, err := k.heap.Bytes()
+	k.heap.Release()
+	k.heap = nil
+	if err != nil {
+		return k, fmt.Errorf("serializing the keyed state of operator %s: %w", operatorID, err)
+	}
+	k.data = data
+	return k, nil
+}
+
 // deleteNewShared removes the shared files that the given operators' pebble-v1 handles
-// uploaded for checkpoint b (New), after the checkpoint failed before its acknowledgement, and
-// their files written outside the checkpoint's directory (entropy-injected: the abort's
-// recursive deletion of the directory does not reach them).
+// uploaded for checkpoint b (New), after the checkpoint failed before its acknowledgement.
 func (t *Task) deleteNewShared(ctx context.Context, b barrier, ops []*jobgraph.OperatorSubtaskState) {
 	fsys, dir, err := fs.Get(ctx, b.dir)
 	if err != nil {
 		return
 	}
 	sharedDir := path.Join(path.Dir(strings.TrimRight(dir, "/")), checkpoint.SharedDirName)
-	inDir := strings.TrimRight(b.dir, "/") + "/"
 	for _, st := range ops {
-		if st.Keyed == nil {
-			continue
-		}
-		if st.Keyed.Format != state.FormatPebble {
-			if p := st.Keyed.Path; p != "" && !strings.HasPrefix(p, inDir) {
-				t.deleteOutside(ctx, p)
-			}
+		if st.Keyed == nil || st.Keyed.Format != state.FormatPebble {
 			continue
 		}
 		for _, f := range st.Keyed.Files {
-			if checkpoint.IsAbsolutePath(f.Path) {
-				if !f.Shared || f.New {
-					t.deleteOutside(ctx, f.Path)
-				}
-				continue
-			}
 			if f.Shared && f.New {
 				if err := fsys.Delete(ctx, path.Join(sharedDir, f.Path), false); err != nil {
 					t.log.Warn().Err(err).Str("file", f.Path).Msg("could not delete a shared file of a failed checkpoint")
@@ -386,11 +410,7 @@ func (t *Task) writeKeyed(ctx context.Context, b barrier, st *jobgraph.OperatorS
 	case b.dir == "":
 		return &jobgraph.StateHandle{Inline: k.data, Size: int64(len(k.data))}, int64(len(k.data)), nil
 	}
-	path, _, err := t.dataURI(b, strings.TrimRight(b.dir, "/")+"/"+fmt.Sprintf("%s-%d.keyed", st.OperatorId, t.d.Subtask))
-	if err != nil {
-		k.release()
-		return nil, 0, err
-	}
+	path := strings.TrimRight(b.dir, "/") + "/" + fmt.Sprintf("%s-%d.keyed", st.OperatorId, t.d.Subtask)
 	fsys, p, err := fs.Get(ctx, path)
 	if err != nil {
 		k.release()
@@ -411,8 +431,7 @@ func (t *Task) writeKeyed(ctx context.Context, b barrier, st *jobgraph.OperatorS
 
 // uploadPebble uploads an incremental Pebble checkpoint: new SST files into the job's shared
 // directory (the sibling "shared" of the chk-<n> directory), the private files into
-// chk-<n>/<operator>-<subtask>/. The handle's paths are relative as in _metadata; with S3
-// entropy injection (entropy.go) both directories are injected and the paths absolute URIs.
+// chk-<n>/<operator>-<subtask>/. The handle's paths are relative as in _metadata.
 func (t *Task) uploadPebble(ctx context.Context, b barrier, st *jobgraph.OperatorSubtaskState, p *state.PebbleCheckpoint) (*jobgraph.StateHandle, int64, error) {
 	fsys, dir, err := fs.Get(ctx, b.dir)
 	if err != nil {
@@ -421,53 +440,17 @@ func (t *Task) uploadPebble(ctx context.Context, b barrier, st *jobgraph.Operato
 	}
 	dir = strings.TrimRight(dir, "/")
 	sub := fmt.Sprintf("%s-%d", safeName(st.OperatorId), t.d.Subtask)
-	sharedDir, privateDir := path.Join(path.Dir(dir), checkpoint.SharedDirName), path.Join(dir, sub)
-	sharedPrefix, privatePrefix := "", sub+"/"
-	sharedURI, sharedInjected, err := t.pebbleSharedDir(b, st.OperatorId)
+	sharedDir := path.Join(path.Dir(dir), checkpoint.SharedDirName)
+	up, err := p.Upload(ctx, fsys, sharedDir, path.Join(dir, sub))
 	if err != nil {
-		p.Release()
-		return nil, 0, err
-	}
-	privateURI, privateInjected, err := t.dataURI(b, strings.TrimRight(b.dir, "/")+"/"+sub)
-	if err != nil {
-		p.Release()
-		return nil, 0, err
-	}
-	for _, d := range []struct {
-		injected bool
-		uri      string
-		dir      *string
-		prefix   *string
-	}{{sharedInjected, sharedURI, &sharedDir, &sharedPrefix}, {privateInjected, privateURI, &privateDir, &privatePrefix}} {
-		if !d.injected {
-			continue
-		}
-		dfs, dp, err := fs.Get(ctx, d.uri)
-		if err != nil {
-			p.Release()
-			return nil, 0, fmt.Errorf("checkpoint storage %s: %w", d.uri, err)
-		}
-		if dfs != fsys {
-			p.Release()
-			return nil, 0, fmt.Errorf("checkpoint storage: entropy-injected directory %s is on another file system than %s", d.uri, b.dir)
-		}
-		*d.dir, *d.prefix = dp, d.uri+"/"
-	}
-	up, err := p.Upload(ctx, fsys, sharedDir, privateDir)
-	if err != nil {
-		if privateInjected { // outside chk-<n>: the abort's directory deletion does not reach it
-			if derr := fsys.Delete(ctx, privateDir, true); derr != nil && !errors.Is(derr, fs.ErrNotExist) {
-				t.log.Warn().Err(derr).Str("dir", privateURI).Msg("could not delete the private files of a failed checkpoint upload")
-			}
-		}
 		return nil, 0, fmt.Errorf("keyed state of operator %s: %w", st.OperatorId, err)
 	}
 	h := &jobgraph.StateHandle{Format: state.FormatPebble, Size: up.Snapshot.StateSize() + up.Descriptor.Size + up.Meta.Size}
 	for _, f := range up.Snapshot.Files {
-		h.Files = append(h.Files, &jobgraph.StateFileRef{Path: sharedPrefix + f.Name, Size: f.Size, Shared: true, New: f.New})
+		h.Files = append(h.Files, &jobgraph.StateFileRef{Path: f.Name, Size: f.Size, Shared: true, New: f.New})
 	}
 	for _, f := range append(append([]pebblestore.SnapshotFile(nil), up.Snapshot.Private...), up.Descriptor, up.Meta) {
-		h.Files = append(h.Files, &jobgraph.StateFileRef{Path: privatePrefix + f.Name, Size: f.Size})
+		h.Files = append(h.Files, &jobgraph.StateFileRef{Path: sub + "/" + f.Name, Size: f.Size})
 	}
 	t.log.Debug().Int64("checkpoint", b.id).Str("operator", st.OperatorId).Int64("uploaded", up.UploadedBytes).
 		Int64("state", h.Size).Msg("incremental keyed state checkpoint")
