@@ -17,9 +17,9 @@ import (
 )
 
 // TestYarnMore holds the remaining YARN acceptance checks: application mode at -p 4 with
-// checkpoints on HDFS (and the idle RSS of the AM and TaskManager processes), and a job that
-// survives the loss of a NodeManager. The NodeManager subtest runs last: the stopped node stays
-// down until the cluster restarts.
+// checkpoints on HDFS (and the idle RSS of the AM and TaskManager processes) on the shared
+// mini-cluster, and a job that survives the loss of a NodeManager on a private mini-cluster of
+// its own (the stopped node stays down until that cluster stops, so no other test may see it).
 func TestYarnMore(t *testing.T) {
 	yarnCluster = testbed.Require(t)
 	defer func() { yarnCluster = nil }()
@@ -191,33 +191,35 @@ func testYarnApplicationP4AndRSS(t *testing.T) {
 	t.Logf("-p 4: %d output lines exact", len(got))
 }
 
-// envStopNodeManager opts in to testYarnStopNodeManager, which stops a NodeManager of the
-// mini-cluster it uses for as long as that cluster runs: run it on a cluster of its own, e.g.
-//
-//	FLINK_GO_HADOOP_WORK=/tmp/h17-hadoop FLINK_GO_TEST_STOP_NODEMANAGER=1 go test ./client -run TestYarnMore
-const envStopNodeManager = "FLINK_GO_TEST_STOP_NODEMANAGER"
+// stopNodeManagerOptions shape the private cluster of testYarnStopNodeManager: 3 NodeManagers
+// of 1024 MB hold 4 containers of 256 MB each, so the AM and 4 TaskManagers cannot share one
+// node (some TaskManager runs on a node without the AM, the one to stop) and the two surviving
+// nodes hold every replacement. The RM declares a silent node LOST after 10 s.
+var stopNodeManagerOptions = testbed.PrivateOptions{NodeManagers: 3, NMMemoryMB: 1024, NMVCores: 4, NMExpiry: 10 * time.Second}
 
 // testYarnStopNodeManager stops the NodeManager that runs TaskManagers (but not the AM) of a
-// running application-mode counting job with checkpoints on HDFS: the job recovers on new
-// containers of the other node and its output is exactly once.
+// running application-mode counting job with checkpoints on HDFS, on a private mini-cluster:
+// the job recovers on new containers of the surviving nodes and its output is exactly once.
 func testYarnStopNodeManager(t *testing.T) {
-	if os.Getenv(envStopNodeManager) != "1" {
-		t.Skipf("stopping a NodeManager would take it away from every test sharing the mini-cluster; set %s=1 and FLINK_GO_HADOOP_WORK to a private directory", envStopNodeManager)
-	}
-	y := setupYarn(t)
-	const records, keys, every = 60_000, 20, 100
+	began := time.Now()
+	pc := testbed.RequirePrivate(t, stopNodeManagerOptions)
+	clusterUp := time.Since(began)
+	y := setupYarnOn(t, pc)
+	const records, keys, every = 20_000, 20, 100
 	base := "hdfs://" + y.fs.Authority() + y.dir
+	submitted := time.Now()
 	appID := y.runDetached(t, append(append([]string{"run", "-t", "yarn-application", "-d", "-p", "4"},
 		y.dflags("execution.checkpointing.interval=1s", "execution.checkpointing.dir="+base+"/ckpt",
 			"restart-strategy.type=fixed-delay", "restart-strategy.fixed-delay.attempts=20", "restart-strategy.fixed-delay.delay=1s",
-			// The RM keeps the containers of a node that unregistered RUNNING (it does not report
-			// them completed to the AM), so the JobManager learns of the lost TaskManagers only
-			// through their heartbeat timeout: 50 s by default, longer than 20 restarts at 1 s.
+			// The JobManager learns of the lost TaskManagers through their heartbeat timeout (50 s
+			// by default, longer than 20 restarts at 1 s) or through the containers' completion,
+			// which the RM reports only when it declares the node LOST (10 s here).
 			"heartbeat.interval=1s", "heartbeat.timeout=5s")...),
 		bin("counting"), "--records", fmt.Sprint(records), "--keys", fmt.Sprint(keys), "--every", fmt.Sprint(every), "--rate", "1000",
 		"--output", base+"/out")...)
+	logAMOnFailure(t, pc, appID)
 
-	// Wait for a committed checkpoint (the first part file) and the 4 TaskManagers.
+	// Wait for a committed checkpoint (the first part file): all 4 TaskManagers run by then.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	first := y.firstOutput(ctx, y.dir+"/out")
 	cancel()
@@ -226,7 +228,7 @@ func testYarnStopNodeManager(t *testing.T) {
 	}
 	nodeIndex := map[string]int{}
 	for i := 0; ; i++ {
-		a := y.c.Property("yarn.nm." + strconv.Itoa(i) + ".address")
+		a := pc.Property("yarn.nm." + strconv.Itoa(i) + ".address")
 		if a == "" {
 			break
 		}
@@ -243,50 +245,77 @@ func testYarnStopNodeManager(t *testing.T) {
 			before[p.container] = true
 		}
 	}
+	// The victim: the node without the AM that runs the most TaskManagers (ties by name).
 	victim := ""
-	for n := range tmsOn {
-		if n != amNode {
+	for n, cs := range tmsOn {
+		if n != amNode && (victim == "" || len(cs) > len(tmsOn[victim]) || len(cs) == len(tmsOn[victim]) && n < victim) {
 			victim = n
 		}
 	}
 	t.Logf("AM on %s, TaskManagers %v, NodeManagers %v", amNode, tmsOn, nodeIndex)
+	if amNode == "" || len(before) != 4 {
+		t.Fatalf("found the AM on %q and %d TaskManager processes of %s, want the AM and 4", amNode, len(before), appID)
+	}
 	if victim == "" {
-		t.Skipf("every TaskManager of %s runs on the AM's node %s: no node to stop without stopping the AM", appID, amNode)
+		t.Fatalf("every TaskManager of %s runs on the AM's node %s, which %v should make impossible: are containers larger than 256 MB?",
+			appID, amNode, stopNodeManagerOptions)
 	}
 	idx, ok := nodeIndex[victim]
 	if !ok {
 		t.Fatalf("TaskManager node %s is not among the NodeManagers %v", victim, nodeIndex)
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
-	err := y.c.StopNodeManager(sctx, idx)
+	err := pc.StopNodeManager(sctx, idx)
 	scancel()
 	if err != nil {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	t.Logf("stopped NodeManager %d (%s), which ran %d TaskManagers", idx, victim, len(tmsOn[victim]))
+	t.Logf("stopped NodeManager %d (%s), which ran %d TaskManagers, %s after the submission", idx, victim,
+		len(tmsOn[victim]), stopped.Sub(submitted).Round(time.Millisecond))
 
-	// New TaskManager containers come up on the surviving node.
-	replaced := false
-	id, _ := yarn.ParseApplicationID(appID)
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && !replaced; time.Sleep(500 * time.Millisecond) {
-		if rep, err := y.rm.GetApplicationReport(context.Background(), id); err == nil && rep.State.Terminal() {
+	// New TaskManager containers come up on the surviving nodes; the RM declares the node lost.
+	replaced, lost, ended := 0, time.Duration(0), false
+	id, err := yarn.ParseApplicationID(appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && (replaced < len(tmsOn[victim]) || lost == 0); time.Sleep(500 * time.Millisecond) {
+		rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		rep, err := y.rm.GetApplicationReport(rctx, id)
+		if lost == 0 {
+			if nodes, err := pc.Nodes(rctx); err == nil {
+				for _, n := range nodes {
+					if n.ID == victim && n.State != "RUNNING" {
+						lost = time.Since(stopped)
+						t.Logf("the RM reports %s %s after %s", victim, n.State, lost.Round(time.Millisecond))
+					}
+				}
+			}
+		}
+		rcancel()
+		if err == nil && rep.State.Terminal() {
+			ended = true
 			break
 		}
 		for _, p := range containerProcs(appID) {
 			if p.role != "yarn-application" && !before[p.container] {
+				before[p.container] = true
 				if p.node == victim {
 					t.Errorf("new TaskManager %s on the stopped node %s", p.container, victim)
 				}
-				replaced = true
+				replaced++
 				t.Logf("replacement TaskManager %s on %s after %s", p.container, p.node, time.Since(stopped).Round(time.Millisecond))
 			}
 		}
 	}
-	if !replaced {
-		t.Errorf("no new TaskManager container within 2 minutes of the NodeManager stop")
+	if replaced < len(tmsOn[victim]) && !ended {
+		// The job cannot run at -p 4 without a replacement for every lost TaskManager: fail now
+		// rather than wait for an end that will not come.
+		t.Fatalf("%d of the %d lost TaskManagers replaced within 2 minutes of the NodeManager stop: did the AM ask the RM for every replacement?",
+			replaced, len(tmsOn[victim]))
 	}
-	rep := y.waitEnd(t, appID, 5*time.Minute)
+	rep := y.waitEnd(t, appID, 3*time.Minute)
 	if rep.Final != yarn.FinalSucceeded {
 		t.Fatalf("%s ended %s/%s: %s", appID, rep.State, rep.Final, rep.Diagnostics)
 	}
@@ -295,5 +324,11 @@ func testYarnStopNodeManager(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("output after the NodeManager stop: %d lines, want %d (first got %q)", len(got), len(want), got[:min(3, len(got))])
 	}
-	t.Logf("recovered from the NodeManager stop; %d output lines exactly once, %s after the stop", len(got), time.Since(stopped).Round(time.Millisecond))
+	for i := 0; i < 50 && len(y.stagedApps(t)) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	y.assertNothingLeft(t)
+	t.Logf("recovered from the NodeManager stop; %d output lines exactly once; private cluster up in %s, first output %s after the submission, job ended %s after the stop, %s in all",
+		len(got), clusterUp.Round(time.Millisecond), first.Sub(submitted).Round(time.Millisecond),
+		time.Since(stopped).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 }
