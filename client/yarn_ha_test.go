@@ -3,14 +3,19 @@ package client_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/flink-go/flink-go/client"
 	"github.com/flink-go/flink-go/testing/hadoop/testbed"
 	"github.com/flink-go/flink-go/yarn"
 )
@@ -25,6 +30,7 @@ func TestYarnHA(t *testing.T) {
 	yarnCluster = testbed.Require(t)
 	defer func() { yarnCluster = nil }()
 	t.Run("KillApplicationMaster", testYarnHAKillAM)
+	t.Run("KillSessionApplicationMaster", testYarnHAKillSessionAM)
 }
 
 // completedCheckpoints lists the chk-<n> directories with a _metadata file below an HDFS
@@ -169,4 +175,124 @@ func haContains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// testYarnHAKillSessionAM: a detached session with two AM attempts allowed runs one counting job
+// with checkpoints on HDFS; the session AM is killed with SIGKILL once a checkpoint completed.
+// Attempt 2 recovers the job (same job id, from its newest checkpoint) with the kept
+// TaskManagers; the job finishes with exactly the failure-free output; the session then stops
+// normally through the new attempt.
+func testYarnHAKillSessionAM(t *testing.T) {
+	y := setupYarn(t)
+	const records, keys, every = 500_000, 100, 1000
+	base := "hdfs://" + y.fs.Authority() + y.dir
+	r := y.cli(t, 3*time.Minute, nil, nil, append([]string{"yarn-session", "-d", "-jm", "256", "-tm", "256m", "-s", "1"}, y.dflags("yarn.application-attempts=2")...)...)
+	if r.code != 0 {
+		t.Fatalf("yarn-session -d: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	rec, err := os.ReadFile(filepath.Join(y.home, "yarn-session.properties"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`applicationID=(application_\d+_\d+)`).FindStringSubmatch(string(rec))
+	if m == nil {
+		t.Fatalf("properties file: %q", rec)
+	}
+	appID := m[1]
+	app, err := yarn.ParseApplicationID(appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = y.cli(t, 3*time.Minute, nil, nil, append(append([]string{"run", "-t", "yarn-session", "-d", "-p", "2"},
+		y.dflags("yarn.application.id="+appID, "execution.checkpointing.interval=1s", "execution.checkpointing.dir="+base+"/ckpt")...),
+		bin("counting"), "--records", fmt.Sprint(records), "--keys", fmt.Sprint(keys), "--every", fmt.Sprint(every), "--rate", "25000",
+		"--output", base+"/out")...)
+	jm := regexp.MustCompile(`JobID ([0-9a-f]{32})`).FindStringSubmatch(r.stdout)
+	if r.code != 0 || jm == nil {
+		t.Fatalf("run on the session: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	jobID := jm[1]
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	amContainer := fmt.Sprintf("container_%s_01_000001", strings.TrimPrefix(appID, "application_"))
+	killed := false
+	for !killed {
+		if ctx.Err() != nil {
+			t.Fatalf("no completed checkpoint of job %s with the session AM running within 5 minutes (processes %+v)", jobID, containerProcs(appID))
+		}
+		time.Sleep(200 * time.Millisecond)
+		if len(y.completedCheckpoints(ctx, y.dir+"/ckpt")) == 0 {
+			continue
+		}
+		for _, p := range containerProcs(appID) {
+			if p.container == amContainer {
+				if err := syscall.Kill(p.pid, syscall.SIGKILL); err != nil {
+					t.Fatalf("kill -9 of the session AM (pid %d): %v", p.pid, err)
+				}
+				killed = true
+				t.Logf("killed the session AM (pid %d); completed checkpoints: %v", p.pid, y.completedCheckpoints(ctx, y.dir+"/ckpt"))
+			}
+		}
+	}
+
+	// Attempt 2 comes up; its REST API (the report's host and rpc port) shows the job finishing.
+	var rest *client.REST
+	for rest == nil {
+		if ctx.Err() != nil {
+			t.Fatalf("attempt 2 of %s did not come up within 5 minutes", appID)
+		}
+		time.Sleep(300 * time.Millisecond)
+		rep, err := y.rm.GetApplicationReport(ctx, app)
+		if err != nil || rep.State.Terminal() {
+			if err == nil {
+				t.Fatalf("the session ended %s/%s after the AM kill: %s", rep.State, rep.Final, rep.Diagnostics)
+			}
+			continue
+		}
+		if rep.CurrentAttempt.Attempt == 2 && rep.State == yarn.StateRunning && rep.RPCPort > 0 {
+			rest = client.NewREST(net.JoinHostPort(rep.Host, strconv.Itoa(int(rep.RPCPort))))
+		}
+	}
+	state := ""
+	for state != "FINISHED" {
+		if ctx.Err() != nil {
+			t.Fatalf("job %s is %q on attempt 2, not FINISHED within 5 minutes", jobID, state)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if j, err := rest.Job(ctx, jobID); err == nil {
+			state, _ = j["state"].(string)
+			if state == "FAILED" || state == "CANCELED" {
+				t.Fatalf("the recovered job ended %s: %v", state, j)
+			}
+		}
+	}
+	got := y.hdfsLines(t, y.dir+"/out")
+	want := expectedCounting(records, keys, every)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("output after the session AM kill: %d lines, want %d (first got %q)", len(got), len(want), got[:min(3, len(got))])
+	}
+
+	r = y.cli(t, 3*time.Minute, strings.NewReader("stop\n"), nil, append([]string{"yarn-session", "-id", appID}, y.dflags()...)...)
+	if r.code != 0 {
+		t.Fatalf("stop: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	rep := y.waitEnd(t, appID, 2*time.Minute)
+	if rep.State != yarn.StateFinished || rep.Final != yarn.FinalSucceeded || rep.CurrentAttempt.Attempt != 2 {
+		t.Fatalf("session after stop: %s/%s attempt %d: %s", rep.State, rep.Final, rep.CurrentAttempt.Attempt, rep.Diagnostics)
+	}
+	logs, err := y.c.ContainerLogs(appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := logs[fmt.Sprintf("container_%s_02_000001/jobmanager.log", strings.TrimPrefix(appID, "application_"))]
+	if !regexp.MustCompile(`recovering job ` + jobID + ` \([^)]*\) from checkpoint chk-\d+`).MatchString(second) {
+		t.Fatalf("attempt 2's jobmanager.log does not say it recovered job %s from a checkpoint:\n%s", jobID, second)
+	}
+	for k := range logs {
+		if strings.HasSuffix(k, "/taskmanager.log") && strings.Contains(k, "_02_") {
+			t.Errorf("TaskManager container %s was started by attempt 2; the kept ones should have been adopted", strings.TrimSuffix(k, "/taskmanager.log"))
+		}
+	}
+	y.assertNothingLeft(t)
 }
