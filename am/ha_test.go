@@ -1,10 +1,13 @@
 package am
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/flink-go/flink-go/configs"
 	"github.com/flink-go/flink-go/jobmanager"
@@ -157,5 +160,60 @@ func TestLaunchContextPassesTheLeaderFile(t *testing.T) {
 	clc, _ = spec.LaunchContext(ctr(1))
 	if _, ok := clc.Environment[taskmanager.EnvHALeader]; ok {
 		t.Fatal("leader file passed without HA")
+	}
+}
+
+// The driver adopts kept containers for the recovered job: the job's slot request asks YARN for
+// nothing; their TaskManagers registering again make them registered; a kept container that
+// completes is reported lost and replaced with a new container.
+func TestDriverAdoptsKeptContainers(t *testing.T) {
+	rm := &fakeRM{}
+	nm := &fakeNM{rm: rm, started: map[yarn.ContainerID]yarn.ContainerLaunchContext{}}
+	jm := &fakeJM{tms: map[string]TMView{}, lost: map[string]string{}}
+	spec := func(_ context.Context, job *jobmanager.JobInfo, slots int) (TaskManagerSpec, error) {
+		return TaskManagerSpec{BinaryName: "counting", JobManager: "am:1", JobID: job.ID, Slots: slots, HALeader: "hdfs:///ha/leader"}, nil
+	}
+	d, err := NewDriver(DriverConfig{Allocator: rm, NM: nm, Spec: spec, Interval: 20 * time.Millisecond, FastInterval: 5 * time.Millisecond,
+		Logger: zerolog.Nop(), Settings: map[string]string{"taskmanager.memory.process.size": "1024m", "taskmanager.numberOfTaskSlots": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.setJobView(jm)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	job := &jobmanager.JobInfo{ID: "rec", Graph: &jobgraph.JobGraph{JobId: "rec", Config: map[string]string{}}}
+	// Kept containers carry ids of attempt 1; the fake RM's new ones start at 1 as well, so use
+	// high sequence numbers for the kept ones.
+	kept := []yarn.Container{ctr(101), ctr(102)}
+	if err := d.Adopt(ctx, job, kept); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RequestSlots(ctx, job, 2); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if s, _ := nm.snapshot(); len(s) != 0 {
+		t.Fatalf("%d new containers started although 2 kept ones are on their way", len(s))
+	}
+	if c := d.Counts("rec"); c.Starting != 2 || c.Requested != 0 {
+		t.Fatalf("counts %+v, want 2 starting", c)
+	}
+	jm.register(cid(101).String())
+	jm.register(cid(102).String())
+	eventually(t, "both kept TaskManagers registered", func() bool { return d.Counts("rec").Registered == 2 })
+
+	rm.complete(yarn.ContainerStatus{ID: cid(102), State: yarn.ContainerComplete, ExitStatus: 137})
+	eventually(t, "a replacement for the lost kept container", func() bool { s, _ := nm.snapshot(); return len(s) == 1 })
+	started, _ := nm.snapshot()
+	for _, clc := range started {
+		if clc.Environment[taskmanager.EnvHALeader] != "hdfs:///ha/leader" {
+			t.Fatalf("replacement environment %v lacks the leader file", clc.Environment)
+		}
+	}
+	if err := d.Adopt(ctx, job, []yarn.Container{ctr(101)}); err == nil {
+		t.Fatal("a container adopted twice")
 	}
 }
