@@ -379,18 +379,33 @@ func serializeHeap(k keyedSnapshot, operatorID string) (keyedSnapshot, error) {
 }
 
 // deleteNewShared removes the shared files that the given operators' pebble-v1 handles
-// uploaded for checkpoint b (New), after the checkpoint failed before its acknowledgement.
+// uploaded for checkpoint b (New), after the checkpoint failed before its acknowledgement, and
+// their files written outside the checkpoint's directory (entropy-injected: the abort's
+// recursive deletion of the directory does not reach them).
 func (t *Task) deleteNewShared(ctx context.Context, b barrier, ops []*jobgraph.OperatorSubtaskState) {
 	fsys, dir, err := fs.Get(ctx, b.dir)
 	if err != nil {
 		return
 	}
 	sharedDir := path.Join(path.Dir(strings.TrimRight(dir, "/")), checkpoint.SharedDirName)
+	inDir := strings.TrimRight(b.dir, "/") + "/"
 	for _, st := range ops {
-		if st.Keyed == nil || st.Keyed.Format != state.FormatPebble {
+		if st.Keyed == nil {
+			continue
+		}
+		if st.Keyed.Format != state.FormatPebble {
+			if p := st.Keyed.Path; p != "" && !strings.HasPrefix(p, inDir) {
+				t.deleteOutside(ctx, p)
+			}
 			continue
 		}
 		for _, f := range st.Keyed.Files {
+			if checkpoint.IsAbsolutePath(f.Path) {
+				if !f.Shared || f.New {
+					t.deleteOutside(ctx, f.Path)
+				}
+				continue
+			}
 			if f.Shared && f.New {
 				if err := fsys.Delete(ctx, path.Join(sharedDir, f.Path), false); err != nil {
 					t.log.Warn().Err(err).Str("file", f.Path).Msg("could not delete a shared file of a failed checkpoint")
@@ -410,7 +425,11 @@ func (t *Task) writeKeyed(ctx context.Context, b barrier, st *jobgraph.OperatorS
 	case b.dir == "":
 		return &jobgraph.StateHandle{Inline: k.data, Size: int64(len(k.data))}, int64(len(k.data)), nil
 	}
-	path := strings.TrimRight(b.dir, "/") + "/" + fmt.Sprintf("%s-%d.keyed", st.OperatorId, t.d.Subtask)
+	path, _, err := t.dataURI(b, strings.TrimRight(b.dir, "/")+"/"+fmt.Sprintf("%s-%d.keyed", st.OperatorId, t.d.Subtask))
+	if err != nil {
+		k.release()
+		return nil, 0, err
+	}
 	fsys, p, err := fs.Get(ctx, path)
 	if err != nil {
 		k.release()
@@ -431,7 +450,8 @@ func (t *Task) writeKeyed(ctx context.Context, b barrier, st *jobgraph.OperatorS
 
 // uploadPebble uploads an incremental Pebble checkpoint: new SST files into the job's shared
 // directory (the sibling "shared" of the chk-<n> directory), the private files into
-// chk-<n>/<operator>-<subtask>/. The handle's paths are relative as in _metadata.
+// chk-<n>/<operator>-<subtask>/. The handle's paths are relative as in _metadata; with S3
+// entropy injection (entropy.go) both directories are injected and the paths absolute URIs.
 func (t *Task) uploadPebble(ctx context.Context, b barrier, st *jobgraph.OperatorSubtaskState, p *state.PebbleCheckpoint) (*jobgraph.StateHandle, int64, error) {
 	fsys, dir, err := fs.Get(ctx, b.dir)
 	if err != nil {
@@ -440,17 +460,53 @@ func (t *Task) uploadPebble(ctx context.Context, b barrier, st *jobgraph.Operato
 	}
 	dir = strings.TrimRight(dir, "/")
 	sub := fmt.Sprintf("%s-%d", safeName(st.OperatorId), t.d.Subtask)
-	sharedDir := path.Join(path.Dir(dir), checkpoint.SharedDirName)
-	up, err := p.Upload(ctx, fsys, sharedDir, path.Join(dir, sub))
+	sharedDir, privateDir := path.Join(path.Dir(dir), checkpoint.SharedDirName), path.Join(dir, sub)
+	sharedPrefix, privatePrefix := "", sub+"/"
+	sharedURI, sharedInjected, err := t.pebbleSharedDir(b, st.OperatorId)
 	if err != nil {
+		p.Release()
+		return nil, 0, err
+	}
+	privateURI, privateInjected, err := t.dataURI(b, strings.TrimRight(b.dir, "/")+"/"+sub)
+	if err != nil {
+		p.Release()
+		return nil, 0, err
+	}
+	for _, d := range []struct {
+		injected bool
+		uri      string
+		dir      *string
+		prefix   *string
+	}{{sharedInjected, sharedURI, &sharedDir, &sharedPrefix}, {privateInjected, privateURI, &privateDir, &privatePrefix}} {
+		if !d.injected {
+			continue
+		}
+		dfs, dp, err := fs.Get(ctx, d.uri)
+		if err != nil {
+			p.Release()
+			return nil, 0, fmt.Errorf("checkpoint storage %s: %w", d.uri, err)
+		}
+		if dfs != fsys {
+			p.Release()
+			return nil, 0, fmt.Errorf("checkpoint storage: entropy-injected directory %s is on another file system than %s", d.uri, b.dir)
+		}
+		*d.dir, *d.prefix = dp, d.uri+"/"
+	}
+	up, err := p.Upload(ctx, fsys, sharedDir, privateDir)
+	if err != nil {
+		if privateInjected { // outside chk-<n>: the abort's directory deletion does not reach it
+			if derr := fsys.Delete(ctx, privateDir, true); derr != nil && !errors.Is(derr, fs.ErrNotExist) {
+				t.log.Warn().Err(derr).Str("dir", privateURI).Msg("could not delete the private files of a failed checkpoint upload")
+			}
+		}
 		return nil, 0, fmt.Errorf("keyed state of operator %s: %w", st.OperatorId, err)
 	}
 	h := &jobgraph.StateHandle{Format: state.FormatPebble, Size: up.Snapshot.StateSize() + up.Descriptor.Size + up.Meta.Size}
 	for _, f := range up.Snapshot.Files {
-		h.Files = append(h.Files, &jobgraph.StateFileRef{Path: f.Name, Size: f.Size, Shared: true, New: f.New})
+		h.Files = append(h.Files, &jobgraph.StateFileRef{Path: sharedPrefix + f.Name, Size: f.Size, Shared: true, New: f.New})
 	}
 	for _, f := range append(append([]pebblestore.SnapshotFile(nil), up.Snapshot.Private...), up.Descriptor, up.Meta) {
-		h.Files = append(h.Files, &jobgraph.StateFileRef{Path: sub + "/" + f.Name, Size: f.Size})
+		h.Files = append(h.Files, &jobgraph.StateFileRef{Path: privatePrefix + f.Name, Size: f.Size})
 	}
 	t.log.Debug().Int64("checkpoint", b.id).Str("operator", st.OperatorId).Int64("uploaded", up.UploadedBytes).
 		Int64("state", h.Size).Msg("incremental keyed state checkpoint")
