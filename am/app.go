@@ -188,6 +188,10 @@ func start(ctx context.Context, conf *configs.Configuration, session bool, log z
 func (r *amRuntime) shutdown(status yarn.FinalStatus, diagnostics string, signalled bool) error {
 	var errs []error
 	del := func() {
+		if r.ha != nil && r.ha.keep {
+			r.log.Warn().Str("staging", r.staging).Str("ha", r.ha.settings.Root).Msg("keeping the staging and high-availability directories: stored jobs could not be read (inspect or remove them by hand)")
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := deleteStaging(ctx, r.staging, r.actx.Attempt.App); err != nil {
@@ -472,7 +476,7 @@ func (s *specSource) spec(ctx context.Context, job *jobmanager.JobInfo, slots in
 	if err != nil {
 		return TaskManagerSpec{}, err
 	}
-	cfgJSON, err := configJSON(job.Graph.Config)
+	cfgJSON, err := configJSON(tmConfig(job.Graph.Config))
 	if err != nil {
 		return TaskManagerSpec{}, err
 	}
@@ -536,7 +540,7 @@ func stagedResources(ctx context.Context, staging, binary string) (map[string]ya
 // further attempt will read it (Flink cleans up its HA data the same way). Under the staging
 // directory it is already gone.
 func (r *amRuntime) deleteHA() {
-	if r.ha == nil {
+	if r.ha == nil || r.ha.keep {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -140,6 +140,9 @@ type haState struct {
 	attempt  yarn.AttemptID
 	// previous are the containers YARN kept from earlier attempts (from the registration).
 	previous []yarn.Container
+	// keep is set when stored jobs could not be read: the HA (and staging) directory is then not
+	// deleted at the end, so nothing unreadable is lost.
+	keep bool
 }
 
 // openHA opens the store when HA is enabled (nil, nil otherwise).
@@ -167,6 +170,7 @@ func (r *amRuntime) recoverJobs(application bool) (RecoveryPlan, []*jobmanager.J
 	for _, e := range errs {
 		r.log.Error().Err(e).Msg("stored job cannot be recovered")
 	}
+	h.keep = len(errs) > 0
 	results, rerrs := h.store.Results(ctx)
 	for _, e := range rerrs {
 		r.log.Warn().Err(e).Msg("stored job result cannot be read")
