@@ -639,3 +639,66 @@ func TestRestoreOlderFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestValueSeparationCheckpoint: values of valueSeparation.MinimumSize bytes and more live in
+// blob files, which checkpoints upload as shared files next to the tables (once, then by
+// reference) and restores bring back; small values stay in the tables.
+func TestValueSeparationCheckpoint(t *testing.T) {
+	st := newStorage(t)
+	s := openTest(t, Options{})
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 2000; i++ {
+		size := 200
+		if i%2 == 1 {
+			size = valueSeparation.MinimumSize / 2
+		}
+		if err := s.Set(key(i), value(r, size)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	blobs := func(snap *Snapshot) (n int) {
+		for _, f := range snap.Files {
+			if strings.HasSuffix(f.LocalName, ".blob") {
+				n++
+			}
+		}
+		return n
+	}
+	snap1, _ := st.checkpoint(t, s, 1)
+	if blobs(snap1) == 0 {
+		t.Fatalf("checkpoint 1 holds no blob file: %+v", snap1.Files)
+	}
+	for i := 0; i < 2000; i += 100 {
+		if err := s.Set(key(i), value(r, 200)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap2, _ := st.checkpoint(t, s, 2)
+	old := map[string]bool{}
+	for _, f := range snap1.Files {
+		old[f.Name] = true
+	}
+	for _, f := range snap2.Files {
+		if f.New == old[f.Name] {
+			t.Errorf("checkpoint 2: file %s New=%v, but it was in checkpoint 1: %v", f.Name, f.New, old[f.Name])
+		}
+	}
+	if blobs(snap2) <= blobs(snap1) {
+		t.Errorf("checkpoint 2 references %d blob files, checkpoint 1 %d: the updates' blob file is missing", blobs(snap2), blobs(snap1))
+	}
+	want := dump(t, s)
+	rs, err := Restore(context.Background(), st.fsys, snap2, st.shared, st.private(2), Options{Dir: filepath.Join(t.TempDir(), "r")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	got := dump(t, rs)
+	if len(got) != len(want) {
+		t.Fatalf("restored %d keys, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("restored key %x differs", k)
+		}
+	}
+}

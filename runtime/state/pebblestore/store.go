@@ -52,6 +52,20 @@ const (
 // state.backend.rocksdb.bloom-filter.bits-per-key).
 const bloomBitsPerKey = 10
 
+// valueSeparation is the store's value-separation policy. MinimumSize: smaller values stay in
+// the tables (a blob handle saves little and costs a second read). MaxBlobReferenceDepth: a
+// compaction whose output would reference more overlapping blob files than this rewrites the
+// values into new blob files; random updates add one overlapping blob file per flush, so
+// this bounds how far a key range's values spread before they are gathered again.
+// TargetGarbageRatio: once a fifth of the blob bytes are overwritten or deleted values, Pebble
+// rewrites blob files, one at a time, to reclaim the space.
+var valueSeparation = pebble.ValueSeparationPolicy{
+	Enabled:               true,
+	MinimumSize:           64,
+	MaxBlobReferenceDepth: 100,
+	TargetGarbageRatio:    0.2,
+}
+
 // Options configure a Store.
 type Options struct {
 	// Dir is the store's local working directory (created if missing). The database lives in
@@ -170,6 +184,12 @@ func openDB(o Options, known map[string][]SnapshotFile) (*Store, error) {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(bloomBitsPerKey)
 		po.Levels[i].FilterType = pebble.TableFilter
 	}
+	// Value separation (docs/formats/pebble-state.md, "Pebble options"): values of at least
+	// valueSeparationMinSize bytes go to blob files, which compactions reference instead of
+	// rewriting. Compactions then rewrite keys and small handles, not the values, so the new
+	// files an incremental checkpoint uploads after random updates shrink several-fold and
+	// no single compaction uploads a large share of the state.
+	po.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy { return valueSeparation }
 	if o.tweak != nil {
 		o.tweak(po)
 	}
@@ -478,10 +498,16 @@ type Stats struct {
 	// DiskBytes is the space the database uses on local disk (tables, MANIFEST, files kept
 	// alive by prepared checkpoints).
 	DiskBytes uint64
-	// TableBytes and Tables are the size and number of live SST files: the state a full
-	// checkpoint would upload.
+	// TableBytes and Tables are the size and number of live SST files; BlobBytes and
+	// BlobFiles those of the live blob files holding separated values. Together they are
+	// the state a full checkpoint would upload.
 	TableBytes int64
 	Tables     int64
+	BlobBytes  int64
+	BlobFiles  int64
+	// BlobGarbageBytes estimates the overwritten or deleted values still in blob files
+	// (uncompressed), which blob-file rewrites reclaim.
+	BlobGarbageBytes int64
 	// L0Tables and L0Sublevels describe level 0; many sublevels slow reads and trigger
 	// compactions.
 	L0Tables    int64
@@ -506,6 +532,9 @@ func (s *Store) Stats() Stats {
 		DiskBytes:          m.DiskSpaceUsage(),
 		TableBytes:         total.TablesSize,
 		Tables:             total.TablesCount,
+		BlobBytes:          int64(m.BlobFiles.LiveSize),
+		BlobFiles:          int64(m.BlobFiles.LiveCount),
+		BlobGarbageBytes:   int64(m.BlobFiles.ValueSize - m.BlobFiles.ReferencedValueSize),
 		L0Tables:           m.Levels[0].TablesCount,
 		L0Sublevels:        m.Levels[0].Sublevels,
 		MemTableBytes:      m.MemTable.Size,
