@@ -119,6 +119,7 @@ func TestExactlyOnceKillTaskManagers(t *testing.T) {
 				bin("counting"), "--records", strconv.FormatInt(records, 10), "--keys", strconv.Itoa(keys), "--every", strconv.Itoa(every),
 				"--rate", "800000", "--output", out)
 			cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
+			bounded(cmd)
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {

@@ -38,6 +38,7 @@ func TestPebbleCheckpointRescale(t *testing.T) {
 	defer cancel()
 	args := append(append([]string{"run", "-t", "local", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port), "-D", "state.backend.type=pebble"}, common...), jobArgs(out)...)
 	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
+	bounded(cmd)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

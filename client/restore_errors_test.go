@@ -32,6 +32,7 @@ func TestRestoreErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin("flink-go"), append(append([]string{"run", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port)}, common...), jobArgs(filepath.Join(dir, "out0"))...)...)
+	bounded(cmd)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

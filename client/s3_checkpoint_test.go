@@ -51,6 +51,7 @@ func TestS3CheckpointsExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
+	bounded(cmd)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -142,6 +143,7 @@ func TestS3SavepointRestore(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin("flink-go"), append(append([]string{"run", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port)}, common...), job...)...)
+	bounded(cmd)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -59,6 +59,7 @@ func testSavepointRescale(t *testing.T, backend string) {
 	defer cancel()
 	args := append(append([]string{"run", "-t", "local", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port)}, common...), jobArgs(out)...)
 	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
+	bounded(cmd)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -144,6 +144,7 @@ func TestEmbeddedListCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin("flink-go"), "run", "-t", "local", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port), bin("unbounded"))
+	bounded(cmd)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+home, "FLINK_CONF_DIR=")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -549,6 +549,7 @@ func testYarnSIGTERMDuringDeployment(t *testing.T) {
 	defer cancel()
 	args := append(append([]string{"run", "-t", "yarn-application"}, y.dflags()...), bin("counting"), "--records", "100", "--output", "hdfs://"+y.fs.Authority()+y.dir+"/out")
 	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
+	bounded(cmd)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+y.home)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -904,6 +905,7 @@ func testYarnSessionAttachedInterrupt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin("flink-go"), append([]string{"yarn-session", "-jm", "256m", "-tm", "256m"}, y.dflags()...)...)
+	bounded(cmd)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+y.home)
 	stdin, err := cmd.StdinPipe() // stays open: the client follows until interrupted
 	if err != nil {

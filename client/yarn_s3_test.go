@@ -103,6 +103,7 @@ func testYarnS3KillTaskManager(t *testing.T, srv *s3bed.Server) {
 	defer cancel()
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
+	bounded(cmd)
 	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+y.home, "FLINK_CONF_DIR=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
