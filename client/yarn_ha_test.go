@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flink-go/flink-go/client"
+	"github.com/flink-go/flink-go/configs"
 	"github.com/flink-go/flink-go/testing/hadoop/testbed"
 	"github.com/flink-go/flink-go/yarn"
 )
@@ -295,4 +296,33 @@ func testYarnHAKillSessionAM(t *testing.T) {
 		}
 	}
 	y.assertNothingLeft(t)
+}
+
+// yarn.application-attempts > 1 implies high availability: containers are kept across attempts
+// and the failures validity interval applies; one attempt keeps nothing.
+func TestYarnAppSpecAttemptsImplyHA(t *testing.T) {
+	for _, c := range []struct {
+		kv       []string
+		attempts int32
+		keep     bool
+	}{
+		{[]string{"yarn.application-attempts", "2"}, 2, true},
+		{[]string{"yarn.application-attempts", "1"}, 1, false},
+		{nil, 1, false},
+		{[]string{"high-availability.type", "FILESYSTEM"}, 2, true},
+	} {
+		conf := configs.New()
+		for i := 0; i+1 < len(c.kv); i += 2 {
+			if err := conf.Set(c.kv[i], c.kv[i+1], configs.CodeOrigin("test")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := client.YarnAppSpecFrom(conf, client.YarnApplicationMode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.MaxAttempts != c.attempts || s.KeepContainers != c.keep || (c.keep && s.AttemptFailuresValidityInterval != 10*time.Second) {
+			t.Errorf("%v: attempts %d keep %v interval %s; want %d %v", c.kv, s.MaxAttempts, s.KeepContainers, s.AttemptFailuresValidityInterval, c.attempts, c.keep)
+		}
+	}
 }
