@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -207,4 +208,65 @@ func contents(m map[string]string) []string {
 		out = append(out, v)
 	}
 	return out
+}
+
+// TestYarnLogClassifications: on YARN (the mini-cluster), the flink-log4j classification given to
+// `run -t yarn-application` reaches the ApplicationMaster and the TaskManager containers, which
+// roll jobmanager.log / taskmanager.log in their container log dirs at the configured size,
+// keep the configured number of backups and log at the configured level.
+func TestYarnLogClassifications(t *testing.T) {
+	t.Setenv("FLINK_GO_LOG_LEVEL", "")
+	y := setupYarn(t)
+	base := "hdfs://" + y.fs.Authority() + y.dir
+	doc := filepath.Join(t.TempDir(), "log4j.json")
+	writeLog4jClassification(t, doc, "DEBUG", "1KB", "3", nil)
+	r := y.cli(t, 5*time.Minute, nil, nil, append(append([]string{"--classifications", doc, "run", "-t", "yarn-application", "-p", "2"},
+		y.dflags()...), bin("counting"), "--records", "20000", "--keys", "10", "--every", "1000", "--rate", "100000", "--output", base+"/out")...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	apps := y.apps(t)
+	if len(apps) != 1 {
+		t.Fatalf("applications: %+v", apps)
+	}
+	logs, err := y.c.ContainerLogs(apps[0].ID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKind := map[string]map[string]string{"jobmanager.log": {}, "taskmanager.log": {}}
+	for k, v := range logs {
+		file := filepath.Base(k)
+		for kind := range byKind {
+			if file == kind || strings.HasPrefix(file, kind+".") {
+				byKind[kind][k] = v
+			}
+		}
+	}
+	for kind, files := range byKind {
+		rolled, maxIndex := false, 0
+		for k, v := range files {
+			if strings.HasSuffix(k, kind+".1") {
+				rolled = true
+			}
+			if i := strings.LastIndex(k, kind+"."); i >= 0 {
+				var n int
+				fmt.Sscanf(k[i+len(kind)+1:], "%d", &n)
+				maxIndex = max(maxIndex, n)
+			}
+			// Records are rolled at 1 KB; other stderr output (none expected) could add to it.
+			if len(v) > 2048 {
+				t.Errorf("%s has %d bytes: not rolled at 1 KB", k, len(v))
+			}
+		}
+		if !rolled || maxIndex > 3 {
+			t.Errorf("%s: files %v: want rolled files, at most 3 backups", kind, sortedNames(files))
+		}
+		if lv := levelsIn(files); lv["DBG"] == 0 {
+			t.Errorf("%s: no DEBUG records (levels %v)", kind, lv)
+		}
+	}
+	if t.Failed() {
+		t.Logf("container log files: %v", sortedNames(logs))
+	}
+	y.assertNothingLeft(t)
 }
