@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/flink-go/flink-go/configs"
+	"github.com/flink-go/flink-go/s3fs"
 )
 
 // LogScope says which flink-go processes a logging configuration applies to.
@@ -747,5 +748,8 @@ func processLogger() zerolog.Logger {
 		log, _, _ = OpenLogging(LogPlan{Root: zerolog.InfoLevel, Console: true}, os.Stderr)
 	}
 	processLog = &log
+	// The S3 file system logs through a package logger of its own (the AWS SDK's retries,
+	// throttling): make it follow the process's setup (level filter, file).
+	s3fs.SetLogger(log)
 	return log
 }
