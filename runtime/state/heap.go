@@ -16,7 +16,7 @@
 // the first write to a key group after a snapshot copies that key group's map (maps.Clone),
 // and values of types with references (slices, maps, pointers) are deep-copied through their
 // codec when first read or written after a snapshot, since callers may change them in place.
-// See docs/runtime/heap-snapshots.md.
+// See docs/heap-snapshots.md.
 package state
 
 import (
