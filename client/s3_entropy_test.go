@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -191,6 +194,128 @@ func TestS3EntropyInjection(t *testing.T) {
 	}
 	checkLayout(t, bucket, idB, objs, seenB)
 	t.Logf("resumed job %s: %d checkpoints seen, all deleted after it finished", idB, seenB.count())
+}
+
+// TestS3EntropyFailover: with entropy injection and the pebble backend, a TaskManager process is
+// killed; the job restores from its injected checkpoint files and finishes with the exact
+// output, and the restarted subtasks keep uploading their SSTs to the injected shared
+// directories they restored from (so checkpoints after the restore stay incremental).
+func TestS3EntropyFailover(t *testing.T) {
+	srv := s3bed.Require(t)
+	bucket := srv.NewBucket(t)
+	client := srv.Client()
+	const records, keys, every = 2_000_000, 500, 100
+	want := expectedCounting(records, keys, every)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	args := append([]string{"run", "-t", "local", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port), "-D", "local.taskmanagers=2",
+		"-D", "local.taskmanagers.processes=true", "-D", "state.backend.type=pebble",
+		"-D", "execution.checkpointing.interval=300ms", "-D", "execution.checkpointing.dir=s3://" + bucket + "/_entropy_/ckpt",
+		"-D", "s3.entropy.key=_entropy_", "-D", "s3.entropy.length=4", "-D", "io.tmp.dirs=" + filepath.Join(dir, "tmp"),
+		"-D", "restart-strategy.type=fixed-delay", "-D", "restart-strategy.fixed-delay.attempts=10", "-D", "restart-strategy.fixed-delay.delay=200ms"},
+		s3Flags(srv.Config())...)
+	args = append(args, bin("counting"), "--records", strconv.Itoa(records), "--keys", strconv.Itoa(keys), "--every", strconv.Itoa(every),
+		"--rate", "250000", "--output", out)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
+	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var id string
+	for deadline := time.Now().Add(30 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, l := range strings.Split(flinkGoHome(t, dir, 10*time.Second, "list", "-m", addr).stdout, "\n") {
+			if strings.Contains(l, "RUNNING") {
+				id = strings.Fields(l)[0]
+			}
+		}
+	}
+	if id == "" {
+		t.Fatalf("job not running\n%s", stderr.String())
+	}
+	w := newMetaWatcher(client, bucket, id)
+	for deadline := time.Now().Add(60 * time.Second); w.count() < 2; time.Sleep(100 * time.Millisecond) {
+		if err := w.poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 60 s for 2 checkpoints of job %s, saw %d\n%s", id, w.count(), stderr.String())
+		}
+	}
+	var lastBefore int64
+	for cid := range w.all() {
+		lastBefore = max(lastBefore, cid)
+	}
+	killed := false
+	for _, p := range descendants(cmd.Process.Pid) {
+		if isTaskManager(p) && syscall.Kill(p, syscall.SIGKILL) == nil {
+			killed = true
+			break
+		}
+	}
+	if !killed {
+		t.Fatal("no TaskManager process to kill")
+	}
+	var errRun error
+	for running := true; running; {
+		select {
+		case errRun = <-done:
+			running = false
+		case <-time.After(100 * time.Millisecond):
+			if err := w.poll(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if errRun != nil {
+		t.Fatalf("job failed: %v\n%s", errRun, stderr.String())
+	}
+	if got := committedLines(t, out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("output differs: %d lines, want %d", len(got), len(want))
+	}
+	sharedDirs := func(after bool) (map[string]bool, map[string]bool) {
+		dirs, files := map[string]bool{}, map[string]bool{}
+		for cid, c := range w.all() {
+			if (cid > lastBefore) != after {
+				continue
+			}
+			for _, f := range c.Files() {
+				if f.Shared {
+					dirs[f.Path[:strings.LastIndexByte(f.Path, '/')]] = true
+					files[f.Path] = true
+				}
+			}
+		}
+		return dirs, files
+	}
+	beforeDirs, beforeFiles := sharedDirs(false)
+	afterDirs, afterFiles := sharedDirs(true)
+	if len(afterDirs) == 0 {
+		t.Fatalf("no checkpoint with shared files seen after the TaskManager was killed (checkpoints seen: %d, last before the kill %d)", w.count(), lastBefore)
+	}
+	for d := range afterDirs {
+		if !beforeDirs[d] {
+			t.Errorf("after the restore, SSTs go to %s, not to a shared directory the job used before %v (the restored subtask lost its incremental base)", d, beforeDirs)
+		}
+		if !strings.HasPrefix(d, "s3://"+bucket+"/") || strings.Contains(d, "_entropy_") || !strings.HasSuffix(d, "/ckpt/"+id+"/shared") {
+			t.Errorf("shared directory %s is not entropy-injected", d)
+		}
+	}
+	reused := 0
+	for f := range afterFiles {
+		if beforeFiles[f] {
+			reused++
+		}
+	}
+	t.Logf("%d checkpoints seen (%d before the kill); shared directories %d; %d SST files referenced both before and after the restore",
+		w.count(), lastBefore, len(beforeDirs), reused)
 }
 
 // jobState returns the session's state of a job ("" when not listed).

@@ -9,6 +9,7 @@ import (
 	"github.com/flink-go/flink-go/fs"
 	"github.com/flink-go/flink-go/runtime/checkpoint"
 	"github.com/flink-go/flink-go/runtime/jobgraph"
+	"github.com/flink-go/flink-go/runtime/serde"
 	"github.com/flink-go/flink-go/runtime/state"
 	"github.com/flink-go/flink-go/s3fs"
 )
@@ -75,7 +76,9 @@ func (t *Task) pebbleSharedDir(b barrier, opID string) (uri string, injected boo
 	if err != nil || !e.Active(shared) {
 		return shared, false, err
 	}
-	if dir := restoredSharedDir(t.d.RestoreState, opID); dir != "" && e.IsInjected(shared, dir) {
+	v := t.d.GetVertex()
+	own := keyGroupRange(int(v.GetMaxParallelism()), int(v.GetParallelism()), int(t.d.Subtask))
+	if dir := restoredSharedDir(t.d.RestoreState, opID, own); dir != "" && e.IsInjected(shared, dir) {
 		return dir, true, nil
 	}
 	seed := fmt.Sprintf("%s\x00%s\x00%d\x00%d", t.d.JobId, opID, t.d.Subtask, t.d.Attempt)
@@ -87,16 +90,24 @@ func (t *Task) pebbleSharedDir(b barrier, opID string) (uri string, injected boo
 }
 
 // restoredSharedDir returns the one directory holding the shared files of the operator's
-// pebble-v1 restore handle, when the deployment restores the operator from exactly one such
-// handle; else "".
-func restoredSharedDir(rs []*jobgraph.OperatorSubtaskState, opID string) string {
+// pebble-v1 restore handle, when the subtask owning key groups own restores directly from one
+// such handle covering exactly its key groups (state.PlanRestore's direct restore: the
+// deployment carries every old subtask's state, the others do not overlap); else "".
+func restoredSharedDir(rs []*jobgraph.OperatorSubtaskState, opID string, own serde.KeyGroupRange) string {
 	dir, handles := "", 0
 	for _, st := range rs {
 		if st.OperatorId != opID || st.Keyed == nil {
 			continue
 		}
+		kg := serde.KeyGroupRange{Start: int(st.Keyed.KeyGroupStart), End: int(st.Keyed.KeyGroupEnd)}
+		if !st.Keyed.KeyGroupsSet {
+			kg = keyGroupRange(int(st.MaxParallelism), int(st.Parallelism), int(st.Subtask))
+		}
+		if kg.End < own.Start || kg.Start > own.End {
+			continue // another subtask's key groups
+		}
 		handles++
-		if st.Keyed.Format != state.FormatPebble {
+		if st.Keyed.Format != state.FormatPebble || kg != own {
 			return ""
 		}
 		for _, f := range st.Keyed.Files {

@@ -9,7 +9,8 @@ import (
 )
 
 func entropyTask(conf map[string]string, restore ...*jobgraph.OperatorSubtaskState) *Task {
-	return &Task{d: &jobgraph.TaskDeployment{JobId: "job1", Subtask: 2, Attempt: 1, Config: conf, RestoreState: restore}}
+	return &Task{d: &jobgraph.TaskDeployment{JobId: "job1", Subtask: 2, Attempt: 1, Config: conf, RestoreState: restore,
+		Vertex: &jobgraph.Vertex{Parallelism: 4, MaxParallelism: 128}}}
 }
 
 func TestEntropyDataURI(t *testing.T) {
@@ -53,23 +54,32 @@ func TestEntropyPebbleSharedDir(t *testing.T) {
 	if other, _, _ := entropyTask(conf).pebbleSharedDir(b, "op2"); other == a {
 		t.Errorf("two operators share the injected directory %q (possible, but unlikely with 62^4 choices)", a)
 	}
-	// A subtask restored from one pebble handle of this job keeps its injected directory.
+	// A subtask restored from one pebble handle of this job (its own key groups 64..95; the
+	// deployment carries the other subtasks' handles too) keeps its injected directory.
 	restored := "s3://bkt/Zz9q/ckpt/job1/shared"
-	rs := &jobgraph.OperatorSubtaskState{OperatorId: "op", Keyed: &jobgraph.StateHandle{Format: state.FormatPebble, Files: []*jobgraph.StateFileRef{
+	handle := func(sub int32, dir string) *jobgraph.OperatorSubtaskState {
+		kg := keyGroupRange(128, 4, int(sub))
+		return &jobgraph.OperatorSubtaskState{OperatorId: "op", Subtask: sub, Parallelism: 4, MaxParallelism: 128, Keyed: &jobgraph.StateHandle{
+			Format: state.FormatPebble, KeyGroupStart: int32(kg.Start), KeyGroupEnd: int32(kg.End), KeyGroupsSet: true,
+			Files: []*jobgraph.StateFileRef{{Path: dir + "/y-000001.sst", Shared: true}}}}
+	}
+	rs := &jobgraph.OperatorSubtaskState{OperatorId: "op", Subtask: 2, Parallelism: 4, MaxParallelism: 128, Keyed: &jobgraph.StateHandle{Format: state.FormatPebble, Files: []*jobgraph.StateFileRef{
 		{Path: restored + "/x-000001.sst", Shared: true}, {Path: restored + "/x-000002.sst", Shared: true},
 		{Path: "s3://bkt/Qq11/ckpt/job1/chk-2/op-2/MANIFEST-1"},
 	}}}
-	if got, _, _ := entropyTask(conf, rs).pebbleSharedDir(b, "op"); got != restored {
+	if got, _, _ := entropyTask(conf, handle(0, "s3://bkt/Aa11/ckpt/job1/shared"), rs, handle(3, "s3://bkt/Bb22/ckpt/job1/shared")).pebbleSharedDir(b, "op"); got != restored {
 		t.Errorf("restored subtask uploads to %q, want its restored directory %q", got, restored)
 	}
 	// ... but never into another job's directory.
-	foreign := &jobgraph.OperatorSubtaskState{OperatorId: "op", Keyed: &jobgraph.StateHandle{Format: state.FormatPebble, Files: []*jobgraph.StateFileRef{
-		{Path: "s3://bkt/Zz9q/ckpt/other-job/shared/x-000001.sst", Shared: true}}}}
-	if got, _, _ := entropyTask(conf, foreign).pebbleSharedDir(b, "op"); got != a {
+	if got, _, _ := entropyTask(conf, handle(2, "s3://bkt/Zz9q/ckpt/other-job/shared")).pebbleSharedDir(b, "op"); got != a {
 		t.Errorf("restored from another job: uploads to %q, want %q", got, a)
 	}
-	// Two restore handles (rescale): a fresh directory.
-	if got, _, _ := entropyTask(conf, rs, rs).pebbleSharedDir(b, "op"); got != a {
+	// Rescaled: the handles of old subtasks 4 and 5 of 8 cover our key groups: a fresh directory.
+	old := func(sub int32) *jobgraph.OperatorSubtaskState {
+		return &jobgraph.OperatorSubtaskState{OperatorId: "op", Subtask: sub, Parallelism: 8, MaxParallelism: 128, Keyed: &jobgraph.StateHandle{
+			Format: state.FormatPebble, Files: []*jobgraph.StateFileRef{{Path: restored + "/z.sst", Shared: true}}}}
+	}
+	if got, _, _ := entropyTask(conf, old(4), old(5)).pebbleSharedDir(b, "op"); got != a {
 		t.Errorf("two restore handles: %q", got)
 	}
 	// No entropy: the plain shared directory.
