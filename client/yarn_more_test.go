@@ -211,9 +211,10 @@ func testYarnStopNodeManager(t *testing.T) {
 	appID := y.runDetached(t, append(append([]string{"run", "-t", "yarn-application", "-d", "-p", "4"},
 		y.dflags("execution.checkpointing.interval=1s", "execution.checkpointing.dir="+base+"/ckpt",
 			"restart-strategy.type=fixed-delay", "restart-strategy.fixed-delay.attempts=20", "restart-strategy.fixed-delay.delay=1s",
-			// The JobManager learns of the lost TaskManagers through their heartbeat timeout (50 s
-			// by default, longer than 20 restarts at 1 s) or through the containers' completion,
-			// which the RM reports only when it declares the node LOST (10 s here).
+			// The JobManager learns of the lost TaskManagers when a deployment to one fails, from
+			// their heartbeat timeout (50 s by default, longer than 20 restarts at 1 s), or from the
+			// containers' completion, which the RM reports only once it declares the node LOST
+			// (10 s here).
 			"heartbeat.interval=1s", "heartbeat.timeout=5s")...),
 		bin("counting"), "--records", fmt.Sprint(records), "--keys", fmt.Sprint(keys), "--every", fmt.Sprint(every), "--rate", "1000",
 		"--output", base+"/out")...)
@@ -257,8 +258,8 @@ func testYarnStopNodeManager(t *testing.T) {
 		t.Fatalf("found the AM on %q and %d TaskManager processes of %s, want the AM and 4", amNode, len(before), appID)
 	}
 	if victim == "" {
-		t.Fatalf("every TaskManager of %s runs on the AM's node %s, which %v should make impossible: are containers larger than 256 MB?",
-			appID, amNode, stopNodeManagerOptions)
+		t.Fatalf("every TaskManager of %s runs on the AM's node %s, which NodeManagers of %d MB should make impossible: are containers larger than 256 MB?",
+			appID, amNode, stopNodeManagerOptions.NMMemoryMB)
 	}
 	idx, ok := nodeIndex[victim]
 	if !ok {
