@@ -10,14 +10,17 @@ import (
 // the map slot, the entry struct and the slice and string headers.
 const entryOverhead = 96
 
-// valueCache is the store's write-back cache of recently read and written values, in front of
-// Pebble. A keyed operator reads and writes the same few keys over and over (a counter per
-// key, a window's accumulator); Pebble serves each Get from a memtable skiplist holding every
-// version written since the last flush, at several microseconds per read-modify-write, while
-// a map lookup costs a few tens of nanoseconds. Writes are kept in the cache (dirty) and go to
-// Pebble in one batch when the cache fills or before anything that reads Pebble as a whole
-// (iteration, export, range deletion, import, checkpoint, close), so a key written many times
-// between two flushes reaches the memtable once.
+// valueCache is the store's write-back cache of recently read values, in front of Pebble. A
+// keyed operator reads and writes the same few keys over and over (a counter per key, a
+// window's accumulator); Pebble serves each Get from a memtable skiplist holding every version
+// written since the last flush, at several microseconds per read-modify-write, while a map
+// lookup costs a few tens of nanoseconds. A Get brings a key into the cache; writes of a
+// cached key stay in the cache (dirty) and go to Pebble in one batch when the cache fills or
+// before anything that reads Pebble as a whole (iteration, export, range deletion, import,
+// checkpoint, close), so a key read and written many times between two flushes reaches the
+// memtable once. Writes of keys not in the cache (blind writes, typically of many distinct
+// keys: a load, a restore) go straight to Pebble, which the cache's bookkeeping would only
+// slow down.
 //
 // Entries also remember absence (present false): a Get of a missing key followed by its
 // first Set, the common first touch of a key, costs one Pebble lookup.
@@ -81,14 +84,20 @@ func (c *valueCache) put(key, v []byte, present bool) {
 	c.setVal(e, v, present)
 }
 
-// write records a Set (present) or Delete (!present) of key, to be flushed.
-func (c *valueCache) write(key, v []byte, present bool) {
-	e := c.entry(key)
+// write records a Set (present) or Delete (!present) of a cached key, to be flushed, and
+// reports whether key was cached; a key that is not is left to the caller to write to Pebble
+// directly (see Store.Set).
+func (c *valueCache) write(key, v []byte, present bool) bool {
+	e := c.m[string(key)]
+	if e == nil {
+		return false
+	}
 	c.setVal(e, v, present)
 	if !e.dirty {
 		e.dirty = true
 		c.dirty = append(c.dirty, e)
 	}
+	return true
 }
 
 // full reports whether the cache has outgrown its limit (the caller flushes and evicts).

@@ -27,11 +27,25 @@ func pebbleGet(t *testing.T, s *Store, key string) (string, bool) {
 // cache outgrows its limit, before iteration, range deletion, import and checkpoints.
 func TestValueCacheWriteBack(t *testing.T) {
 	s := openTest(t, Options{ValueCacheSize: 1 << 20})
+	// A blind write of a key the cache does not hold goes straight to Pebble.
+	if err := s.Set([]byte("k0"), []byte("v0")); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := pebbleGet(t, s, "k0"); !ok || v != "v0" {
+		t.Fatalf("blind Set of an uncached key: Pebble has %q %v, want v0", v, ok)
+	}
+	if _, _, found := s.cache.get([]byte("k0")); found {
+		t.Fatal("a blind Set brought its key into the cache")
+	}
+	// A Get brings a key in (here: as absent); its writes then stay in the cache.
+	if _, ok, err := s.Get([]byte("k1")); ok || err != nil {
+		t.Fatalf("Get k1 before any write: ok=%v err=%v", ok, err)
+	}
 	if err := s.Set([]byte("k1"), []byte("v1")); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := pebbleGet(t, s, "k1"); ok {
-		t.Fatal("Set wrote through to Pebble; want it held in the value cache")
+		t.Fatal("Set of a cached key wrote through to Pebble; want it held in the value cache")
 	}
 	if v, ok, err := s.Get([]byte("k1")); err != nil || !ok || string(v) != "v1" {
 		t.Fatalf("Get k1 from the cache: %q %v %v", v, ok, err)
@@ -46,7 +60,7 @@ func TestValueCacheWriteBack(t *testing.T) {
 		t.Fatalf("dirty entries after 1000 writes of one key: %d, want 1", n)
 	}
 	// Iteration sees the cached write (it flushes first).
-	if got := dump(t, s); got["k1"] != "v999" || len(got) != 1 {
+	if got := dump(t, s); got["k1"] != "v999" || len(got) != 2 {
 		t.Fatalf("Iter after cached writes: %v", got)
 	}
 	if v, ok := pebbleGet(t, s, "k1"); !ok || v != "v999" {
@@ -80,6 +94,10 @@ func TestValueCacheEviction(t *testing.T) {
 	val := func(i, gen int) []byte { return []byte(fmt.Sprintf("value-%d-%d", i, gen)) }
 	for gen := 0; gen < 3; gen++ {
 		for i := 0; i < 500; i++ {
+			// Read-modify-write, as a keyed operator does: the Get brings the key in.
+			if _, _, err := s.Get([]byte(fmt.Sprint("key", i))); err != nil {
+				t.Fatal(err)
+			}
 			if err := s.Set([]byte(fmt.Sprint("key", i)), val(i, gen)); err != nil {
 				t.Fatal(err)
 			}
@@ -156,8 +174,14 @@ func TestCloseFlushesCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := s.Get([]byte("k")); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Set([]byte("k"), []byte("v")); err != nil {
 		t.Fatal(err)
+	}
+	if len(s.cache.dirty) != 1 {
+		t.Fatalf("Set of a cached key: %d pending writes, want 1", len(s.cache.dirty))
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -82,7 +82,7 @@ type Options struct {
 	// DefaultTransferConcurrency.
 	TransferConcurrency int
 	// ValueCacheSize bounds the memory of the write-back value cache in front of Pebble
-	// (recently read and written values; writes reach Pebble in batches, see valueCache):
+	// (recently read values; writes of cached keys reach Pebble in batches, see valueCache):
 	// 0 means DefaultValueCacheSize, a negative value disables the cache. It is capped at a
 	// quarter of MemTableSize.
 	ValueCacheSize int64
@@ -297,8 +297,7 @@ func (s *Store) Set(key, value []byte) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	if s.cache != nil {
-		s.cache.write(key, value, true)
+	if s.cache != nil && s.cache.write(key, value, true) {
 		if err := s.shrinkCache(); err != nil {
 			return fmt.Errorf("pebblestore: set key %x: %w", key, err)
 		}
@@ -315,8 +314,7 @@ func (s *Store) Delete(key []byte) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	if s.cache != nil {
-		s.cache.write(key, nil, false)
+	if s.cache != nil && s.cache.write(key, nil, false) {
 		if err := s.shrinkCache(); err != nil {
 			return fmt.Errorf("pebblestore: delete key %x: %w", key, err)
 		}
