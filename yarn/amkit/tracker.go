@@ -296,6 +296,11 @@ func (t *Tracker) HandleResponse(resp yarn.AllocateResponse) Update {
 			continue
 		}
 		ks.pending--
+		// The RM decremented its own count for this allocation, so the total it holds is no
+		// longer the last one sent: the next Ready sends the current total even when it equals
+		// that stale one (else a request made before the next heartbeat, bringing the total back
+		// to the stale value, would never reach the RM).
+		ks.sent = -1
 		t.containers[c.ID] = &containerState{key: ks.key}
 		u.Accepted = append(u.Accepted, Accepted{Container: c, Key: ks.key})
 	}

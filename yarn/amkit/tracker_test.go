@@ -175,6 +175,13 @@ func TestTracker(t *testing.T) {
 			{do: "send", wantReady: ""},
 			{do: "resp", completed: []yarn.ContainerStatus{done(2, yarn.ExitKilledByAppMaster)}, wantUpdate: "done 2 exit=-105 released", wantReady: ""},
 		}},
+		{"a request after an allocation reaches the RM at the stale total (two replacements in a row)", []step{
+			{do: "request", key: small, n: 1, wantReady: "ask p1 512/1 n=1 id=1"},
+			{do: "send", wantReady: ""},
+			{do: "resp", allocated: []yarn.Container{alloc(2, small, 1)}, wantUpdate: "launch 2 as 512/1", wantReady: "ask p1 512/1 n=0 id=1"},
+			// The RM now holds 0; a second replacement before the next heartbeat must be sent.
+			{do: "request", key: small, n: 1, wantReady: "ask p1 512/1 n=1 id=1"},
+		}},
 		{"requests made while a heartbeat is in flight stay pending", []step{
 			{do: "request", key: small, n: 1, wantReady: "ask p1 512/1 n=1 id=1"},
 			// send is Ready+Advance of the same snapshot; simulate a request racing with it below.
