@@ -184,6 +184,11 @@ func TestLogClassificationsLocal(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, `key "env.log.levels.network": "loud" is not a log level`) {
 			t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 		}
+		// The CLI's own scope (flink-log4j-cli) is checked the same way.
+		r = flinkGo(t, time.Minute, "config", "-D", "env.log.cli.max=0")
+		if r.code != 2 || !strings.Contains(r.stderr, `key "env.log.cli.max": "0" is not a positive number of files`) {
+			t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+		}
 		// Valid keys but no log directory for the local process (a YARN container has one): the
 		// process says so and logs to stderr.
 		r = flinkGo(t, time.Minute, "run", "-t", "local", "-D", "rest.port=0", "-D", "env.log.output=file", bin("wordcount"), "--input", input, "--output", filepath.Join(dir, "x"))
