@@ -31,6 +31,7 @@ import (
 // comma-separated list of lbase=<MiB>, mult=<n>, tfs=<MiB for Lbase>,<MiB for Lbase+1>,... (or
 // one value for all levels), l0=<n> (L0 compaction threshold), multilevel=0|1,
 // readsamp=<n> (-1: no read-triggered compactions), conc=<n> (compaction concurrency),
+// concmax=<n> (concurrency 1, up to n under compaction debt, L0 read amplification or garbage),
 // memtable=<MiB>, vsep=<min value size>[/<max blob reference depth>[/<garbage %>]] (value
 // separation into blob files); list values are separated by "/".
 func BenchmarkCheckpointRounds(b *testing.B) {
@@ -107,6 +108,10 @@ func benchTweak(spec string) (func(*pebble.Options), error) {
 		case "conc":
 			fns = append(fns, func(o *pebble.Options) {
 				o.CompactionConcurrencyRange = func() (int, int) { return int(n), int(n) }
+			})
+		case "concmax": // concurrency 1, up to n when Pebble sees debt, L0 read amp or garbage
+			fns = append(fns, func(o *pebble.Options) {
+				o.CompactionConcurrencyRange = func() (int, int) { return 1, int(n) }
 			})
 		case "vsep": // value separation: minimum value size / max blob reference depth / garbage %
 			fns = append(fns, func(o *pebble.Options) {
@@ -256,9 +261,11 @@ func runRounds(b *testing.B, n, rounds int) {
 		for _, pf := range snap.Private {
 			priv += pf.Size
 		}
-		fmt.Printf("round %2d: upload %6.1f MB = %5.2f%% of %4.0f MB (private %.2f MB), %3d of %3d files new, prepare %v upload %v; %d compactions wrote %.1f MB\n",
+		stats := s.Stats()
+		fmt.Printf("round %2d: upload %6.1f MB = %5.2f%% of %4.0f MB (private %.2f MB), %3d of %3d files new, prepare %v upload %v; %d compactions wrote %.1f MB; blob %.0f MB, garbage %.0f MB\n",
 			round, float64(up)/1e6, 100*f, float64(snap.StateSize())/1e6, float64(priv)/1e6, newFiles(prev, snap), len(snap.Files),
-			prep.Round(time.Millisecond), upl.Round(time.Millisecond), len(lines), float64(cbytes)/1e6)
+			prep.Round(time.Millisecond), upl.Round(time.Millisecond), len(lines), float64(cbytes)/1e6,
+			float64(stats.BlobBytes)/1e6, float64(stats.BlobGarbageBytes)/1e6)
 		for _, l := range lines {
 			fmt.Printf("    %s\n", l)
 		}
