@@ -318,11 +318,12 @@ func (c *Coordinator) dataDir(id int64) string {
 	return CheckpointDir(c.cfg.DataJobDir, id)
 }
 
-// relativize rewrites the absolute file URIs of h that lie in the
-// checkpoint's directory dir (exclusive files) or the job's shared directory
-// (shared files) as paths relative to them, so _metadata stays relocatable;
-// other absolute URIs (entropy-injected files) are kept. It returns a copy: h
-// is not modified.
+// relativize rewrites the absolute file URIs (or absolute local paths, when
+// the checkpoint directory is one) of h that lie in the checkpoint's
+// directory dir (exclusive files) or the job's shared directory (shared
+// files) as paths relative to them, so _metadata stays relocatable; other
+// absolute URIs (entropy-injected files) are kept. It returns a copy: h is
+// not modified.
 func (c *Coordinator) relativize(dir string, h TaskStateHandle) TaskStateHandle {
 	if dir == "" {
 		return h
@@ -332,7 +333,7 @@ func (c *Coordinator) relativize(dir string, h TaskStateHandle) TaskStateHandle 
 	rel := func(files []StateFile) []StateFile {
 		var out []StateFile
 		for i, f := range files {
-			if !IsAbsolutePath(f.Path) {
+			if !IsAbsolutePath(f.Path) && !strings.HasPrefix(f.Path, "/") {
 				continue
 			}
 			base := exclusive

@@ -300,3 +300,41 @@ func TestCleanupAndVerifyAbsolute(t *testing.T) {
 		}
 	}
 }
+
+// Tasks name their files by the full path below the trigger's directory; the coordinator
+// stores them relative whether the directory is a URI or a bare local path, so checkpoints
+// without entropy injection keep relative paths (and format version 1).
+func TestCoordinatorRelativizesTaskPaths(t *testing.T) {
+	for _, jobDir := range []string{"/tmp/ck/j", "file:///tmp/ck/j", "s3://b/ck/j", "hdfs://nn:8020/ck/j"} {
+		src := TaskID{Vertex: "v", Subtask: 0}
+		c := NewCoordinator(Config{JobID: "j", JobDir: jobDir, Interval: time.Second}, []TaskID{src}, []TaskID{src}, nil, 1)
+		now := time.Unix(1000, 0)
+		c.Tick(now)
+		now = now.Add(time.Second)
+		tr := findAction[*TriggerAction](t, c.Tick(now))
+		h := TaskStateHandle{Operators: []OperatorSubtaskState{{OperatorID: "op", MaxParallelism: 2,
+			Keyed: []KeyedState{{KeyGroups: serde.KeyGroupRange{Start: 0, End: 1}, Format: "heap-v1",
+				Files: []StateFile{{Path: tr.Dir + "/op-0.keyed", Size: 10}}, Offsets: []int64{0, 5}}},
+			Files: []StateFile{{Path: strings.TrimSuffix(tr.Dir, "chk-1") + "shared/s.sst", Size: 1, Shared: true, New: true}}}}}
+		cp := findAction[*CompleteAction](t, c.Ack(now, src, 1, h)).Checkpoint
+		files := cp.Files()
+		if len(files) != 2 || files[0].Path != "op-0.keyed" || files[1].Path != "s.sst" {
+			t.Errorf("%s: stored paths %+v, want relative", jobDir, files)
+		}
+		if data := mustMarshal(t, cp); binary.BigEndian.Uint32(data[4:]) != 1 {
+			t.Errorf("%s: written as version %d, want 1", jobDir, binary.BigEndian.Uint32(data[4:]))
+		}
+	}
+	// An absolute local path outside the checkpoint's directories is refused, as before.
+	src := TaskID{Vertex: "v", Subtask: 0}
+	c := NewCoordinator(Config{JobID: "j", JobDir: "/tmp/ck/j", Interval: time.Second}, []TaskID{src}, []TaskID{src}, nil, 1)
+	now := time.Unix(1000, 0)
+	c.Tick(now)
+	now = now.Add(time.Second)
+	c.Tick(now)
+	acts := c.Ack(now, src, 1, TaskStateHandle{Operators: []OperatorSubtaskState{{OperatorID: "op", MaxParallelism: 1,
+		Files: []StateFile{{Path: "/etc/passwd", Size: 1}}}}})
+	if ab := findAction[*AbortAction](t, acts); !strings.Contains(ab.Reason, "relative") {
+		t.Errorf("abort reason %q", ab.Reason)
+	}
+}
