@@ -208,7 +208,17 @@ func (d *YarnDeployer) FollowApplication(ctx context.Context, dep *YarnDeploymen
 			continue
 		}
 		failures = 0
-		if r == nil || rep.State.Terminal() {
+		if rep.State.Terminal() {
+			continue
+		}
+		// A new AM attempt (high availability) registers another REST endpoint: follow it.
+		if addr, ok := reportREST(rep); ok && addr != dep.REST {
+			if dep.REST != "" {
+				fmt.Fprintf(d.Out, "JobManager of %s moved to %s (attempt %s)\n", dep.AppID, addr, rep.CurrentAttempt)
+			}
+			dep.REST, r = addr, NewREST(addr)
+		}
+		if r == nil {
 			continue
 		}
 		j, err := r.Job(ctx, jobID)

@@ -1,10 +1,13 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -68,14 +71,14 @@ func testYarnHAKillAM(t *testing.T) {
 	const records, keys, every = 600_000, 100, 1000
 	base := "hdfs://" + y.fs.Authority() + y.dir
 	start := time.Now()
-	appID := y.runDetached(t, append(append([]string{"run", "-t", "yarn-application", "-d", "-p", "2"},
+	// Attached: the client follows the job through the AM failover (the new attempt's REST
+	// endpoint comes from the application report) and exits with the job's result.
+	attached := y.startAttached(t, 6*time.Minute, append(append([]string{"run", "-t", "yarn-application", "-p", "2"},
 		y.dflags("yarn.application-attempts=2", "execution.checkpointing.interval=1s", "execution.checkpointing.dir="+base+"/ckpt",
 			"restart-strategy.type=fixed-delay", "restart-strategy.fixed-delay.attempts=20", "restart-strategy.fixed-delay.delay=1s")...),
 		bin("counting"), "--records", fmt.Sprint(records), "--keys", fmt.Sprint(keys), "--every", fmt.Sprint(every), "--rate", "25000",
 		"--output", base+"/out")...)
-	if _, err := yarn.ParseApplicationID(appID); err != nil {
-		t.Fatal(err)
-	}
+	appID := attached.appID
 
 	// Wait for a completed checkpoint and two TaskManagers, then SIGKILL the AM process.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -114,6 +117,9 @@ func testYarnHAKillAM(t *testing.T) {
 
 	rep := y.waitEnd(t, appID, 4*time.Minute)
 	total := time.Since(start)
+	if code, out := attached.wait(t); code != 0 || !strings.Contains(out, "JobManager of "+appID+" moved to") || !strings.Contains(out, "finished") {
+		t.Errorf("attached client: exit %d; want 0 with the JobManager move and the job's end reported:\n%s", code, out)
+	}
 	logs, lerr := y.c.ContainerLogs(appID)
 	if lerr != nil {
 		t.Fatal(lerr)
@@ -325,4 +331,60 @@ func TestYarnAppSpecAttemptsImplyHA(t *testing.T) {
 			t.Errorf("%v: attempts %d keep %v interval %s; want %d %v", c.kv, s.MaxAttempts, s.KeepContainers, s.AttemptFailuresValidityInterval, c.attempts, c.keep)
 		}
 	}
+}
+
+// attachedRun is a `flink-go run` in attached mode running in the background.
+type attachedRun struct {
+	appID string
+	cmd   *exec.Cmd
+	w     *stderrWatcher
+	out   *bytes.Buffer
+	done  chan struct{}
+}
+
+// startAttached starts an attached CLI run and returns once it reported its application id.
+func (y *yarnTB) startAttached(t *testing.T, timeout time.Duration, args ...string) *attachedRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
+	bounded(cmd)
+	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+y.home, "FLINK_CONF_DIR=")
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &attachedRun{cmd: cmd, out: &bytes.Buffer{}, done: make(chan struct{}),
+		w: &stderrWatcher{re: regexp.MustCompile(`Submitted application (application_\d+_\d+)`), hit: make(chan []string, 1)}}
+	cmd.Stdout = a.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.w.run(pipe); close(a.done) }()
+	select {
+	case m := <-a.w.hit:
+		a.appID = m[1]
+	case <-a.done:
+		_ = cmd.Wait()
+		t.Fatalf("the attached client ended before submitting:\n%s", a.w.String())
+	case <-ctx.Done():
+		t.Fatalf("no submission within %s:\n%s", timeout, a.w.String())
+	}
+	return a
+}
+
+// wait waits for the attached client to exit and returns its exit code and output.
+func (a *attachedRun) wait(t *testing.T) (int, string) {
+	t.Helper()
+	<-a.done
+	err := a.cmd.Wait()
+	out := a.out.String() + a.w.String()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), out
+	case err != nil:
+		t.Fatalf("attached client: %v\n%s", err, out)
+	}
+	return 0, out
 }

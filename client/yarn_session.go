@@ -122,10 +122,20 @@ func (d *YarnDeployer) Retrieve(ctx context.Context, id yarn.ApplicationID) (str
 	if rep.State != yarn.StateRunning || rep.Final != yarn.FinalUndefined {
 		return "", rep, fmt.Errorf("%w: %s is %s (final status %s)%s", ErrYarnAppNotRunning, id, rep.State, rep.Final, diagSuffix(rep.Diagnostics))
 	}
-	if rep.RPCPort <= 0 || rep.Host == "" || rep.Host == "N/A" {
+	addr, ok := reportREST(rep)
+	if !ok {
 		return "", rep, fmt.Errorf("%w: %s is RUNNING but its JobManager has not registered a REST endpoint yet", ErrYarnAppNotRunning, id)
 	}
-	return net.JoinHostPort(rep.Host, strconv.Itoa(int(rep.RPCPort))), rep, nil
+	return addr, rep, nil
+}
+
+// reportREST is the REST address (host and rpc port the current AM attempt registered) of a
+// running application's report.
+func reportREST(rep yarn.ApplicationReport) (string, bool) {
+	if rep.State != yarn.StateRunning || rep.RPCPort <= 0 || rep.Host == "" || rep.Host == "N/A" {
+		return "", false
+	}
+	return net.JoinHostPort(rep.Host, strconv.Itoa(int(rep.RPCPort))), true
 }
 
 // StopSession shuts a session down gracefully: DELETE /cluster on its JobManager or, when the
