@@ -133,16 +133,6 @@ type cowClock struct {
 
 func newCowClock() *cowClock { return &cowClock{version: 1, running: map[uint64]int{}} }
 
-// shared reports whether data of version v may be read by a running snapshot. The common case
-// (v newer than every running snapshot) costs one comparison.
-func (c *cowClock) shared(v uint64) bool {
-	if v > c.required {
-		return false
-	}
-	c.refresh()
-	return v <= c.required
-}
-
 // refresh folds releases reported by other goroutines into required (task goroutine).
 func (c *cowClock) refresh() {
 	if !c.changed.Load() {
@@ -197,78 +187,132 @@ func (c *cowClock) runningSnapshots() int {
 	return n
 }
 
-// kgMap is the map of one key group, with the version it was created or copied at.
+// kgMap is the map of one key group with its copy-on-write bookkeeping.
 type kgMap[K comparable, V any] struct {
-	ver uint64
-	m   map[K]V
+	m   map[K]V // nil: empty
+	ver uint64  // version m was created or copied at
+	// valVer > 0: m was copied from a frozen map while snapshots up to version valVer ran, so
+	// its values are shared with them except those whose keys are in fresh (written or
+	// deep-copied since). Only tables of mutable value types use it.
+	valVer uint64
+	fresh  map[K]struct{}
 }
 
 // cowGroups is a map split by key group with copy-on-write per key group: the unit a snapshot
 // freezes and a write after a snapshot copies.
 type cowGroups[K comparable, V any] struct {
-	clk    *cowClock
-	start  int
-	groups []*kgMap[K, V]       // owned key groups (index kg-start); nil: empty
-	other  map[int]*kgMap[K, V] // key groups outside the owned range (misrouted keys, tests)
-	n      int                  // entries in all key groups
+	clk *cowClock
+	// required is the clock's required version as this table last saw it, never lower than
+	// the clock's (raised by capture, lowered by sync): the fast paths read this field of
+	// the table itself instead of the shared clock.
+	required uint64
+	start    int
+	groups   []kgMap[K, V]        // owned key groups (index kg-start)
+	other    map[int]*kgMap[K, V] // key groups outside the owned range (misrouted keys, tests)
+	none     kgMap[K, V]          // read result for a missing key group outside the range
+	n        int                  // entries in all key groups
 }
 
 func newCowGroups[K comparable, V any](clk *cowClock, kg serde.KeyGroupRange) cowGroups[K, V] {
-	return cowGroups[K, V]{clk: clk, start: kg.Start, groups: make([]*kgMap[K, V], max(0, kg.End-kg.Start+1))}
+	return cowGroups[K, V]{clk: clk, required: clk.required, start: kg.Start, groups: make([]kgMap[K, V], max(0, kg.End-kg.Start+1))}
 }
 
-// read returns key group kg's map for reading (nil: empty).
+// read returns key group kg's map for reading (never nil; its m is nil when empty).
 func (g *cowGroups[K, V]) read(kg int) *kgMap[K, V] {
 	if i := kg - g.start; uint(i) < uint(len(g.groups)) {
-		return g.groups[i]
+		return &g.groups[i]
 	}
-	return g.other[kg]
+	if c := g.other[kg]; c != nil {
+		return c
+	}
+	return &g.none
+}
+
+// sync folds snapshot releases into required (task goroutine).
+func (g *cowGroups[K, V]) sync() {
+	g.clk.refresh()
+	g.required = g.clk.required
 }
 
 // write returns key group kg's map for writing: created when missing, copied when a running
 // snapshot may read it.
 func (g *cowGroups[K, V]) write(kg int) *kgMap[K, V] {
 	c := g.read(kg)
-	if c != nil && c.ver > g.clk.required {
+	if c.ver > g.required && c.m != nil {
 		return c
 	}
 	return g.writeSlow(kg, c)
 }
 
 func (g *cowGroups[K, V]) writeSlow(kg int, c *kgMap[K, V]) *kgMap[K, V] {
-	if c != nil && !g.clk.shared(c.ver) {
+	g.sync()
+	if c.m != nil && c.ver > g.required {
 		return c
 	}
-	nc := &kgMap[K, V]{ver: g.clk.version}
-	if c == nil {
-		nc.m = make(map[K]V)
-	} else {
-		nc.m = maps.Clone(c.m)
-		g.clk.copies++
-	}
-	if i := kg - g.start; uint(i) < uint(len(g.groups)) {
-		g.groups[i] = nc
-	} else {
+	if c == &g.none {
 		if g.other == nil {
 			g.other = map[int]*kgMap[K, V]{}
 		}
-		g.other[kg] = nc
+		c = &kgMap[K, V]{}
+		g.other[kg] = c
 	}
-	return nc
+	if c.m == nil {
+		*c = kgMap[K, V]{m: make(map[K]V), ver: g.clk.version}
+		return c
+	}
+	// Frozen by a running snapshot: the snapshot keeps the old map, the task continues on a
+	// copy whose values are shared until written (valVer, fresh).
+	*c = kgMap[K, V]{m: maps.Clone(c.m), ver: g.clk.version, valVer: g.required}
+	g.clk.copies++
+	return c
 }
 
-// capture returns the current maps for a snapshot (after cowClock.begin, they are frozen).
+// valueShared reports whether the value at key k of c (a map of a mutable-typed table) may
+// be read by a running snapshot. Call it with g.required > 0 after sync.
+func (g *cowGroups[K, V]) valueShared(c *kgMap[K, V], k K) bool {
+	if c.ver <= g.required {
+		return true // the map itself is frozen
+	}
+	if c.valVer == 0 {
+		return false
+	}
+	_, own := c.fresh[k]
+	return !own
+}
+
+// markFresh records that the value at k of c (after write) is no longer shared.
+func (c *kgMap[K, V]) markFresh(k K) {
+	if c.valVer == 0 {
+		return
+	}
+	if c.fresh == nil {
+		c.fresh = map[K]struct{}{}
+	}
+	c.fresh[k] = struct{}{}
+}
+
+// capture returns the current maps for a snapshot and raises required to the clock's (call
+// it after cowClock.begin: the maps are then frozen).
 func (g *cowGroups[K, V]) capture() cowView[K, V] {
-	return cowView[K, V]{start: g.start, groups: append([]*kgMap[K, V](nil), g.groups...), other: maps.Clone(g.other)}
+	g.required = g.clk.required
+	v := cowView[K, V]{start: g.start, groups: make([]map[K]V, len(g.groups))}
+	for i := range g.groups {
+		v.groups[i] = g.groups[i].m
+	}
+	if len(g.other) > 0 {
+		v.other = make(map[int]map[K]V, len(g.other))
+		for kg, c := range g.other {
+			v.other[kg] = c.m
+		}
+	}
+	return v
 }
 
 // each calls fn for every entry (task goroutine).
 func (g *cowGroups[K, V]) each(fn func(k K, v V)) {
-	for _, c := range g.groups {
-		if c != nil {
-			for k, v := range c.m {
-				fn(k, v)
-			}
+	for i := range g.groups {
+		for k, v := range g.groups[i].m {
+			fn(k, v)
 		}
 	}
 	for _, c := range g.other {
@@ -282,29 +326,23 @@ func (g *cowGroups[K, V]) each(fn func(k K, v V)) {
 // written again (the task copies them first), so any goroutine may read them.
 type cowView[K comparable, V any] struct {
 	start  int
-	groups []*kgMap[K, V]
-	other  map[int]*kgMap[K, V]
+	groups []map[K]V
+	other  map[int]map[K]V
 }
 
 // group returns key group kg's frozen map (nil when empty).
 func (v *cowView[K, V]) group(kg int) map[K]V {
-	var c *kgMap[K, V]
 	if i := kg - v.start; uint(i) < uint(len(v.groups)) {
-		c = v.groups[i]
-	} else {
-		c = v.other[kg]
+		return v.groups[i]
 	}
-	if c == nil {
-		return nil
-	}
-	return c.m
+	return v.other[kg]
 }
 
 // outside lists the non-empty key groups outside the owned range.
 func (v *cowView[K, V]) outside() []int {
 	var out []int
-	for kg, c := range v.other {
-		if len(c.m) > 0 {
+	for kg, m := range v.other {
+		if len(m) > 0 {
 			out = append(out, kg)
 		}
 	}
@@ -321,19 +359,13 @@ type Table[V any] struct {
 	b     *KeyedBackend
 	tname string
 	codec serde.Codec[V]
-	heap  cowGroups[string, entry[V]] // heap mode
+	heap  cowGroups[string, V] // heap mode
 	// mutable: V holds references (slices, maps, pointers, interfaces), so a value returned
 	// by Get may be changed in place and is deep-copied while a snapshot may still read it.
 	mutable bool
 	scratch []byte       // deep copies: the encoded value
 	ps      *pebbleState // nil: heap mode
 	id      byte         // Pebble mode: the state id in the keys
-}
-
-// entry is a heap value with the clock version it was stored at (see cowClock).
-type entry[V any] struct {
-	v   V
-	ver uint64
 }
 
 func (t *Table[V]) name() string { return t.tname }
@@ -366,7 +398,7 @@ func GetTable[V any](b *KeyedBackend, name string, codec serde.Codec[V]) (*Table
 		b.order = append(b.order, name)
 		return t, nil
 	}
-	t.heap = newCowGroups[string, entry[V]](b.clk, b.keyGroups)
+	t.heap = newCowGroups[string, V](b.clk, b.keyGroups)
 	t.mutable = hasReferences(reflect.TypeFor[V]())
 	for _, e := range b.pending[name] {
 		if err := t.restoreEntry(e.kg, e.key, e.val); err != nil {
@@ -403,29 +435,29 @@ func (t *Table[V]) Get(ns []byte) (V, bool) {
 		return t.pGet(ns)
 	}
 	c := t.heap.read(t.b.curKeyGroup)
-	if c == nil {
-		var zero V
-		return zero, false
-	}
 	key := t.b.compositeKey(ns)
-	e, ok := c.m[string(key)]
-	if ok && t.mutable && e.ver <= t.b.clk.required {
-		return t.getShared(key, e)
+	v, ok := c.m[string(key)]
+	if ok && t.mutable && t.heap.required != 0 {
+		return t.getShared(key, v), true
 	}
-	return e.v, ok
+	return v, ok
 }
 
-// getShared returns a value of a mutable type that a running snapshot may still read: a deep
-// copy, stored in its place so that changes made in place by the caller stay out of the
+// getShared returns a value of a mutable type that a running snapshot may still read as a
+// deep copy, stored in its place, so that changes the caller makes in place stay out of the
 // snapshot (Flink's CopyOnWriteStateMap copies such state on access the same way).
-func (t *Table[V]) getShared(key []byte, e entry[V]) (V, bool) {
-	if !t.b.clk.shared(e.ver) {
-		return e.v, true
+func (t *Table[V]) getShared(key []byte, v V) V {
+	g := &t.heap
+	g.sync()
+	kg := t.b.curKeyGroup
+	if g.required == 0 || !g.valueShared(g.read(kg), string(key)) {
+		return v
 	}
-	cp := t.deepCopy(e.v)
-	c := t.heap.write(t.b.curKeyGroup)
-	c.m[string(key)] = entry[V]{v: cp, ver: t.b.clk.version}
-	return cp, true
+	cp := t.deepCopy(v)
+	c := g.write(kg)
+	c.m[string(key)] = cp
+	c.markFresh(string(key))
+	return cp
 }
 
 // deepCopy copies v through its codec.
@@ -449,9 +481,23 @@ func (t *Table[V]) Put(ns []byte, v V) {
 	}
 	c := t.heap.write(t.b.curKeyGroup)
 	n := len(c.m)
+	key := t.b.compositeKey(ns)
 	// For an existing key the map reuses the stored key string.
-	c.m[string(t.b.compositeKey(ns))] = entry[V]{v: v, ver: t.b.clk.version}
+	c.m[string(key)] = v
 	t.heap.n += len(c.m) - n
+	if t.mutable && c.valVer != 0 {
+		t.wrote(c, key)
+	}
+}
+
+// wrote records that the value at key of c was replaced (mutable value types, c copied from
+// a frozen map): it is no longer shared. Once no snapshot runs, the bookkeeping is dropped.
+func (t *Table[V]) wrote(c *kgMap[string, V], key []byte) {
+	if t.heap.required == 0 {
+		c.valVer, c.fresh = 0, nil
+		return
+	}
+	c.markFresh(string(key))
 }
 
 // Delete removes the entry of the current key and namespace ns.
@@ -462,13 +508,10 @@ func (t *Table[V]) Delete(ns []byte) {
 	}
 	kg := t.b.curKeyGroup
 	c := t.heap.read(kg)
-	if c == nil {
-		return
-	}
 	key := t.b.compositeKey(ns)
-	if c.ver <= t.b.clk.required && t.b.clk.shared(c.ver) {
+	if c.ver <= t.heap.required { // maybe frozen: copy only when there is something to delete
 		if _, ok := c.m[string(key)]; !ok {
-			return // nothing to delete: no copy
+			return
 		}
 		c = t.heap.write(kg)
 	}
@@ -500,7 +543,7 @@ func (t *Table[V]) SortedEntries() (keys []string, vals []V) {
 		return t.pSortedEntries()
 	}
 	all := make(map[string]V, t.heap.n)
-	t.heap.each(func(k string, e entry[V]) { all[k] = e.v })
+	t.heap.each(func(k string, v V) { all[k] = v })
 	keys = make([]string, 0, len(all))
 	for k := range all {
 		keys = append(keys, k)
@@ -527,7 +570,10 @@ func (t *Table[V]) restoreEntry(kg int, key, val []byte) error {
 	}
 	c := t.heap.write(kg)
 	before := len(c.m)
-	c.m[string(key)] = entry[V]{v: v, ver: t.b.clk.version}
+	c.m[string(key)] = v
 	t.heap.n += len(c.m) - before
+	if t.mutable && c.valVer != 0 {
+		t.wrote(c, key)
+	}
 	return nil
 }

@@ -516,7 +516,7 @@ type tableView interface {
 
 type tableSnap[V any] struct {
 	codec  serde.Codec[V]
-	frozen cowView[string, entry[V]]
+	frozen cowView[string, V]
 }
 
 func (t *Table[V]) view() tableView {
@@ -526,9 +526,9 @@ func (t *Table[V]) view() tableView {
 func (s *tableSnap[V]) outside() []int { return s.frozen.outside() }
 
 func (s *tableSnap[V]) appendGroup(es []snapEntry, arena *[]byte, state, kg int) []snapEntry {
-	for k, e := range s.frozen.group(kg) {
+	for k, v := range s.frozen.group(kg) {
 		start := len(*arena)
-		*arena = s.codec.Append(*arena, e.v)
+		*arena = s.codec.Append(*arena, v)
 		// Slices of earlier arenas stay valid when append moves the arena: their bytes are kept.
 		val := (*arena)[start:len(*arena):len(*arena)]
 		es = append(es, snapEntry{kind: kindValue, state: state, key: unsafeBytes(k), val: val})

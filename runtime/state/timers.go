@@ -68,11 +68,7 @@ func (q *TimerQueue) keyGroup(key string) int {
 
 // has reports whether t is registered.
 func (q *TimerQueue) has(t Timer, kg int) bool {
-	c := q.set.read(kg)
-	if c == nil {
-		return false
-	}
-	_, ok := c.m[t]
+	_, ok := q.set.read(kg).m[t]
 	return ok
 }
 
@@ -159,11 +155,8 @@ func (q *TimerQueue) view(kind byte, maxPar int) *timerView {
 func (v *timerView) regrouped() map[int][]Timer {
 	v.once.Do(func() {
 		v.byGroup = map[int][]Timer{}
-		add := func(c *kgMap[Timer, struct{}]) {
-			if c == nil {
-				return
-			}
-			for t := range c.m {
+		add := func(m map[Timer]struct{}) {
+			for t := range m {
 				kg := serde.KeyGroupOf(unsafeBytes(t.Key), v.maxPar)
 				v.byGroup[kg] = append(v.byGroup[kg], t)
 			}
