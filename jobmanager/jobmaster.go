@@ -631,10 +631,26 @@ func (j *JobMaster) checkFinal(eg *ExecutionGraph) {
 			continue
 		}
 		req := &jobgraph.NotifyCheckpointRequest{ExecutionId: e.ID, CheckpointId: finalNotification}
+		// The task waits for this notification to commit and finish: retry a failed call while
+		// the job runs (a lost TaskManager fails the task, which ends the wait anyway).
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_, _ = client.NotifyCheckpoint(ctx, req)
+			for attempt := 0; ; attempt++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := client.NotifyCheckpoint(ctx, req)
+				cancel()
+				if err == nil {
+					return
+				}
+				if attempt == 4 {
+					j.log.Error().Err(err).Str("execution", req.ExecutionId).Msg("could not send the final commit notification")
+					return
+				}
+				select {
+				case <-j.done:
+					return
+				case <-time.After(time.Duration(200*(attempt+1)) * time.Millisecond):
+				}
+			}
 		}()
 	}
 }

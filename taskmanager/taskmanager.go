@@ -241,16 +241,25 @@ func (te *TaskExecutor) report(d *jobgraph.TaskDeployment, st jobgraph.Execution
 		}
 		te.log.Warn().Str("execution", d.ExecutionId).Str("task", d.Vertex.Name).Err(err).Msg("task failed")
 	}
+	te.send(msg)
+}
+
+// send delivers a task state message to the JobManager, retrying for about half a minute (the
+// JobManager may be busy or, with HA, about to be replaced).
+func (te *TaskExecutor) send(msg *jobgraph.TaskExecutionState) {
+	var rerr error
 	for attempt := 0; attempt < 5; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		gw, _ := te.gateway()
-		_, rerr := gw.UpdateTaskExecutionState(ctx, msg)
+		_, rerr = gw.UpdateTaskExecutionState(ctx, msg)
 		cancel()
 		if rerr == nil {
 			return
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(time.Duration(200*(attempt+1)) * time.Millisecond)
 	}
+	te.log.Error().Err(rerr).Str("execution", msg.ExecutionId).Str("state", msg.State.String()).Bool("end_of_input", msg.EndOfInput).
+		Msg("could not report a task state to the JobManager")
 }
 
 // TriggerCheckpoint implements the gateway (sent to source tasks).
@@ -298,10 +307,9 @@ func (te *TaskExecutor) DeclineCheckpoint(d *jobgraph.TaskDeployment, id int64, 
 // EndOfInput implements task.Acker.
 func (te *TaskExecutor) EndOfInput(d *jobgraph.TaskDeployment) {
 	msg := &jobgraph.TaskExecutionState{JobId: d.JobId, ExecutionId: d.ExecutionId, State: jobgraph.ExecutionState_RUNNING, ResourceId: te.cfg.ResourceID, EndOfInput: true}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	gw, _ := te.gateway()
-	_, _ = gw.UpdateTaskExecutionState(ctx, msg)
+	// The task waits for the final notification this message leads to: a lost message would
+	// keep it (and the job) waiting forever, so it is retried like the state reports.
+	te.send(msg)
 }
 
 // CancelTask implements the gateway.
