@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -212,11 +213,22 @@ type YarnDeployer struct {
 	// AfterSubmit, when set, runs right after submitApplication returned (progress UIs, tests
 	// that interrupt a deployment).
 	AfterSubmit func(yarn.ApplicationID)
+
+	// krb is the Kerberos login on a Kerberized cluster (yarn_kerberos.go), nil otherwise.
+	krb *kerberosSession
 }
 
 // ConnectYarn loads the Hadoop configuration (HADOOP_CONF_DIR, YARN_CONF_DIR, HADOOP_HOME) and
 // connects to the ResourceManager, checking that it answers. Errors wrap ErrYarnUnreachable.
+//
+// On a Kerberized cluster (hadoop.security.authentication=kerberos) it logs in from
+// KRB5_CLIENT_KTNAME or the ticket cache; ConnectYarnConf also honours
+// security.kerberos.login.keytab/principal (docs/kerberos.md).
 func ConnectYarn(ctx context.Context, out io.Writer) (*YarnDeployer, error) {
+	return connectYarn(ctx, out, nil)
+}
+
+func connectYarn(ctx context.Context, out io.Writer, conf *configs.Configuration) (*YarnDeployer, error) {
 	hc, err := yarn.LoadHadoopConfFromEnv()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrYarnUnreachable, err)
@@ -234,9 +246,19 @@ func ConnectYarn(ctx context.Context, out io.Writer) (*YarnDeployer, error) {
 	if u := hdfs.DefaultUser(); u != "" {
 		yc.User = u
 	}
+	var krb *kerberosSession
+	var rmOpts []yarn.Option
+	if yc.Kerberos {
+		// The principal is the user; a User here would ask the RM for impersonation.
+		yc.User = ""
+		if krb, err = loginKerberos(conf); err != nil {
+			return nil, err
+		}
+		rmOpts = append(rmOpts, krb.rmDialer())
+	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	rm, err := yarn.NewClientRM(cctx, yc)
+	rm, err := yarn.NewClientRM(cctx, yc, rmOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrYarnUnreachable, err)
 	}
@@ -248,7 +270,7 @@ func ConnectYarn(ctx context.Context, out io.Writer) (*YarnDeployer, error) {
 		}
 		return nil, fmt.Errorf("%w: ResourceManager at %v: %w", ErrYarnUnreachable, yc.RMAddresses, err)
 	}
-	d := &YarnDeployer{Hadoop: hc, YarnConf: yc, RM: rm, Out: out, Log: zerolog.Nop(), PollInterval: 250 * time.Millisecond}
+	d := &YarnDeployer{Hadoop: hc, YarnConf: yc, RM: rm, Out: out, Log: zerolog.Nop(), PollInterval: 250 * time.Millisecond, krb: krb}
 	if m.Active == 0 {
 		fmt.Fprintf(out, "Warning: the ResourceManager at %v reports no active NodeManagers; the application will wait in ACCEPTED\n", yc.RMAddresses)
 	}
@@ -278,7 +300,10 @@ func (d *YarnDeployer) ensureFS(ctx context.Context) (*hdfs.FileSystem, error) {
 	}
 	opts.User = d.YarnConf.User
 	if opts.Kerberos != nil {
-		return nil, errors.New("the cluster uses Kerberos (hadoop.security.authentication=kerberos): flink-go's YARN client supports SIMPLE authentication only so far (no delegation tokens are shipped to the containers yet)")
+		if d.krb == nil {
+			return nil, errors.New("core-site.xml says Kerberos (hadoop.security.authentication) but yarn-site.xml does not: the Hadoop configuration is inconsistent")
+		}
+		d.krb.hdfsOptions(opts.Kerberos)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -437,6 +462,8 @@ type stagedFile struct {
 	perm  os.FileMode
 	// archive marks yarn.ship-archives entries: the NodeManager unpacks them.
 	archive bool
+	// private registers the resource with PRIVATE visibility (the keytab).
+	private bool
 }
 
 // Deploy deploys a flink-go cluster on YARN and waits until its AM is RUNNING and has
@@ -499,8 +526,26 @@ func (d *YarnDeployer) Deploy(ctx context.Context, req YarnDeployRequest) (dep *
 		seen[f.link] = true
 	}
 
+	if err := d.useKerberosConf(ctx, req.Conf); err != nil {
+		return nil, err
+	}
 	if err := d.CheckQueue(ctx, spec.Queue); err != nil {
 		return nil, err
+	}
+	var krbAM *kerberosAM
+	if d.YarnConf.Kerberos {
+		if krbAM, err = d.prepareKerberosAM(ctx, req.Conf); err != nil {
+			return nil, err
+		}
+		for _, f := range krbAM.files {
+			if seen[f.link] {
+				return nil, fmt.Errorf("a staged file would be %q in the container, which the Kerberos files need (%s): rename it", f.link, configs.YarnKerberosLocalizedKeytabPath.Key())
+			}
+			seen[f.link] = true
+		}
+		files = append(files, krbAM.files...)
+		maps.Copy(env, krbAM.env)
+		fmt.Fprintf(d.Out, "Kerberos: logged in with %s; shipping %s\n", d.krb.login, krbAM.summary)
 	}
 	fsys, err := d.ensureFS(ctx)
 	if err != nil {
@@ -608,6 +653,9 @@ func (d *YarnDeployer) Deploy(ctx context.Context, req YarnDeployRequest) (dep *
 			Environment:    escapeEnv(env),
 			Commands:       []string{escapeDoubleQuoted(strings.Join(cmd, " "))},
 		},
+	}
+	if krbAM != nil {
+		sub.AM.Tokens = krbAM.tokens
 	}
 	if err := ctx.Err(); err != nil {
 		return dep, err
@@ -924,7 +972,11 @@ func (d *YarnDeployer) uploadAll(ctx context.Context, fsys *hdfs.FileSystem, dir
 			if f.archive {
 				typ = yarn.ResourceArchive
 			}
-			out[f.link] = yarn.LocalResource{URL: res.URI, Size: res.Size, Timestamp: res.Timestamp, Type: typ, Visibility: yarn.VisibilityApplication}
+			vis := yarn.VisibilityApplication
+			if f.private {
+				vis = yarn.VisibilityPrivate
+			}
+			out[f.link] = yarn.LocalResource{URL: res.URI, Size: res.Size, Timestamp: res.Timestamp, Type: typ, Visibility: vis}
 		}(f)
 	}
 	wg.Wait()
