@@ -102,7 +102,7 @@ func benchCheckpoints(b *testing.B, keys, rounds int) {
 	}
 	load := time.Since(start)
 	prep, upl, up := checkpoint(1)
-	b.Logf("loaded %d keys in %v; full checkpoint: prepare %v, upload %d MB in %v, state %d MB in %d SST files",
+	b.Logf("loaded %d keys in %v; full checkpoint: prepare %v, upload %d MB in %v, state %d MB in %d shared files (SST and blob)",
 		keys, load.Round(time.Millisecond), prep.Round(time.Millisecond), up.UploadedBytes>>20, upl.Round(time.Millisecond),
 		up.Snapshot.StateSize()>>20, len(up.Snapshot.Files))
 	var durs, preps []time.Duration
