@@ -305,31 +305,5 @@ func handleFromAck(e *Execution, s *jobgraph.TaskStateSnapshot) (checkpoint.Task
 	return h, nil
 }
 
-// deleteURI deletes uri (recursively). A checkpoint file path joined onto a directory by string
-// concatenation may itself be an absolute URI (an entropy-injected file, see
-// checkpoint.StateFile): then that URI is deleted, as URI reference resolution would.
-func deleteURI(ctx context.Context, uri string) error {
-	uri = resolveJoined(uri)
-	if uri == "" {
-		return nil
-	}
-	fsys, p, err := fs.Get(ctx, uri)
-	if err != nil {
-		return err
-	}
-	return fsys.Delete(ctx, p, true)
-}
-
-// resolveJoined returns the last absolute URI embedded in u after a '/' ("dir/" + "s3://b/k"
-// gives "s3://b/k"), else u.
-func resolveJoined(u string) string {
-	for i := len(u) - 1; i > 0; i-- {
-		if u[i-1] == '/' && checkpoint.IsAbsolutePath(u[i:]) {
-			return u[i:]
-		}
-	}
-	return u
-}
-
 // finalNotification is the id tasks waiting after their end of input are notified with.
 const finalNotification = task.FinalCheckpointID

@@ -32,18 +32,3 @@ func TestCheckpointJobDirsEntropy(t *testing.T) {
 		}
 	}
 }
-
-func TestResolveJoined(t *testing.T) {
-	for in, want := range map[string]string{
-		"s3://b/_entropy_/ckpt/j/shared/s3://b/Xy12/ckpt/j/shared/a.sst": "s3://b/Xy12/ckpt/j/shared/a.sst",
-		"/s3://b/Xy12/ckpt/j/chk-3/op-0.keyed":                           "s3://b/Xy12/ckpt/j/chk-3/op-0.keyed",
-		"s3://b/ckpt/j/chk-3/op-0.keyed":                                 "s3://b/ckpt/j/chk-3/op-0.keyed",
-		"file:///tmp/c/j/shared/x.sst":                                   "file:///tmp/c/j/shared/x.sst",
-		"/tmp/c/j/chk-1":                                                 "/tmp/c/j/chk-1",
-		"":                                                               "",
-	} {
-		if got := resolveJoined(in); got != want {
-			t.Errorf("resolveJoined(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -404,7 +404,12 @@ func PrepareRecovery(ctx context.Context, g *jobgraph.JobGraph) (Recovery, error
 	if dir == "" {
 		return r, nil
 	}
-	latest, skipped := checkpoint.FindLatestURI(ctx, checkpoint.JobDir(dir, g.JobId))
+	// With S3 entropy injection the checkpoints' metadata lives under the path without the marker.
+	jobDir, _, err := checkpointJobDirs(g.Config, dir, g.JobId)
+	if err != nil {
+		return Recovery{}, fmt.Errorf("high availability: job %s: %w", g.JobId, err)
+	}
+	latest, skipped := checkpoint.FindLatestURI(ctx, jobDir)
 	r.Skipped = skipped
 	if latest == nil {
 		return r, nil

@@ -40,6 +40,9 @@ type JobMaster struct {
 	ck         *checkpointing
 	stopped    bool // stopped with a savepoint: ends FINISHED
 	initErr    error
+	// cleanups are the running deletions of aborted and discarded checkpoints; the job waits
+	// for them when it ends (a one-shot local run exits right after).
+	cleanups sync.WaitGroup
 }
 
 // ExceptionInfo is one failure in the job's history (/jobs/:id/exceptions).
@@ -112,6 +115,13 @@ func (j *JobMaster) shutdownCheckpoints(status JobStatus) {
 	eg := j.eg
 	j.mu.Unlock()
 	j.ckActions(eg, j.ck.coord.Shutdown(time.Now(), "job "+strings.ToLower(string(status)), discard))
+	waited := make(chan struct{})
+	go func() { j.cleanups.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(30 * time.Second):
+		j.log.Warn().Msg("checkpoint files are still being deleted 30 s after the job ended; leaving them")
+	}
 	j.ck.mu.Lock()
 	for id, r := range j.ck.requests {
 		r.Err = fmt.Errorf("the job ended (%s) before savepoint %d completed", status, id)
@@ -527,12 +537,7 @@ func (j *JobMaster) ckActions(eg *ExecutionGraph, actions []checkpoint.Action) {
 		case *checkpoint.AbortAction:
 			j.log.Warn().Int64("checkpoint", a.ID).Str("reason", a.Reason).Msg("checkpoint aborted")
 			j.notifyTasks(eg, a.ID, true)
-			go func(dir string, shared []string) {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				_ = deleteURI(ctx, dir)
-				j.deleteShared(ctx, shared)
-			}(a.Dir, a.DiscardShared)
+			j.cleanup(a)
 			ck.mu.Lock()
 			r := ck.requests[a.ID]
 			delete(ck.requests, a.ID)
@@ -541,23 +546,8 @@ func (j *JobMaster) ckActions(eg *ExecutionGraph, actions []checkpoint.Action) {
 				r.Err = fmt.Errorf("savepoint %d failed: %s", a.ID, a.Reason)
 				close(r.done)
 			}
-		case *checkpoint.DiscardAction:
-			go func(dir string, shared []string) {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				if err := deleteURI(ctx, dir); err != nil {
-					j.log.Warn().Err(err).Str("dir", dir).Msg("discarding an old checkpoint failed")
-				}
-				j.deleteShared(ctx, shared)
-			}(a.Checkpoint.ExternalPath, a.SharedFiles)
-		case *checkpoint.DiscardStateAction:
-			go func(dir string, files []string) {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				for _, f := range files {
-					_ = deleteURI(ctx, strings.TrimRight(dir, "/")+"/"+f)
-				}
-			}(a.Dir, a.Exclusive)
+		case *checkpoint.DiscardAction, *checkpoint.DiscardStateAction:
+			j.cleanup(a)
 		case *checkpoint.FailJobAction:
 			j.log.Error().Str("reason", a.Reason).Msg("failing the job: too many failed checkpoints")
 			for _, e := range eg.Running() {
@@ -571,13 +561,18 @@ func (j *JobMaster) ckActions(eg *ExecutionGraph, actions []checkpoint.Action) {
 	j.mu.Unlock()
 }
 
-func (j *JobMaster) deleteShared(ctx context.Context, files []string) {
-	if len(files) == 0 || j.ck.cfg.JobDir == "" {
-		return
-	}
-	for _, f := range files {
-		_ = deleteURI(ctx, strings.TrimRight(j.ck.cfg.JobDir, "/")+"/shared/"+f)
-	}
+// cleanup deletes the files of an aborted or discarded checkpoint (or of acknowledgements that
+// came too late) in the background; shutdownCheckpoints waits for it.
+func (j *JobMaster) cleanup(a checkpoint.Action) {
+	j.cleanups.Add(1)
+	go func() {
+		defer j.cleanups.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := checkpoint.Cleanup(ctx, a); err != nil {
+			j.log.Warn().Err(err).Msg("deleting the files of a discarded checkpoint failed")
+		}
+	}()
 }
 
 func (j *JobMaster) execFor(eg *ExecutionGraph, t checkpoint.TaskID) *Execution {
