@@ -167,6 +167,19 @@ func (c *compactionLog) ended(info pebble.CompactionInfo) {
 		info.Output.Level, len(info.Output.Tables), float64(out)/1e6))
 }
 
+func (c *compactionLog) blobRewritten(info pebble.BlobFileRewriteInfo) {
+	if info.Err != nil {
+		c.mu.Lock()
+		c.lines = append(c.lines, fmt.Sprintf("blob-file-rewrite failed: %v", info.Err))
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bytes += int64(info.Output.Size)
+	c.lines = append(c.lines, fmt.Sprintf("blob-file-rewrite %.1fMB -> %.1fMB", float64(info.Input.Size)/1e6, float64(info.Output.Size)/1e6))
+}
+
 func (c *compactionLog) take() ([]string, int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -188,7 +201,7 @@ func runRounds(b *testing.B, n, rounds int) {
 		if tweak != nil {
 			tweak(po)
 		}
-		po.EventListener = &pebble.EventListener{CompactionEnd: clog.ended}
+		po.EventListener = &pebble.EventListener{CompactionEnd: clog.ended, BlobFileRewriteEnd: clog.blobRewritten}
 	}
 	s, err := Open(o)
 	if err != nil {
