@@ -176,7 +176,13 @@ func threadCPU(tb testing.TB) time.Duration {
 // median of 15 blocks per variant. Run with -benchtime=1x. The baseline inlines the map
 // access (no method call, no Pebble-mode check), so it is slightly faster than the old Table.
 func BenchmarkHeapAccessInterleaved(b *testing.B) {
-	const n, block, blocks = 1_000_000, 300_000, 15
+	for _, n := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) { heapAccessInterleaved(b, n) })
+	}
+}
+
+func heapAccessInterleaved(b *testing.B, n int) {
+	const block, blocks = 300_000, 15
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	keys := benchKeys(n)
