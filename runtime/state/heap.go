@@ -15,7 +15,7 @@
 // while the task goes on. The task never writes a map that a running snapshot may still read:
 // the first write to a key group after a snapshot copies that key group's map (maps.Clone),
 // and values of types with references (slices, maps, pointers) are deep-copied through their
-// codec when first read or written after a snapshot, since callers may change them in place.
+// codec when first read while a snapshot may still see them, since callers change them in place.
 // See docs/heap-snapshots.md.
 package state
 
