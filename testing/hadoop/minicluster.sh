@@ -10,14 +10,15 @@
 #
 # Environment:
 #   FLINK_GO_CACHE                 cache root (default ~/.cache/flink-go); jars go to hadoop-<ver>/lib
-#   FLINK_GO_MC_MODE               simple (default: HDFS + YARN, SIMPLE auth) or kerberos (a MiniKdc
-#                                  and a Kerberized HDFS, no YARN; work dir <work>/kerberos) or ha (an
+#   FLINK_GO_MC_MODE               simple (default: HDFS + YARN, SIMPLE auth) or kerberos (a MiniKdc,
+#                                  a Kerberized HDFS and a secure YARN; FLINK_GO_MC_KERBEROS_YARN=0
+#                                  leaves YARN out; work dir <work>/kerberos) or ha (an
 #                                  HDFS HA nameservice with 2 NameNodes, no YARN; <work>/ha)
 #   FLINK_GO_HADOOP_WORK           work dir: pid, log, conf, data (default testing/hadoop/work)
 #   FLINK_GO_HADOOP_START_TIMEOUT  seconds to wait for READY (default 240)
 #   FLINK_GO_HADOOP_XMX            JVM heap (default 1g)
 #   FLINK_GO_MC_NODEMANAGERS, FLINK_GO_MC_NM_MEMORY_MB, FLINK_GO_MC_NM_VCORES, FLINK_GO_MC_NN_PORT,
-#   FLINK_GO_MC_NM_EXPIRY_MS, FLINK_GO_MC_OWNER_PID
+#   FLINK_GO_MC_NM_EXPIRY_MS, FLINK_GO_MC_OWNER_PID, FLINK_GO_MC_KERBEROS_YARN
 #                                  passed to the launcher (see src/MiniCluster.java)
 # Several clusters can run at once, each in its own work dir with ephemeral ports (the Go test
 # bed's StartPrivate does this); they share the jars and the compiled launcher in the cache.
@@ -169,13 +170,17 @@ start() {
     done
     mkdir -p "$WORK"
     # A fresh cluster every start: old HDFS/YARN data would only confuse tests.
-    rm -rf "$WORK/dfs" "$WORK/target" "$WORK/kdc" "$WORK/active" "$WORK/failover" "$WORK"/stop-nm-* "$WORK"/nm-*-stopped "$WORK/conf" "$WORK/ready" "$WORK/stop" "$WORK/autostarted" "$WORK/users"
+    rm -rf "$WORK/dfs" "$WORK/target" "$WORK/kdc" "$WORK/jvm-conf" "$WORK/active" "$WORK/failover" "$WORK"/stop-nm-* "$WORK"/nm-*-stopped "$WORK/conf" "$WORK/ready" "$WORK/stop" "$WORK/autostarted" "$WORK/users"
+    # <work>/jvm-conf is on the JVM's classpath, first: the Kerberos mode writes the cluster's
+    # client site files there for the NodeManagers' resource localizer (src/MiniCluster.java).
+    # It must exist when the JVM starts.
+    mkdir -p "$WORK/jvm-conf"
     say "starting Hadoop $HADOOP_VERSION mini-cluster, $MODE mode (log: $WORK/minicluster.log)"
     (
       cd "$WORK"
       exec 9>&- 8>&- # do not hand the start/stop or cache lock to the JVM
       exec setsid "$java" -Xmx"$XMX" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.net.preferIPv4Stack=true \
-        "${opens[@]}" -cp "$classes:$LIB/*" "$MAIN_CLASS" "$WORK" "${MODE_ARGS[@]}" \
+        "${opens[@]}" -cp "$WORK/jvm-conf:$classes:$LIB/*" "$MAIN_CLASS" "$WORK" "${MODE_ARGS[@]}" \
         >"$WORK/minicluster.log" 2>&1 </dev/null
     ) &
     pid=$!

@@ -3,8 +3,9 @@
 //
 // Usage: java ... MiniCluster <work-dir> [--kerberos|--ha]
 //   --ha: an HDFS HA nameservice (2 NameNodes, 1 DataNode), no YARN (see runHA).
-//   --kerberos: a MiniKdc and a Kerberized HDFS only (see runKerberos); conf dir as below plus
-//   kerberos.* entries in cluster.properties.
+//   --kerberos: a MiniKdc, a Kerberized HDFS and a secure MiniYARNCluster (see runKerberos; no
+//   YARN with FLINK_GO_MC_KERBEROS_YARN=0); conf dir as below plus kerberos.* entries in
+//   cluster.properties.
 //   Writes <work-dir>/conf/{core-site,hdfs-site,yarn-site}.xml and <work-dir>/conf/cluster.properties,
 //   prints "READY <conf-dir>" once HDFS answers and the RM reports 2 RUNNING NodeManagers, and
 //   writes <work-dir>/ready. Stops cleanly on SIGTERM/SIGINT or when <work-dir>/stop appears.
@@ -20,6 +21,7 @@
 //                              containers completed (default 30000)
 //   FLINK_GO_MC_OWNER_PID      when set, the launcher stops itself once that process is gone (a
 //                              test's private cluster must not outlive a killed test process)
+//   FLINK_GO_MC_KERBEROS_YARN  0 leaves YARN out of the Kerberos mode (default 1)
 //   FLINK_GO_MC_RPC_PROTECTION hadoop.rpc.protection of the Kerberos mode (default privacy: the
 //                              strongest, so SASL wrapping is always exercised)
 import java.io.File;
@@ -145,35 +147,7 @@ public final class MiniCluster {
     log("HDFS up at " + defaultFS + " after " + secs(t0) + "s");
 
     // YARN.
-    conf.set(YarnConfiguration.NM_CONTAINER_EXECUTOR,
-        "org.apache.hadoop.yarn.server.nodemanager.DefaultContainerExecutor");
-    conf.setBoolean(YarnConfiguration.NM_PMEM_CHECK_ENABLED, false);
-    // A NodeManager that stops heartbeating (stop-nm-<i>) is LOST after 30 s instead of 10 min,
-    // so the RM reports its containers completed to their AMs as on a real cluster.
-    int nmExpiry = envInt("FLINK_GO_MC_NM_EXPIRY_MS", 30000);
-    conf.setLong(YarnConfiguration.RM_NM_EXPIRY_INTERVAL_MS, nmExpiry);
-    // The liveness monitor looks every second (its default) or more often for short expiries.
-    conf.setLong("yarn.resourcemanager.nm.liveness-monitor.interval-ms",
-        Math.max(200, Math.min(1000, nmExpiry / 5)));
-    conf.setBoolean(YarnConfiguration.NM_VMEM_CHECK_ENABLED, false);
-    conf.setInt(YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_MB, 128);
-    conf.setInt(YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_MB, nmMemory);
-    conf.setInt(YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_VCORES, 1);
-    conf.setInt(YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_VCORES, nmVcores);
-    conf.setInt("yarn.minicluster.yarn.nodemanager.resource.memory-mb", nmMemory);
-    conf.setInt(YarnConfiguration.NM_PMEM_MB, nmMemory);
-    conf.setInt(YarnConfiguration.NM_VCORES, nmVcores);
-    conf.setBoolean(YarnConfiguration.LOG_AGGREGATION_ENABLED, true);
-    conf.set(YarnConfiguration.NM_REMOTE_APP_LOG_DIR, "/tmp/logs");
-    conf.setInt(YarnConfiguration.LOG_AGGREGATION_RETAIN_SECONDS, 86400);
-    conf.setLong(YarnConfiguration.NM_LOG_RETAIN_SECONDS, 3600);
-    // Keep finished containers' work dirs and logs a while for debugging.
-    conf.setInt(YarnConfiguration.DEBUG_NM_DELETE_DELAY_SEC, 600);
-    conf.setInt(YarnConfiguration.RM_AM_MAX_ATTEMPTS, 4);
-    // The single-node disk checker would mark nodes unhealthy on a full-ish disk.
-    conf.setFloat(YarnConfiguration.NM_MAX_PER_DISK_UTILIZATION_PERCENTAGE, 99.5f);
-    conf.setBoolean(YarnConfiguration.TIMELINE_SERVICE_ENABLED, false);
-    conf.setBoolean("yarn.minicluster.fixed.ports", false);
+    configureYarn(conf, nmMemory, nmVcores);
 
     // NodeManager web apps off: in one JVM the last Guice web app started takes over every
     // GuiceFilter, and the RM's REST API (/ws/v1/cluster/...) would answer 404.
@@ -181,31 +155,14 @@ public final class MiniCluster {
     yarn.init(conf);
     yarn.start();
     Configuration yconf = yarn.getConfig();
-    ResourceManager rm = yarn.getResourceManager();
     log("YARN RM up at " + yconf.get(YarnConfiguration.RM_ADDRESS) + " after " + secs(t0) + "s");
 
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(readyTimeout);
-    int running = 0;
-    while (!stopWanted(stopFile)) {
-      running = 0;
-      for (RMNode n : rm.getRMContext().getRMNodes().values()) {
-        if (n.getState() == NodeState.RUNNING) {
-          running++;
-        }
-      }
-      if (running >= numNMs) {
-        break;
-      }
-      if (System.nanoTime() > deadline) {
-        System.err.println("ERROR only " + running + " of " + numNMs
-            + " NodeManagers RUNNING after " + readyTimeout + "s");
-        shutdown(yarn, dfs);
-        System.exit(1);
-      }
-      Thread.sleep(200);
+    if (!waitForNodes(yarn, numNMs, readyTimeout, stopFile)) {
+      shutdown(yarn, dfs);
+      System.exit(1);
     }
 
-    if (running >= numNMs) {
+    if (!stopWanted(stopFile)) {
       writeConfig(confDir, conf, yconf, dfs, yarn, numNMs, work);
       Files.write(readyFile.toPath(), (confDir.getPath() + "\n").getBytes(StandardCharsets.UTF_8));
       System.out.println("READY " + confDir.getPath() + " in " + secs(t0) + "s");
@@ -252,7 +209,8 @@ public final class MiniCluster {
     }
   }
 
-  // Kerberos mode: a MiniKdc and a Kerberized HDFS (no YARN). Principals: hdfs/localhost and
+  // Kerberos mode: a MiniKdc, a Kerberized HDFS and (unless FLINK_GO_MC_KERBEROS_YARN=0) a secure
+  // MiniYARNCluster. Principals: hdfs/localhost and
   // HTTP/localhost for the daemons, alice for clients, each with a keytab under <work>/kdc.
   // DataNode traffic uses SASL with block access tokens (dfs.data.transfer.protection=
   // authentication) instead of privileged ports (ignore.secure.ports.for.testing).
@@ -273,6 +231,7 @@ public final class MiniCluster {
 
     String nnPrincipal = "hdfs/localhost@" + realm;
     String rpcProtection = System.getenv().getOrDefault("FLINK_GO_MC_RPC_PROTECTION", "privacy");
+    boolean withYarn = envInt("FLINK_GO_MC_KERBEROS_YARN", 1) != 0;
     Configuration conf = new Configuration();
     conf.set("hadoop.security.authentication", "kerberos");
     conf.set("hadoop.rpc.protection", rpcProtection);
@@ -326,8 +285,64 @@ public final class MiniCluster {
     hdfsSite.put("dfs.data.transfer.protection", "authentication");
     hdfsSite.put("dfs.replication", "1");
     writeSite(new File(confDir, "hdfs-site.xml"), hdfsSite);
+    // The same client files on this JVM's classpath (minicluster.sh puts <work>/jvm-conf there):
+    // the NodeManagers' ContainerLocalizer builds its configuration from the classpath and must
+    // speak this cluster's RPC protection and DataNode SASL when it downloads resources.
+    File jvmConf = new File(work, "jvm-conf");
+    jvmConf.mkdirs();
+    writeSite(new File(jvmConf, "core-site.xml"), core);
+    writeSite(new File(jvmConf, "hdfs-site.xml"), hdfsSite);
+
+    // A secure MiniYARNCluster beside it (FLINK_GO_MC_KERBEROS_YARN=0 leaves it out). Every
+    // daemon of this JVM shares one login (UserGroupInformation's login user is process-wide,
+    // and Hadoop's SASL server takes its service name from it), so the RM and NMs use the
+    // NameNode's principal hdfs/localhost too, as single-JVM secure test setups do. Containers
+    // run as this JVM's OS user (DefaultContainerExecutor); service-level authorization is off.
+    int numNMs = envInt("FLINK_GO_MC_NODEMANAGERS", 2);
+    MiniYARNCluster yarn = null;
+    Configuration yconf = null;
+    if (withYarn) {
+      Configuration yc = new YarnConfiguration(conf);
+      yc.set("fs.defaultFS", defaultFS);
+      yc.set("hadoop.tmp.dir", new File(work, "tmp").getPath());
+      yc.set(YarnConfiguration.RM_PRINCIPAL, nnPrincipal);
+      yc.set(YarnConfiguration.RM_KEYTAB, svcKeytab.getPath());
+      yc.set(YarnConfiguration.NM_PRINCIPAL, nnPrincipal);
+      yc.set(YarnConfiguration.NM_KEYTAB, svcKeytab.getPath());
+      yc.set("yarn.resourcemanager.webapp.spnego-principal", "HTTP/localhost@" + realm);
+      yc.set("yarn.resourcemanager.webapp.spnego-keytab-file", svcKeytab.getPath());
+      // The RM's REST API stays readable without SPNEGO (the Go test bed polls its nodes).
+      yc.set("hadoop.http.authentication.type", "simple");
+      yc.setBoolean("hadoop.http.authentication.simple.anonymous.allowed", true);
+      yc.setBoolean("yarn.resourcemanager.webapp.delegation-token-auth-filter.enabled", false);
+      yc.setBoolean("hadoop.security.authorization", false);
+      configureYarn(yc, envInt("FLINK_GO_MC_NM_MEMORY_MB", 4096), envInt("FLINK_GO_MC_NM_VCORES", 8));
+      // Log aggregation would upload as the application's user with its tokens: left out here.
+      yc.setBoolean(YarnConfiguration.LOG_AGGREGATION_ENABLED, false);
+      yarn = new MiniYARNCluster("flink-go-testbed-kerberos", numNMs, 1, 1, false);
+      yarn.init(yc);
+      yarn.start();
+      yconf = yarn.getConfig();
+      log("secure YARN RM up at " + yconf.get(YarnConfiguration.RM_ADDRESS) + " after " + secs(t0) + "s");
+      if (!waitForNodes(yarn, numNMs, envInt("FLINK_GO_MC_READY_TIMEOUT", 120), stopFile)) {
+        shutdown(yarn, dfs);
+        kdc.stop();
+        System.exit(1);
+      }
+    }
+
     Map<String, String> props = new LinkedHashMap<>();
     props.put("mode", "kerberos");
+    if (yarn != null) {
+      Map<String, String> yarnSite = yarnSite(yconf);
+      // Written without _HOST: the RM's address carries the machine's host name, its principal
+      // is hdfs/localhost.
+      yarnSite.put(YarnConfiguration.RM_PRINCIPAL, nnPrincipal);
+      yarnSite.put(YarnConfiguration.NM_PRINCIPAL, nnPrincipal);
+      writeSite(new File(confDir, "yarn-site.xml"), yarnSite);
+      yarnProps(props, yconf, yarn, numNMs);
+      props.put("kerberos.rm.principal", nnPrincipal);
+    }
     props.put("hdfs.uri", defaultFS);
     props.put("hdfs.namenode.address", "localhost:" + port);
     props.put("kerberos.realm", realm);
@@ -350,10 +365,14 @@ public final class MiniCluster {
       Thread.sleep(500);
     }
     log("stopping (" + stopReason(stopFile) + ")");
-    try {
-      dfs.shutdown();
-    } catch (Throwable t) {
-      System.err.println("WARN stopping HDFS: " + t);
+    if (yarn != null) {
+      shutdown(yarn, dfs);
+    } else {
+      try {
+        dfs.shutdown();
+      } catch (Throwable t) {
+        System.err.println("WARN stopping HDFS: " + t);
+      }
     }
     kdc.stop();
     readyFile.delete();
@@ -457,6 +476,122 @@ public final class MiniCluster {
     }
   }
 
+  // configureYarn sets the MiniYARNCluster settings both modes share.
+  private static void configureYarn(Configuration c, int nmMemory, int nmVcores) {
+    c.set(YarnConfiguration.NM_CONTAINER_EXECUTOR,
+        "org.apache.hadoop.yarn.server.nodemanager.DefaultContainerExecutor");
+    c.setBoolean(YarnConfiguration.NM_PMEM_CHECK_ENABLED, false);
+    // A NodeManager that stops heartbeating (stop-nm-<i>) is LOST after 30 s instead of 10 min,
+    // so the RM reports its containers completed to their AMs as on a real cluster.
+    int nmExpiry = envInt("FLINK_GO_MC_NM_EXPIRY_MS", 30000);
+    c.setLong(YarnConfiguration.RM_NM_EXPIRY_INTERVAL_MS, nmExpiry);
+    // The liveness monitor looks every second (its default) or more often for short expiries.
+    c.setLong("yarn.resourcemanager.nm.liveness-monitor.interval-ms",
+        Math.max(200, Math.min(1000, nmExpiry / 5)));
+    c.setBoolean(YarnConfiguration.NM_VMEM_CHECK_ENABLED, false);
+    c.setInt(YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_MB, 128);
+    c.setInt(YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_MB, nmMemory);
+    c.setInt(YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_VCORES, 1);
+    c.setInt(YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_VCORES, nmVcores);
+    c.setInt("yarn.minicluster.yarn.nodemanager.resource.memory-mb", nmMemory);
+    c.setInt(YarnConfiguration.NM_PMEM_MB, nmMemory);
+    c.setInt(YarnConfiguration.NM_VCORES, nmVcores);
+    c.setBoolean(YarnConfiguration.LOG_AGGREGATION_ENABLED, true);
+    c.set(YarnConfiguration.NM_REMOTE_APP_LOG_DIR, "/tmp/logs");
+    c.setInt(YarnConfiguration.LOG_AGGREGATION_RETAIN_SECONDS, 86400);
+    c.setLong(YarnConfiguration.NM_LOG_RETAIN_SECONDS, 3600);
+    // Keep finished containers' work dirs and logs a while for debugging.
+    c.setInt(YarnConfiguration.DEBUG_NM_DELETE_DELAY_SEC, 600);
+    c.setInt(YarnConfiguration.RM_AM_MAX_ATTEMPTS, 4);
+    // The single-node disk checker would mark nodes unhealthy on a full-ish disk.
+    c.setFloat(YarnConfiguration.NM_MAX_PER_DISK_UTILIZATION_PERCENTAGE, 99.5f);
+    c.setBoolean(YarnConfiguration.TIMELINE_SERVICE_ENABLED, false);
+    c.setBoolean("yarn.minicluster.fixed.ports", false);
+  }
+
+  // waitForNodes waits until the RM reports n RUNNING NodeManagers; false on timeout (logged).
+  // A stop request ends the wait early with true.
+  private static boolean waitForNodes(MiniYARNCluster yarn, int n, int timeoutSecs, File stopFile)
+      throws InterruptedException {
+    ResourceManager rm = yarn.getResourceManager();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSecs);
+    while (!stopWanted(stopFile)) {
+      int running = 0;
+      for (RMNode node : rm.getRMContext().getRMNodes().values()) {
+        if (node.getState() == NodeState.RUNNING) {
+          running++;
+        }
+      }
+      if (running >= n) {
+        return true;
+      }
+      if (System.nanoTime() > deadline) {
+        System.err.println("ERROR only " + running + " of " + n
+            + " NodeManagers RUNNING after " + timeoutSecs + "s");
+        return false;
+      }
+      Thread.sleep(200);
+    }
+    return true;
+  }
+
+  // yarnSite is the yarn-site.xml clients need.
+  private static Map<String, String> yarnSite(Configuration yconf) {
+    String[] yarnKeys = {
+        YarnConfiguration.RM_ADDRESS,
+        YarnConfiguration.RM_SCHEDULER_ADDRESS,
+        YarnConfiguration.RM_RESOURCE_TRACKER_ADDRESS,
+        YarnConfiguration.RM_ADMIN_ADDRESS,
+        YarnConfiguration.RM_WEBAPP_ADDRESS,
+        YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_MB,
+        YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_MB,
+        YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_VCORES,
+        YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_VCORES,
+        YarnConfiguration.RM_AM_MAX_ATTEMPTS,
+        YarnConfiguration.LOG_AGGREGATION_ENABLED,
+        YarnConfiguration.NM_REMOTE_APP_LOG_DIR,
+        YarnConfiguration.NM_PMEM_CHECK_ENABLED,
+        YarnConfiguration.NM_VMEM_CHECK_ENABLED,
+        YarnConfiguration.NM_CONTAINER_EXECUTOR,
+        YarnConfiguration.RM_SCHEDULER,
+    };
+    Map<String, String> yarnSite = new LinkedHashMap<>();
+    for (String k : yarnKeys) {
+      String v = yconf.get(k);
+      if (v != null) {
+        yarnSite.put(k, v);
+      }
+    }
+    yarnSite.put(YarnConfiguration.RM_HOSTNAME, MiniYARNCluster.getHostname());
+    yarnSite.put(YarnConfiguration.YARN_APPLICATION_CLASSPATH,
+        String.join(",", YarnConfiguration.DEFAULT_YARN_APPLICATION_CLASSPATH));
+    return yarnSite;
+  }
+
+  // yarnProps adds the YARN part of cluster.properties.
+  private static void yarnProps(Map<String, String> props, Configuration yconf,
+      MiniYARNCluster yarn, int numNMs) {
+    props.put("yarn.rm.address", yconf.get(YarnConfiguration.RM_ADDRESS));
+    props.put("yarn.rm.scheduler.address", yconf.get(YarnConfiguration.RM_SCHEDULER_ADDRESS));
+    props.put("yarn.rm.resource-tracker.address",
+        yconf.get(YarnConfiguration.RM_RESOURCE_TRACKER_ADDRESS));
+    props.put("yarn.rm.admin.address", yconf.get(YarnConfiguration.RM_ADMIN_ADDRESS));
+    props.put("yarn.rm.webapp.address", yconf.get(YarnConfiguration.RM_WEBAPP_ADDRESS));
+    props.put("yarn.nodemanagers", Integer.toString(numNMs));
+    List<String> nmAddrs = new ArrayList<>();
+    for (int i = 0; i < numNMs; i++) {
+      NodeManager nm = yarn.getNodeManager(i);
+      Configuration nc = nm.getConfig();
+      String nodeId = nm.getNMContext().getNodeId().toString();
+      nmAddrs.add(nodeId);
+      props.put("yarn.nm." + i + ".address", nodeId);
+      props.put("yarn.nm." + i + ".local-dirs", nc.get(YarnConfiguration.NM_LOCAL_DIRS));
+      props.put("yarn.nm." + i + ".log-dirs", nc.get(YarnConfiguration.NM_LOG_DIRS));
+    }
+    props.put("yarn.nm.addresses", String.join(",", nmAddrs));
+    props.put("hostname", MiniYARNCluster.getHostname());
+  }
+
   // stopWanted reports whether the launcher should stop: a signal, the stop file, or the owner
   // process (FLINK_GO_MC_OWNER_PID) gone.
   private static boolean stopWanted(File stopFile) {
@@ -511,60 +646,14 @@ public final class MiniCluster {
     hdfsSite.put("dfs.permissions.enabled", "true");
     writeSite(new File(confDir, "hdfs-site.xml"), hdfsSite);
 
-    String[] yarnKeys = {
-        YarnConfiguration.RM_ADDRESS,
-        YarnConfiguration.RM_SCHEDULER_ADDRESS,
-        YarnConfiguration.RM_RESOURCE_TRACKER_ADDRESS,
-        YarnConfiguration.RM_ADMIN_ADDRESS,
-        YarnConfiguration.RM_WEBAPP_ADDRESS,
-        YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_MB,
-        YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_MB,
-        YarnConfiguration.RM_SCHEDULER_MINIMUM_ALLOCATION_VCORES,
-        YarnConfiguration.RM_SCHEDULER_MAXIMUM_ALLOCATION_VCORES,
-        YarnConfiguration.RM_AM_MAX_ATTEMPTS,
-        YarnConfiguration.LOG_AGGREGATION_ENABLED,
-        YarnConfiguration.NM_REMOTE_APP_LOG_DIR,
-        YarnConfiguration.NM_PMEM_CHECK_ENABLED,
-        YarnConfiguration.NM_VMEM_CHECK_ENABLED,
-        YarnConfiguration.NM_CONTAINER_EXECUTOR,
-        YarnConfiguration.RM_SCHEDULER,
-    };
-    Map<String, String> yarnSite = new LinkedHashMap<>();
-    for (String k : yarnKeys) {
-      String v = yconf.get(k);
-      if (v != null) {
-        yarnSite.put(k, v);
-      }
-    }
-    yarnSite.put(YarnConfiguration.RM_HOSTNAME, MiniYARNCluster.getHostname());
-    yarnSite.put(YarnConfiguration.YARN_APPLICATION_CLASSPATH,
-        String.join(",", YarnConfiguration.DEFAULT_YARN_APPLICATION_CLASSPATH));
-    writeSite(new File(confDir, "yarn-site.xml"), yarnSite);
+    writeSite(new File(confDir, "yarn-site.xml"), yarnSite(yconf));
 
     // A flat summary for scripts and tests that do not parse XML.
     Map<String, String> props = new LinkedHashMap<>();
     props.put("hdfs.uri", conf.get("fs.defaultFS"));
     props.put("hdfs.namenode.address", "127.0.0.1:" + nn.getPort());
     props.put("hdfs.namenode.http.address", "127.0.0.1:" + nnHttp.getPort());
-    props.put("yarn.rm.address", yconf.get(YarnConfiguration.RM_ADDRESS));
-    props.put("yarn.rm.scheduler.address", yconf.get(YarnConfiguration.RM_SCHEDULER_ADDRESS));
-    props.put("yarn.rm.resource-tracker.address",
-        yconf.get(YarnConfiguration.RM_RESOURCE_TRACKER_ADDRESS));
-    props.put("yarn.rm.admin.address", yconf.get(YarnConfiguration.RM_ADMIN_ADDRESS));
-    props.put("yarn.rm.webapp.address", yconf.get(YarnConfiguration.RM_WEBAPP_ADDRESS));
-    props.put("yarn.nodemanagers", Integer.toString(numNMs));
-    List<String> nmAddrs = new ArrayList<>();
-    for (int i = 0; i < numNMs; i++) {
-      NodeManager nm = yarn.getNodeManager(i);
-      Configuration nc = nm.getConfig();
-      String nodeId = nm.getNMContext().getNodeId().toString();
-      nmAddrs.add(nodeId);
-      props.put("yarn.nm." + i + ".address", nodeId);
-      props.put("yarn.nm." + i + ".local-dirs", nc.get(YarnConfiguration.NM_LOCAL_DIRS));
-      props.put("yarn.nm." + i + ".log-dirs", nc.get(YarnConfiguration.NM_LOG_DIRS));
-    }
-    props.put("yarn.nm.addresses", String.join(",", nmAddrs));
-    props.put("hostname", MiniYARNCluster.getHostname());
+    yarnProps(props, yconf, yarn, numNMs);
     props.put("work.dir", work.getPath());
     props.put("pid", Long.toString(ProcessHandle.current().pid()));
     StringBuilder sb = new StringBuilder("# flink-go Hadoop test bed (generated)\n");

@@ -120,7 +120,9 @@ type Mode string
 const (
 	// ModeSimple is HDFS + YARN with SIMPLE authentication.
 	ModeSimple Mode = "simple"
-	// ModeKerberos is a MiniKdc plus a Kerberized HDFS (no YARN).
+	// ModeKerberos is a MiniKdc plus a Kerberized HDFS and a secure YARN (RM and
+	// NodeManagers logged in as the NameNode's principal, containers run by the
+	// DefaultContainerExecutor as the test's OS user).
 	ModeKerberos Mode = "kerberos"
 	// ModeHA is an HDFS HA nameservice: two NameNodes, one DataNode (no YARN).
 	ModeHA Mode = "ha"
@@ -404,8 +406,8 @@ func Require(t testing.TB) *Cluster {
 	return require(t, ModeSimple)
 }
 
-// RequireKerberos is Require for the Kerberos test bed: a MiniKdc and a
-// Kerberized HDFS (no YARN). Its Kerberos() describes the realm, krb5.conf
+// RequireKerberos is Require for the Kerberos test bed: a MiniKdc, a
+// Kerberized HDFS and a secure YARN. Its Kerberos() describes the realm, krb5.conf
 // and a client principal with keytab.
 func RequireKerberos(t testing.TB) *Cluster {
 	t.Helper()
@@ -531,6 +533,9 @@ type KerberosInfo struct {
 	ClientPrincipal   string // e.g. alice@EXAMPLE.COM
 	ClientKeytab      string // keytab of ClientPrincipal
 	NameNodePrincipal string // e.g. hdfs/localhost@EXAMPLE.COM
+	// RMPrincipal is yarn.resourcemanager.principal of the secure YARN
+	// (empty when it runs without YARN, FLINK_GO_MC_KERBEROS_YARN=0).
+	RMPrincipal string
 }
 
 // Kerberos returns the Kerberos details of a Kerberos-mode cluster, nil otherwise.
@@ -544,6 +549,7 @@ func (c *Cluster) Kerberos() *KerberosInfo {
 		ClientPrincipal:   c.props["kerberos.client.principal"],
 		ClientKeytab:      c.props["kerberos.client.keytab"],
 		NameNodePrincipal: c.props["kerberos.namenode.principal"],
+		RMPrincipal:       c.props["kerberos.rm.principal"],
 	}
 }
 
