@@ -170,10 +170,10 @@ var memoryUnits = []struct {
 	mult   MemorySize
 }{
 	{[]string{"b", "bytes"}, Byte},
-	{[]string{"k", "kb", "kibibytes"}, KibiByte},
-	{[]string{"m", "mb", "mebibytes"}, MebiByte},
-	{[]string{"g", "gb", "gibibytes"}, GibiByte},
-	{[]string{"t", "tb", "tebibytes"}, TebiByte},
+	{[]string{"k", "kb", "kib", "kibibytes"}, KibiByte},
+	{[]string{"m", "mb", "mib", "mebibytes"}, MebiByte},
+	{[]string{"g", "gb", "gib", "gibibytes"}, GibiByte},
+	{[]string{"t", "tb", "tib", "tebibytes"}, TebiByte},
 }
 
 // memoryUnitsByLabel maps every memory unit label to its size.
@@ -187,7 +187,7 @@ var memoryUnitsByLabel = func() map[string]MemorySize {
 	return m
 }()
 
-const memoryUnitHelp = "b|bytes, k|kb|kibibytes, m|mb|mebibytes, g|gb|gibibytes, t|tb|tebibytes (powers of 1024); no unit = bytes"
+const memoryUnitHelp = "b|bytes, k|kb|kib|kibibytes, m|mb|mib|mebibytes, g|gb|gib|gibibytes, t|tb|tib|tebibytes (powers of 1024); no unit = bytes"
 
 // ParseMemorySize parses a memory size the way Flink does: a non-negative integer followed by an
 // optional unit ("1024m", "1g", "512 mb", "1gb", "64kb"). A plain number is bytes. Units are

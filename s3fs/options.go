@@ -2,6 +2,7 @@ package s3fs
 
 import (
 	"fmt"
+	"github.com/flink-go/flink-go/configs"
 	"net/url"
 	"os"
 	"sort"
@@ -238,39 +239,20 @@ func (o Options) validate() error {
 	return nil
 }
 
-// parseBytes parses "8388608", "8m", "8 MiB", "64k", "1g".
+// parseBytes parses a positive memory size in Flink's syntax (configs.ParseMemorySize: "8388608",
+// "8m", "16 mb", "64k", "1g").
 func parseBytes(s string) (int64, error) {
-	t := strings.ToLower(strings.ReplaceAll(s, " ", ""))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "b"), "i")
-	mult := int64(1)
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'k':
-			mult = 1 << 10
-		case 'm':
-			mult = 1 << 20
-		case 'g':
-			mult = 1 << 30
-		}
-		if mult != 1 {
-			t = t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
+	n, err := configs.ParseMemorySize(s)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("want a positive size such as 8388608, 8m or 16 MiB")
+		return 0, fmt.Errorf("want a positive size such as 8388608, 8m or 16 mb")
 	}
-	return n * mult, nil
+	return int64(n), nil
 }
 
-// parseDuration accepts Go durations ("500ms") and Flink's "30 s" / plain
-// milliseconds ("500").
+// parseDuration parses a duration in Flink's syntax (configs.ParseDuration: "500ms", "30 s";
+// a plain number is milliseconds).
 func parseDuration(s string) (time.Duration, error) {
-	t := strings.ReplaceAll(strings.TrimSpace(s), " ", "")
-	if n, err := strconv.ParseInt(t, 10, 64); err == nil {
-		return time.Duration(n) * time.Millisecond, nil
-	}
-	return time.ParseDuration(t)
+	return configs.ParseDuration(s)
 }
 
 // ---- the process-wide configuration hook ----

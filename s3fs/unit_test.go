@@ -236,12 +236,12 @@ func TestCopyPartSizeAndSource(t *testing.T) {
 }
 
 func TestParseHelpers(t *testing.T) {
-	for in, want := range map[string]int64{"8388608": 8 << 20, "8m": 8 << 20, "16 MiB": 16 << 20, "64k": 64 << 10, "1g": 1 << 30, "10MB": 10 << 20} {
+	for in, want := range map[string]int64{"8388608": 8 << 20, "8m": 8 << 20, "16 mb": 16 << 20, "64k": 64 << 10, "1g": 1 << 30, "10MB": 10 << 20} {
 		if got, err := parseBytes(in); err != nil || got != want {
 			t.Errorf("parseBytes(%q) = %d, %v", in, got, err)
 		}
 	}
-	for in, want := range map[string]time.Duration{"500": 500 * time.Millisecond, "30 s": 30 * time.Second, "1m30s": 90 * time.Second} {
+	for in, want := range map[string]time.Duration{"500": 500 * time.Millisecond, "30 s": 30 * time.Second, "2 min": 2 * time.Minute} {
 		if got, err := parseDuration(in); err != nil || got != want {
 			t.Errorf("parseDuration(%q) = %v, %v", in, got, err)
 		}
