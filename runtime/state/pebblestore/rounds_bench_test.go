@@ -27,7 +27,8 @@ import (
 //
 //	go test -run '^$' -bench CheckpointRounds -benchtime=1x -timeout 60m ./runtime/state/pebblestore/
 //
-// PEBBLESTORE_BENCH_OPTS overrides Pebble options after the store's own, for experiments: a
+// PEBBLESTORE_BENCH_IDLE=<seconds> leaves the store idle after the rounds and logs what
+// compacts then. PEBBLESTORE_BENCH_OPTS overrides Pebble options after the store's own, for experiments: a
 // comma-separated list of lbase=<MiB>, mult=<n>, tfs=<MiB for Lbase>,<MiB for Lbase+1>,... (or
 // one value for all levels), l0=<n> (L0 compaction threshold), multilevel=0|1,
 // readsamp=<n> (-1: no read-triggered compactions), conc=<n> (compaction concurrency),
@@ -285,6 +286,20 @@ func runRounds(b *testing.B, n, rounds int) {
 		prev = snap
 	}
 	printLSM(s)
+	// PEBBLESTORE_BENCH_IDLE=<seconds>: then leave the store idle and watch the low-priority
+	// compactions (blob-file rewrites) that back-to-back rounds leave no room for.
+	if idle := envInt(b, "PEBBLESTORE_BENCH_IDLE", 0); idle > 0 {
+		for t := 0; t < idle; t++ {
+			time.Sleep(time.Second)
+			lines, cbytes := clog.take()
+			st := s.Stats()
+			fmt.Printf("idle %2ds: %d compactions wrote %.1f MB; blob %.0f MB, garbage %.0f MB\n",
+				t+1, len(lines), float64(cbytes)/1e6, float64(st.BlobBytes)/1e6, float64(st.BlobGarbageBytes)/1e6)
+			for _, l := range lines {
+				fmt.Printf("    %s\n", l)
+			}
+		}
+	}
 	if rounds == 0 {
 		return
 	}
