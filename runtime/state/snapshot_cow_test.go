@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/flink-go/flink-go/runtime/serde"
 )
@@ -498,4 +500,115 @@ func TestHeapSnapshotRegisterDuringSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	diffDumps(t, "snapshot of pending state", dumpSnapshot(t, got), want)
+}
+
+// TestHeapSnapshotRandomized runs seeded random operations on a live backend and a twin:
+// state changes of every kind interleaved with snapshots taken, written (some concurrently
+// with later changes), and released unwritten, in random order. Every written snapshot must
+// hold the twin's state at the moment it was taken. The seed is printed on failure.
+func TestHeapSnapshotRandomized(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3, 4, 5} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { randomizedCOW(t, seed, 2000) })
+	}
+}
+
+func randomizedCOW(t *testing.T, seed uint64, steps int) {
+	r := rand.New(rand.NewPCG(seed, 42))
+	live, twin := newCowFx(t), newCowFx(t)
+	type running struct {
+		s    *HeapSnapshot
+		want string
+		step int
+	}
+	var open []running
+	type result struct {
+		data []byte
+		err  error
+		want string
+		step int
+	}
+	var pending []chan result
+	write := func(o running, async bool) {
+		ch := make(chan result, 1)
+		run := func() {
+			data, err := o.s.Bytes()
+			o.s.Release()
+			ch <- result{data, err, o.want, o.step}
+		}
+		if async {
+			go run()
+		} else {
+			run()
+		}
+		pending = append(pending, ch)
+	}
+	both := func(fn func(f *cowFx)) { fn(live); fn(twin) }
+	for step := 0; step < steps; step++ {
+		k := fmt.Sprintf("k%d", r.IntN(60))
+		switch op := r.IntN(20); {
+		case op < 4:
+			v := int64(r.IntN(1000))
+			both(func(f *cowFx) { f.key(k); f.val.Put(nil, v) })
+		case op < 6:
+			both(func(f *cowFx) { f.key(k); f.val.Delete(nil); f.list.Delete(nil) })
+		case op < 9:
+			e := fmt.Sprint("e", r.IntN(5))
+			v := r.IntN(100)
+			both(func(f *cowFx) { f.key(k); f.mapPut(e, v) })
+		case op < 10:
+			e := fmt.Sprint("e", r.IntN(5))
+			both(func(f *cowFx) { f.key(k); f.mapRemove(e) })
+		case op < 12:
+			v := fmt.Sprint(step)
+			both(func(f *cowFx) {
+				f.key(k)
+				f.listAdd(v)
+				if l, ok := f.list.Get(nil); ok && len(l) > 1 {
+					l[len(l)-2] = "changed-in-place-" + v
+				}
+			})
+		case op < 14:
+			ts := int64(r.IntN(500))
+			both(func(f *cowFx) { f.key(k); f.b.EventTimers.Add(f.timer(ts, "w", true)) })
+		case op < 15:
+			upTo := int64(r.IntN(500))
+			both(func(f *cowFx) { f.b.EventTimers.PopDue(upTo) })
+		case op < 17:
+			want := dumpSnapshot(t, mustSnapshot(t, twin.b))
+			s, err := live.b.SnapshotAsync()
+			if err != nil {
+				t.Fatal(err)
+			}
+			open = append(open, running{s, want, step})
+		case op < 19 && len(open) > 0:
+			i := r.IntN(len(open))
+			o := open[i]
+			open = append(open[:i], open[i+1:]...)
+			write(o, r.IntN(2) == 0)
+		case len(open) > 0:
+			i := r.IntN(len(open))
+			open[i].s.Release() // declined: never written
+			open = append(open[:i], open[i+1:]...)
+		}
+	}
+	for _, o := range open {
+		write(o, true)
+	}
+	for _, ch := range pending {
+		select {
+		case res := <-ch:
+			if res.err != nil {
+				t.Fatalf("seed %d: snapshot of step %d: %v", seed, res.step, res.err)
+			}
+			if got := dumpSnapshot(t, res.data); got != res.want {
+				diffDumps(t, fmt.Sprintf("seed %d: snapshot taken at step %d", seed, res.step), got, res.want)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("seed %d: a snapshot write did not finish within a minute", seed)
+		}
+	}
+	diffDumps(t, fmt.Sprintf("seed %d: live state", seed), dumpSnapshot(t, mustSnapshot(t, live.b)), dumpSnapshot(t, mustSnapshot(t, twin.b)))
+	if n := live.b.RunningSnapshots(); n != 0 {
+		t.Fatalf("seed %d: %d snapshots still running", seed, n)
+	}
 }
