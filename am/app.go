@@ -481,7 +481,8 @@ func (s *specSource) spec(ctx context.Context, job *jobmanager.JobInfo, slots in
 		return TaskManagerSpec{}, err
 	}
 	return TaskManagerSpec{BinaryName: name, Binary: bin, Files: files, JobManager: s.jobManager, JobID: job.ID, ConfigJSON: cfgJSON,
-		Args: job.Graph.Args, Slots: slots, User: s.user, Tokens: s.tokens, LogLevel: s.logLevel, HALeader: s.haLeader}, nil
+		Args: job.Graph.Args, Slots: slots, User: s.user, Tokens: s.tokens, LogLevel: s.logLevel, HALeader: s.haLeader,
+		Env: KerberosEnv(os.Getenv)}, nil
 }
 
 // stagedResources lists the files of the staging directory a TaskManager container gets when

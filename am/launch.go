@@ -58,6 +58,8 @@ type TaskManagerSpec struct {
 	// HALeader is the URI of the HA leader file (FLINK_GO_HA_LEADER): with it the TaskManager
 	// survives the loss of the AM and registers with the next attempt's JobManager.
 	HALeader string
+	// Env is further environment (e.g. KerberosEnv); the role's own variables win.
+	Env map[string]string
 }
 
 // LaunchContext builds a TaskManager container's launch context per the deployment contract:
@@ -74,7 +76,11 @@ func (s TaskManagerSpec) LaunchContext(c yarn.Container) (yarn.ContainerLaunchCo
 	for k, v := range s.Files {
 		res[k] = v
 	}
-	env := map[string]string{
+	env := map[string]string{}
+	for k, v := range s.Env {
+		env[k] = v
+	}
+	for k, v := range map[string]string{
 		cluster.EnvRole:       cluster.RoleTaskManger,
 		cluster.EnvJobManager: s.JobManager,
 		cluster.EnvResourceID: c.ID.String(),
@@ -82,6 +88,8 @@ func (s TaskManagerSpec) LaunchContext(c yarn.Container) (yarn.ContainerLaunchCo
 		cluster.EnvJobConfig:  s.ConfigJSON,
 		EnvSlots:              strconv.Itoa(s.Slots),
 		cluster.EnvHost:       c.Node.Host,
+	} {
+		env[k] = v
 	}
 	if s.User != "" {
 		env[yarn.EnvHadoopUser] = s.User

@@ -15,6 +15,7 @@ import (
 	"github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/keytab"
 
+	"github.com/flink-go/flink-go/am"
 	"github.com/flink-go/flink-go/configs"
 	"github.com/flink-go/flink-go/hdfs"
 	"github.com/flink-go/flink-go/yarn"
@@ -27,11 +28,11 @@ import (
 const (
 	// EnvKerberosKeytab is the shipped keytab's name in the container's work
 	// dir (yarn.security.kerberos.localized-keytab-path), set when a keytab is shipped.
-	EnvKerberosKeytab = "FLINK_GO_KERBEROS_KEYTAB"
+	EnvKerberosKeytab = am.EnvKerberosKeytab
 	// EnvKerberosPrincipal is the principal of the shipped keytab.
-	EnvKerberosPrincipal = "FLINK_GO_KERBEROS_PRINCIPAL"
+	EnvKerberosPrincipal = am.EnvKerberosPrincipal
 	// krb5ConfLink is the shipped krb5.conf's name in the container.
-	krb5ConfLink = "krb5.conf"
+	krb5ConfLink = am.Krb5ConfName
 )
 
 // Errors of a Kerberos login, for errors.Is; the messages name the fix.
@@ -347,11 +348,14 @@ func (d *YarnDeployer) prepareKerberosAM(ctx context.Context, conf *configs.Conf
 		out.files = append(out.files, stagedFile{link: name, local: d.krb.login.Keytab, perm: 0o600, private: true})
 		out.env[EnvKerberosKeytab] = name
 		out.env[EnvKerberosPrincipal] = d.krb.login.Principal
+		// The AM (and, through am.KerberosEnv, its TaskManagers) log in to HDFS with it again
+		// (hdfs: container keytab before the delegation token).
+		out.env[am.EnvKrb5ClientKeytab] = "{{PWD}}/" + name
 		got = append(got, "keytab as "+name)
 	}
 	if d.krb.login.Krb5ConfConfigured {
 		out.files = append(out.files, stagedFile{link: krb5ConfLink, local: d.krb.login.Krb5Conf, perm: 0o644})
-		out.env["KRB5_CONFIG"] = "{{PWD}}/" + krb5ConfLink
+		out.env[am.EnvKrb5Config] = "{{PWD}}/" + krb5ConfLink
 		got = append(got, "krb5.conf")
 	}
 	if len(got) == 0 {

@@ -25,8 +25,9 @@ func init() { fs.Register("hdfs", factory) }
 // factory serves fs.Get for hdfs:// URIs. The configuration comes from
 // HADOOP_CONF_DIR when set; "hdfs:///p" (no authority) needs it for
 // fs.defaultFS, "hdfs://host:port/p" works without it (SIMPLE auth). On a
-// Kerberized cluster a YARN container's HDFS delegation token is used when
-// there is one (UseContainerToken), else a keytab (KRB5_CLIENT_KTNAME) or
+// Kerberized cluster a YARN container logs in again with its shipped keytab
+// (KRB5_CLIENT_KTNAME) or else uses its HDFS delegation token
+// (UseContainerToken); outside a container a keytab (KRB5_CLIENT_KTNAME) or
 // the credential cache.
 func factory(ctx context.Context, u *url.URL) (fs.FileSystem, error) {
 	conf, err := LoadConf("")
@@ -57,9 +58,7 @@ func factory(ctx context.Context, u *url.URL) (fs.FileSystem, error) {
 		}
 	}
 	if opts.Kerberos != nil {
-		if _, err := opts.UseContainerToken(); err != nil {
-			return nil, err
-		}
+		return newKerberized(ctx, opts)
 	}
 	return New(ctx, opts)
 }
