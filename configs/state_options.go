@@ -27,11 +27,17 @@ var (
 
 	// PebbleCacheSize is the block cache size of each pebble instance.
 	PebbleCacheSize = Memory("state.backend.pebble.block-cache-size", 64*MebiByte,
-		"Block cache size of each pebble state backend instance (one per stateful subtask).")
+		"Block cache size of each pebble state backend instance (one per stateful subtask).").
+		WithDeprecatedKeys("state.backend.rocksdb.block.cache-size")
 
 	// PebbleMemtableSize is the memtable size of each pebble instance.
 	PebbleMemtableSize = Memory("state.backend.pebble.memtable-size", 16*MebiByte,
-		"Memtable size of each pebble state backend instance; larger memtables mean fewer, larger SST files.")
+		"Memtable size of each pebble state backend instance; larger memtables mean fewer, larger SST files.").
+		WithDeprecatedKeys("state.backend.rocksdb.writebuffer.size")
+
+	// PebbleValueCacheSize is the write-back value cache in front of each pebble instance.
+	PebbleValueCacheSize = Memory("state.backend.pebble.value-cache-size", 8*MebiByte,
+		"Write-back cache of recently read values in front of each pebble state backend instance (at most a quarter of the memtable is used): read-modify-write state access hits memory, writes reach pebble in batches before checkpoints and when the cache fills. 0 turns it off.")
 
 	// LocalRecovery keeps a local copy of snapshots for faster restarts on the same machine.
 	LocalRecovery = Bool("execution.state-recovery.from-local", false,

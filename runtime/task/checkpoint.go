@@ -690,7 +690,9 @@ func (t *Task) newBackend(ctx *OperatorContext) (*state.KeyedBackend, error) {
 		Dir:          filepath.Join(base, "flink-go-pebble-"+t.localStateName(ctx.opID)),
 		CacheSize:    configs.Get(c, configs.PebbleCacheSize).Bytes(),
 		MemTableSize: int(configs.Get(c, configs.PebbleMemtableSize).Bytes()),
-		Logger:       &log,
+		// 0 turns the value cache off (state.PebbleConfig's 0 means "the default").
+		ValueCacheSize: valueCacheSize(configs.Get(c, configs.PebbleValueCacheSize).Bytes()),
+		Logger:         &log,
 		// Incremental unless the user explicitly turned it off (the option's default, false,
 		// is Flink's; flink-go's pebble backend is incremental by design).
 		FullCheckpoints: configs.IsSet(c, configs.IncrementalCheckpoints) && !configs.Get(c, configs.IncrementalCheckpoints),
@@ -846,4 +848,12 @@ func (t *Task) notifyBackends(id int64, aborted bool) {
 
 func keyGroupRange(maxPar, par, sub int) serde.KeyGroupRange {
 	return serde.KeyGroupRangeFor(maxPar, par, sub)
+}
+
+// valueCacheSize maps state.backend.pebble.value-cache-size to state.PebbleConfig.ValueCacheSize.
+func valueCacheSize(configured int64) int64 {
+	if configured == 0 {
+		return -1
+	}
+	return configured
 }
