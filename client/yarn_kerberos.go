@@ -213,6 +213,10 @@ type kerberosSession struct {
 func loginKerberos(conf *configs.Configuration) (*kerberosSession, error) {
 	l, err := ResolveKerberosLogin(conf, os.Getenv, fileExists)
 	if err != nil {
+		if conf == nil && errors.Is(err, ErrNoKerberosCredentials) {
+			// ConnectYarn without the configuration: -D security.kerberos.login.* is not seen yet.
+			err = fmt.Errorf("%w; this connection logs in from the environment only: kinit, or export KRB5_CLIENT_KTNAME=<keytab>", err)
+		}
 		return nil, fmt.Errorf("the cluster uses Kerberos (hadoop.security.authentication=kerberos): %w", err)
 	}
 	cl, err := l.Login()

@@ -111,11 +111,16 @@
 // The Kerberos test bed runs with privacy; 3DES/DES auth-conf is not
 // implemented (Hadoop's server offers RC4 first).
 //
+// GetDelegationToken obtains the same token over RPC
+// (ClientNamenodeProtocol.getDelegationToken, Kerberos IPC through yarn/ipc):
+// what flink-go's YARN client uses, since it needs only the RPC address.
+//
+// In a container that was given a keytab (KRB5_CLIENT_KTNAME, with the token
+// file present) the hdfs:// factory logs in again from the keytab first, as
+// Flink's containers do, and uses the delegation token only when that login
+// fails (docs/kerberos.md).
+//
 // Still missing:
-//   - Keeping jobs alive past a token's maximum lifetime (7 days by default):
-//     renewal (by the ResourceManager when it is the renewer, or by
-//     RenewDelegationToken) only reaches that limit. Long-running jobs should
-//     ship a keytab (as Flink does with security.kerberos.login.keytab;
-//     KerberosOptions.Keytab, or KRB5_CLIENT_KTNAME), or the AM must fetch
-//     fresh tokens and redistribute them to its containers.
+//   - Fresh tokens for containers started after a token's maximum lifetime (7
+//     days by default): the AM would have to fetch and redistribute them.
 package hdfs
