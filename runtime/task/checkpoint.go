@@ -318,6 +318,21 @@ func uploadFile(ctx context.Context, fsys fs.FileSystem, src, dst string) (int64
 	return n, w.Close()
 }
 
+// writeHeap streams a heap snapshot into a new file at dst and releases the snapshot (so the
+// task stops copying on its behalf) whether or not the write succeeded.
+func writeHeap(ctx context.Context, fsys fs.FileSystem, dst string, snap *state.HeapSnapshot) (int64, error) {
+	defer snap.Release()
+	w, err := fsys.Create(ctx, dst, fs.CreateOptions{Overwrite: true})
+	if err != nil {
+		return 0, err
+	}
+	n, err := snap.WriteTo(w)
+	if err != nil {
+		return n, errors.Join(err, w.Abort())
+	}
+	return n, w.Close()
+}
+
 func (t *Task) broadcastBarrier(b barrier) {
 	ev := encodeBarrier(b.id, b.ts, b.savepoint, b.dir)
 	for _, w := range t.writers {
@@ -334,7 +349,11 @@ func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed []
 	defer cancel()
 	for i := range keyed {
 		st := snap.Operators[i]
-		k, err := serializeHeap(keyed[i], st.OperatorId)
+		k, err := keyed[i], error(nil)
+		if b.dir == "" {
+			// No checkpoint storage: the state travels inline in the acknowledgement.
+			k, err = serializeHeap(k, st.OperatorId)
+		}
 		var h *jobgraph.StateHandle
 		var written int64
 		if err == nil {
@@ -420,7 +439,7 @@ func (t *Task) writeKeyed(ctx context.Context, b barrier, st *jobgraph.OperatorS
 	switch {
 	case k.pebble != nil:
 		return t.uploadPebble(ctx, b, st, k.pebble)
-	case k.data == nil && k.file == "":
+	case k.heap == nil && k.data == nil && k.file == "":
 		return nil, 0, nil
 	case b.dir == "":
 		return &jobgraph.StateHandle{Inline: k.data, Size: int64(len(k.data))}, int64(len(k.data)), nil
@@ -439,6 +458,15 @@ func (t *Task) writeKeyed(ctx context.Context, b barrier, st *jobgraph.OperatorS
 		n, err := uploadFile(ctx, fsys, k.file, p)
 		if err != nil {
 			return nil, 0, fmt.Errorf("writing %s: %w", path, err)
+		}
+		return &jobgraph.StateHandle{Path: path, Size: n}, n, nil
+	}
+	if k.heap != nil {
+		// Streamed from the copy-on-write snapshot: only one key group is encoded in memory at a
+		// time. No temporary name is needed: the file is referenced only once _metadata exists.
+		n, err := writeHeap(ctx, fsys, p, k.heap)
+		if err != nil {
+			return nil, 0, fmt.Errorf("writing the keyed state of operator %s to %s: %w", st.OperatorId, path, err)
 		}
 		return &jobgraph.StateHandle{Path: path, Size: n}, n, nil
 	}
