@@ -2,11 +2,16 @@
 # Benchmarks of flink-go (make bench runs `make build` first):
 #   1. Go micro-benchmarks of the hot packages (serialization, network, Nexmark generator), short;
 #   2. whole-job Nexmark runs (bench/nexmark-bench): throughput per query, q1 latency, TaskManager
-#      memory during q5, CPU profiles of queries that miss their target.
-# Results go to docs/benchmarks.md (between the bench:results markers); raw output, profiles and
+#      memory during q5, CPU profiles of queries that miss their target, and q5/q7 throughput
+#      with checkpoints every 10 s vs. without on the heap (hashmap) and Pebble backends.
+# Results go to docs/benchmarks.md (between the bench:results markers; the checkpoint comparison
+# between the bench:checkpoint markers); raw output, profiles and
 # logs to build/bench/. The machine should be otherwise idle: numbers on a shared box are noisy.
 #
-# Environment: BENCH_PARTS (default throughput,latency,rss,profile), BENCH_QUERIES (default all),
+# Environment: BENCH_PARTS (default throughput,latency,rss,profile,checkpoint; BENCH_CHECKPOINT=0
+# drops checkpoint from it), BENCH_CHECKPOINT_QUERIES (default q5,q7), BENCH_CHECKPOINT_SECONDS
+# (job runtime per checkpoint-comparison run, default 40s), BENCH_CHECKPOINT_REPEAT (interleaved
+# without/with pairs per query and backend, default 2), BENCH_QUERIES (default all),
 # BENCH_SECONDS (job runtime per throughput run, default 15s), BENCH_MICRO=0 skips the
 # micro-benchmarks, BENCH_BENCHTIME (go test -benchtime, default 200ms), BENCH_PROFILE_ALSO
 # (queries to profile even when they met their target, e.g. q5-window,q4), BENCH_REPEAT (measured
@@ -44,14 +49,23 @@ if [[ ${BENCH_STATE:-1} != 0 ]]; then
   grep -E '^(Benchmark|ok|FAIL)' "$out/state.txt" >&2 || true
 fi
 
-echo "== whole-job Nexmark runs" >&2
+parts=${BENCH_PARTS:-throughput,latency,rss,profile,checkpoint}
+if [[ ${BENCH_CHECKPOINT:-1} == 0 ]]; then
+  parts=$(tr ',' '\n' <<<"$parts" | { grep -vx checkpoint || true; } | paste -sd, -)
+fi
+
+echo "== whole-job Nexmark runs ($parts)" >&2
 go run ./bench/nexmark-bench \
   --flink-go "$flink_go" --job "$job" \
-  --parts "${BENCH_PARTS:-throughput,latency,rss,profile}" \
+  --parts "$parts" \
   --queries "${BENCH_QUERIES:-q0,q1,q2,q3,q4,q5,q5-window,q7,q8}" \
   --seconds "${BENCH_SECONDS:-15s}" \
   --repeat "${BENCH_REPEAT:-1}" \
   --profile-dir "$out" \
+  --checkpoint-queries "${BENCH_CHECKPOINT_QUERIES:-q5,q7}" \
+  --checkpoint-seconds "${BENCH_CHECKPOINT_SECONDS:-40s}" \
+  --checkpoint-repeat "${BENCH_CHECKPOINT_REPEAT:-2}" \
+  --checkpoint-dir "$out/checkpoints" \
   --profile-also "${BENCH_PROFILE_ALSO:-}" \
   --doc docs/benchmarks.md \
   "${micro_args[@]}" | tee "$out/results.md"

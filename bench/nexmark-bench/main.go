@@ -9,11 +9,19 @@
 //   - rss: q5 with -D local.taskmanagers.processes=true, sampling VmRSS/VmHWM of the
 //     TaskManager processes every 100 ms;
 //   - profile: for queries that missed their target, a CPU profile of an in-process run and the
-//     top functions of `go tool pprof -top`.
+//     top functions of `go tool pprof -top` (with the checkpoint part: also of the runs with
+//     checkpoints that missed the ratio target);
+//   - checkpoint: --checkpoint-queries (q5, q7) on each of --checkpoint-backends (hashmap,
+//     pebble), without checkpoints and with execution.checkpointing.interval=10s into a local
+//     directory, interleaved (A, B, A, B ...) --checkpoint-repeat times, each run sized to about
+//     --checkpoint-seconds; throughput of both sides, their ratio (target >= 0.85) and the
+//     checkpoint count, duration p50/max and state size from REST /jobs/:id/checkpoints polled
+//     while the job runs. Written between the bench:checkpoint markers of --doc; a run of only
+//     this part leaves the bench:results section alone.
 //
 // Usage (scripts/bench.sh calls it after make build):
 //
-//	go run ./bench/nexmark-bench --parts throughput,latency,rss,profile --doc docs/benchmarks.md
+//	go run ./bench/nexmark-bench --parts throughput,latency,rss,profile,checkpoint --doc docs/benchmarks.md
 package main
 
 import (
@@ -51,6 +59,13 @@ type options struct {
 	profileSeconds  time.Duration
 	profileAlso     map[string]bool
 	doc, micro      string
+	// checkpoint part
+	ckQueries  []string
+	ckBackends []string
+	ckSeconds  time.Duration
+	ckInterval time.Duration
+	ckDir      string
+	ckRepeat   int
 }
 
 func parseArgs(args []string) (*options, error) {
@@ -59,7 +74,13 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVar(&o.flinkGo, "flink-go", "bin/flink-go", "the flink-go CLI binary")
 	fs.StringVar(&o.job, "job", "bin/examples/nexmark", "the Nexmark example job binary")
 	qs := fs.String("queries", strings.Join(queries.Names, ",")+",q5-window", "queries to measure (q5-window: q5 on the window operator)")
-	parts := fs.String("parts", "throughput,latency,rss,profile", "what to run: throughput, latency, rss, profile")
+	parts := fs.String("parts", "throughput,latency,rss,profile", "what to run: throughput, latency, rss, profile, checkpoint")
+	ckq := fs.String("checkpoint-queries", "q5,q7", "checkpoint part: queries to compare with and without checkpoints")
+	ckb := fs.String("checkpoint-backends", "hashmap,pebble", "checkpoint part: state.backend.type values")
+	fs.DurationVar(&o.ckSeconds, "checkpoint-seconds", 40*time.Second, "checkpoint part: job runtime to aim for per run (several checkpoint intervals)")
+	fs.DurationVar(&o.ckInterval, "checkpoint-interval", 10*time.Second, "checkpoint part: execution.checkpointing.interval")
+	fs.IntVar(&o.ckRepeat, "checkpoint-repeat", 0, "checkpoint part: interleaved run pairs (without, with) per query and backend; 0: --repeat")
+	fs.StringVar(&o.ckDir, "checkpoint-dir", "build/bench/checkpoints", "checkpoint part: local directory for the checkpoints (emptied after each run)")
 	fs.DurationVar(&o.seconds, "seconds", 15*time.Second, "job runtime to aim for per throughput run")
 	fs.IntVar(&o.repeat, "repeat", 1, "measured runs per query; the fastest is reported (less noise from other load)")
 	fs.Int64Var(&o.calibrate, "calibrate-events", 2_000_000, "events of the calibration run that sizes each throughput run")
@@ -79,11 +100,11 @@ func parseArgs(args []string) (*options, error) {
 	o.parts = map[string]bool{}
 	for _, p := range strings.Split(*parts, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "throughput", "latency", "rss", "profile":
+		case "throughput", "latency", "rss", "profile", "checkpoint":
 			o.parts[p] = true
 		case "":
 		default:
-			return nil, fmt.Errorf("unknown part %q: use throughput, latency, rss, profile", p)
+			return nil, fmt.Errorf("unknown part %q: use throughput, latency, rss, profile, checkpoint", p)
 		}
 	}
 	o.profileAlso = map[string]bool{}
@@ -97,10 +118,39 @@ func parseArgs(args []string) (*options, error) {
 			o.queries = append(o.queries, q)
 		}
 	}
+	o.ckQueries = splitList(*ckq)
+	o.ckBackends = splitList(*ckb)
+	for _, b := range o.ckBackends {
+		if b != "hashmap" && b != "pebble" {
+			return nil, fmt.Errorf("unknown state backend %q in --checkpoint-backends: use hashmap, pebble", b)
+		}
+	}
+	if o.parts["checkpoint"] && (len(o.ckQueries) == 0 || len(o.ckBackends) == 0) {
+		return nil, errors.New("the checkpoint part needs at least one --checkpoint-queries and one --checkpoint-backends entry")
+	}
+	if o.ckRepeat < 0 {
+		return nil, errors.New("--checkpoint-repeat must not be negative")
+	}
+	if o.ckRepeat == 0 {
+		o.ckRepeat = o.repeat
+	}
+	if o.ckSeconds <= 0 || o.ckInterval <= 0 || o.ckSeconds < o.ckInterval {
+		return nil, fmt.Errorf("--checkpoint-seconds (%s) and --checkpoint-interval (%s) must be positive, the runtime at least one interval", o.ckSeconds, o.ckInterval)
+	}
 	if o.seconds <= 0 || o.calibrate <= 0 || o.latencyRate <= 0 || o.latencyDuration <= 0 || o.repeat <= 0 {
 		return nil, errors.New("--seconds, --calibrate-events, --repeat, --latency-rate and --latency-duration must be positive")
 	}
 	return o, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func main() {
@@ -134,7 +184,7 @@ func run(o *options, log zerolog.Logger) error {
 		}
 		rep.Micro = string(b)
 	}
-	if o.parts["throughput"] || o.parts["rss"] || o.parts["profile"] {
+	if o.parts["throughput"] || o.parts["rss"] || o.parts["profile"] || o.parts["checkpoint"] {
 		for _, p := range []string{o.flinkGo, o.job} {
 			if _, err := os.Stat(p); err != nil {
 				return fmt.Errorf("%s is missing (run make build first): %w", p, err)
@@ -179,8 +229,39 @@ func run(o *options, log zerolog.Logger) error {
 			rep.Profiles[t.Query] = top
 		}
 	}
-	md := rep.Markdown()
-	fmt.Println(md)
+	var ckMD string
+	if o.parts["checkpoint"] {
+		var cs []bench.CheckpointComparison
+		for _, q := range o.ckQueries {
+			for _, b := range o.ckBackends {
+				cs = append(cs, checkpointCompare(o, q, b, log))
+			}
+		}
+		ckMD = bench.CheckpointMarkdown(rep.Machine, cs)
+		fmt.Println(ckMD)
+		if o.parts["profile"] {
+			for _, c := range cs {
+				if c.Met() || c.Err != nil {
+					continue
+				}
+				if w, ok := c.BestWith(); ok {
+					top, err := profileCheckpoint(o, c, w, log)
+					if err != nil {
+						top = "profiling failed: " + err.Error()
+					}
+					rep.Profiles[c.Query+" "+c.Backend+" with checkpoints"] = top
+				}
+			}
+		}
+	}
+	// The results section is rewritten only when a part that writes it ran (a checkpoint-only
+	// run keeps the other results).
+	others := o.parts["throughput"] || o.parts["latency"] || o.parts["rss"] || len(rep.Profiles) > 0
+	var md string
+	if others {
+		md = rep.Markdown()
+		fmt.Println(md)
+	}
 	if o.doc == "" {
 		return nil
 	}
@@ -188,7 +269,14 @@ func run(o *options, log zerolog.Logger) error {
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("reading %s: %w", o.doc, err)
 	}
-	if err := os.WriteFile(o.doc, []byte(bench.ReplaceResults(string(doc), md)), 0o644); err != nil {
+	text := string(doc)
+	if others {
+		text = bench.ReplaceResults(text, md)
+	}
+	if ckMD != "" {
+		text = bench.ReplaceSection(text, bench.CheckpointBeginMarker, bench.CheckpointEndMarker, ckMD)
+	}
+	if err := os.WriteFile(o.doc, []byte(text), 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", o.doc, err)
 	}
 	log.Info().Str("doc", o.doc).Msg("results written")
