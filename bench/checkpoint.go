@@ -32,6 +32,9 @@ type CheckpointComparison struct {
 	Interval       time.Duration
 	Without, With  []CheckpointRun
 	Err            error
+	// Profile is the top of a CPU profile of a run with checkpoints (when the target was
+	// missed and profiling was asked for).
+	Profile string
 }
 
 func best(runs []CheckpointRun) (CheckpointRun, bool) {
@@ -196,6 +199,11 @@ func CheckpointMarkdown(m Machine, cs []CheckpointComparison) string {
 			w.Completed, w.Failed, ms(w.DurationP50), ms(w.DurationMax), bytesHuman(w.StateSize), rates(c.Without), rates(c.With))
 	}
 	b.WriteString("\nCheckpoint figures are those of the fastest run with checkpoints, read from REST `/jobs/:id/checkpoints` while the job ran (polled every second; a checkpoint completing in the last second of a run may be missing).\n")
+	for _, c := range cs {
+		if c.Profile != "" {
+			fmt.Fprintf(&b, "\n%s on %s with checkpoints (missed the target; in-process run, `go tool pprof -top`):\n\n```\n%s\n```\n", c.Query, c.Backend, strings.TrimSpace(c.Profile))
+		}
+	}
 	return b.String()
 }
 

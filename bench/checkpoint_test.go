@@ -93,6 +93,7 @@ func TestCheckpointMarkdown(t *testing.T) {
 	cs := []CheckpointComparison{
 		{Query: "q5", Backend: "hashmap", Interval: 10 * time.Second, Without: []CheckpointRun{run(30_000_000, 37500*time.Millisecond, 0)}, With: []CheckpointRun{w}},
 		{Query: "q7", Backend: "pebble", Err: errors.New("calibration run: boom | bad")},
+		{Query: "q5", Backend: "pebble", Profile: "Showing nodes\n  flat  pebble.(*DB).Set\n", Without: []CheckpointRun{run(100, time.Second, 0)}, With: []CheckpointRun{run(100, 2*time.Second, 3)}},
 		{Query: "q7", Backend: "hashmap", Without: []CheckpointRun{{ThroughputResult: ThroughputResult{Err: errors.New("exit 1")}}}},
 	}
 	md := CheckpointMarkdown(Machine{Date: time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC), CPUs: 2}, cs)
@@ -101,6 +102,8 @@ func TestCheckpointMarkdown(t *testing.T) {
 		"| q5 | hashmap | 30000000 | 800000 | 750000 | 0.938 | ≥ 0.85 | met | 4 (0) | 250.00 ms / 1200.00 ms | 5.0 MiB | 800000 | 750000 |",
 		"| q7 | pebble | – | – | – | – | ≥ 0.85 | failed: calibration run: boom / bad |",
 		"| q7 | hashmap | – | – | – | – | ≥ 0.85 | failed: exit 1 |",
+		"| q5 | pebble | 100 | 100 | 50 | 0.500 | ≥ 0.85 | **missed** |",
+		"q5 on pebble with checkpoints (missed the target; in-process run, `go tool pprof -top`):\n\n```\nShowing nodes\n  flat  pebble.(*DB).Set\n```",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("missing %q in\n%s", want, md)

@@ -237,10 +237,8 @@ func run(o *options, log zerolog.Logger) error {
 				cs = append(cs, checkpointCompare(o, q, b, log))
 			}
 		}
-		ckMD = bench.CheckpointMarkdown(rep.Machine, cs)
-		fmt.Println(ckMD)
 		if o.parts["profile"] {
-			for _, c := range cs {
+			for i, c := range cs {
 				if c.Met() || c.Err != nil {
 					continue
 				}
@@ -249,10 +247,12 @@ func run(o *options, log zerolog.Logger) error {
 					if err != nil {
 						top = "profiling failed: " + err.Error()
 					}
-					rep.Profiles[c.Query+" "+c.Backend+" with checkpoints"] = top
+					cs[i].Profile = top
 				}
 			}
 		}
+		ckMD = bench.CheckpointMarkdown(rep.Machine, cs)
+		fmt.Println(ckMD)
 	}
 	// The results section is rewritten only when a part that writes it ran (a checkpoint-only
 	// run keeps the other results).
