@@ -93,7 +93,7 @@ func yarnRESTAddress(c *cli.Context) (string, bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
 	defer cancel()
-	d, err := ConnectYarn(ctx, os.Stderr)
+	d, err := ConnectYarnConf(ctx, os.Stderr, cfg)
 	if err != nil {
 		return "", true, err
 	}
@@ -121,7 +121,7 @@ func runYarn(c *cli.Context, target, binary string, args []string, cfg *configs.
 	start := time.Now()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := ConnectYarn(ctx, os.Stderr)
+	d, err := ConnectYarnConf(ctx, os.Stderr, cfg)
 	if err != nil {
 		return err
 	}
@@ -429,7 +429,7 @@ func yarnSessionCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			d, err := ConnectYarn(ctx, os.Stderr)
+			d, err := ConnectYarnConf(ctx, os.Stderr, cfg)
 			if err != nil {
 				return err
 			}
