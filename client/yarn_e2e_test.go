@@ -588,8 +588,14 @@ func testYarnSIGTERMDuringDeployment(t *testing.T) {
 // hdfsLines reads the committed part files of an output directory on HDFS, sorted.
 func (y *yarnTB) hdfsLines(t *testing.T, dir string) []string {
 	t.Helper()
+	return hdfsPartLines(t, y.fs, dir)
+}
+
+// hdfsPartLines reads the committed part files (part-*) of an output directory, sorted.
+func hdfsPartLines(t *testing.T, fsys *hdfs.FileSystem, dir string) []string {
+	t.Helper()
 	ctx := context.Background()
-	list, err := y.fs.List(ctx, dir)
+	list, err := fsys.List(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +604,7 @@ func (y *yarnTB) hdfsLines(t *testing.T, dir string) []string {
 		if f.IsDir || !strings.HasPrefix(path.Base(f.Path), "part-") {
 			continue
 		}
-		r, err := y.fs.Open(ctx, f.Path)
+		r, err := fsys.Open(ctx, f.Path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -687,19 +693,7 @@ func testYarnSession(t *testing.T) {
 	y := setupYarn(t)
 	base := "hdfs://" + y.fs.Authority() + y.dir
 	t0 := time.Now()
-	r := y.cli(t, 3*time.Minute, nil, nil, append([]string{"yarn-session", "-d", "-nm", "h12 session", "-jm", "256", "-tm", "256m", "-s", "2"}, y.dflags()...)...)
-	if r.code != 0 {
-		t.Fatalf("yarn-session -d: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	rec, err := os.ReadFile(filepath.Join(y.home, "yarn-session.properties"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`applicationID=(application_\d+_\d+)`).FindStringSubmatch(string(rec))
-	if m == nil {
-		t.Fatalf("properties file: %q", rec)
-	}
-	appID := m[1]
+	r, appID, rec := y.startSession(t, append([]string{"-nm", "h12 session", "-s", "2"}, y.dflags()...)...)
 	t.Logf("timing: yarn-session -d returned after %s: %s", time.Since(t0).Round(time.Millisecond), strings.TrimSpace(r.stdout))
 
 	// Job 1: through the recorded session (no -t), detached, rate-limited so it keeps running.
@@ -953,4 +947,23 @@ func testYarnSessionAttachedInterrupt(t *testing.T) {
 		t.Errorf("the session record was not removed: %v", err)
 	}
 	t.Logf("client output:\n%s", w.String())
+}
+
+// startSession runs `flink-go yarn-session -d -jm 256 -tm 256m <args>` and returns its result,
+// the recorded application id and the session properties file.
+func (y *yarnTB) startSession(t *testing.T, args ...string) (result, string, []byte) {
+	t.Helper()
+	r := y.cli(t, 3*time.Minute, nil, nil, append([]string{"yarn-session", "-d", "-jm", "256", "-tm", "256m"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("yarn-session -d: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	rec, err := os.ReadFile(filepath.Join(y.home, "yarn-session.properties"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`applicationID=(application_\d+_\d+)`).FindStringSubmatch(string(rec))
+	if m == nil {
+		t.Fatalf("properties file: %q", rec)
+	}
+	return r, m[1], rec
 }

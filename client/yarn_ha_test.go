@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -193,19 +192,7 @@ func testYarnHAKillSessionAM(t *testing.T) {
 	y := setupYarn(t)
 	const records, keys, every = 500_000, 100, 1000
 	base := "hdfs://" + y.fs.Authority() + y.dir
-	r := y.cli(t, 3*time.Minute, nil, nil, append([]string{"yarn-session", "-d", "-jm", "256", "-tm", "256m", "-s", "1"}, y.dflags("yarn.application-attempts=2")...)...)
-	if r.code != 0 {
-		t.Fatalf("yarn-session -d: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	rec, err := os.ReadFile(filepath.Join(y.home, "yarn-session.properties"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`applicationID=(application_\d+_\d+)`).FindStringSubmatch(string(rec))
-	if m == nil {
-		t.Fatalf("properties file: %q", rec)
-	}
-	appID := m[1]
+	r, appID, _ := y.startSession(t, append([]string{"-s", "1"}, y.dflags("yarn.application-attempts=2")...)...)
 	app, err := yarn.ParseApplicationID(appID)
 	if err != nil {
 		t.Fatal(err)

@@ -9,10 +9,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -217,31 +215,7 @@ func testYarnKerberosCounting(t *testing.T, c *testbed.Cluster, k *testbed.Kerbe
 		t.Errorf("the client did not report its Kerberos login and token:\n%s", errb.String())
 	}
 	// Output: exact.
-	list, err := fsys.List(ctx, dir+"/out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, f := range list {
-		if f.IsDir || !strings.HasPrefix(path.Base(f.Path), "part-") {
-			continue
-		}
-		r, err := fsys.Open(ctx, f.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(r)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-			if l != "" {
-				got = append(got, l)
-			}
-		}
-	}
-	sort.Strings(got)
+	got := hdfsPartLines(t, fsys, dir+"/out")
 	want := expectedCounting(records, keys, every)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("output: %d lines, want %d (first %q)", len(got), len(want), got[:min(3, len(got))])
