@@ -329,7 +329,7 @@ func (c *Coordinator) relativize(dir string, h TaskStateHandle) TaskStateHandle 
 		return h
 	}
 	exclusive := strings.TrimRight(dir, "/") + "/"
-	shared := strings.TrimRight(joinURI(parentURI(strings.TrimRight(dir, "/")), SharedDirName), "/") + "/"
+	shared := strings.TrimRight(SharedDir(dir), "/") + "/"
 	rel := func(files []StateFile) []StateFile {
 		var out []StateFile
 		for i, f := range files {

@@ -81,6 +81,12 @@ func joinURI(base string, elem ...string) string {
 	return prefix + path.Join(append([]string{p}, elem...)...)
 }
 
+// SharedDir returns the job's shared directory (incremental files) of the checkpoint directory
+// chkDir, a URI or path: its sibling named SharedDirName.
+func SharedDir(chkDir string) string {
+	return joinURI(parentURI(strings.TrimRight(chkDir, "/")), SharedDirName)
+}
+
 // parentURI returns the parent directory of a URI or path.
 func parentURI(u string) string {
 	prefix, p := splitURI(u)

@@ -406,7 +406,7 @@ func (t *Task) deleteNewShared(ctx context.Context, b barrier, ops []*jobgraph.O
 	if err != nil {
 		return
 	}
-	sharedDir := path.Join(path.Dir(strings.TrimRight(dir, "/")), checkpoint.SharedDirName)
+	sharedDir := checkpoint.SharedDir(dir)
 	inDir := strings.TrimRight(b.dir, "/") + "/"
 	for _, st := range ops {
 		if st.Keyed == nil {
@@ -488,7 +488,7 @@ func (t *Task) uploadPebble(ctx context.Context, b barrier, st *jobgraph.Operato
 	}
 	dir = strings.TrimRight(dir, "/")
 	sub := fmt.Sprintf("%s-%d", safeName(st.OperatorId), t.d.Subtask)
-	sharedDir, privateDir := path.Join(path.Dir(dir), checkpoint.SharedDirName), path.Join(dir, sub)
+	sharedDir, privateDir := checkpoint.SharedDir(dir), path.Join(dir, sub)
 	sharedPrefix, privatePrefix := "", sub+"/"
 	sharedURI, sharedInjected, err := t.pebbleSharedDir(b, st.OperatorId)
 	if err != nil {

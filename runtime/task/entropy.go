@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/flink-go/flink-go/fs"
 	"github.com/flink-go/flink-go/runtime/checkpoint"
@@ -64,11 +63,7 @@ func (t *Task) dataURI(b barrier, uri string) (out string, injected bool, err er
 // shared SST files to: the job's "shared" directory next to the barrier's chk-<n> directory,
 // with entropy injection a stable injected form of it (see the comment at the top).
 func (t *Task) pebbleSharedDir(b barrier, opID string) (uri string, injected bool, err error) {
-	shared := strings.TrimRight(b.dir, "/")
-	if i := strings.LastIndexByte(shared, '/'); i >= 0 {
-		shared = shared[:i]
-	}
-	shared += "/" + checkpoint.SharedDirName
+	shared := checkpoint.SharedDir(b.dir)
 	if b.savepoint {
 		return shared, false, nil
 	}
