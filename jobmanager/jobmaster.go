@@ -586,17 +586,39 @@ func (j *JobMaster) execFor(eg *ExecutionGraph, t checkpoint.TaskID) *Execution 
 
 func (j *JobMaster) notifyTasks(eg *ExecutionGraph, id int64, aborted bool) {
 	for _, e := range eg.Running() {
-		client, _, ok := j.jm.tmClient(e.Slot.TaskManager)
-		if !ok {
-			continue
-		}
-		req := &jobgraph.NotifyCheckpointRequest{ExecutionId: e.ID, CheckpointId: id, Aborted: aborted}
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_, _ = client.NotifyCheckpoint(ctx, req)
-		}()
+		j.notify(e, &jobgraph.NotifyCheckpointRequest{ExecutionId: e.ID, CheckpointId: id, Aborted: aborted}, 1)
 	}
+}
+
+// notify sends a checkpoint notification to e's TaskManager in the background, making up to
+// attempts calls (with a growing pause between them, while the job runs); the failure of the
+// last one is logged when it was retried.
+func (j *JobMaster) notify(e *Execution, req *jobgraph.NotifyCheckpointRequest, attempts int) {
+	client, _, ok := j.jm.tmClient(e.Slot.TaskManager)
+	if !ok {
+		return
+	}
+	go func() {
+		for attempt := 1; ; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := client.NotifyCheckpoint(ctx, req)
+			cancel()
+			if err == nil {
+				return
+			}
+			if attempt >= attempts {
+				if attempts > 1 {
+					j.log.Error().Err(err).Str("execution", req.ExecutionId).Int64("checkpoint", req.CheckpointId).Msg("could not send a checkpoint notification")
+				}
+				return
+			}
+			select {
+			case <-j.done:
+				return
+			case <-time.After(time.Duration(200*attempt) * time.Millisecond):
+			}
+		}
+	}()
 }
 
 // checkFinal sends the final commit notification once every task either finished or waits
@@ -620,33 +642,10 @@ func (j *JobMaster) checkFinal(eg *ExecutionGraph) {
 		e.FinalNotified = true
 	}
 	j.mu.Unlock()
+	// The task waits for this notification to commit and finish: a failed call is retried (a
+	// lost TaskManager fails the task, which ends the wait anyway).
 	for _, e := range waiting {
-		client, _, ok := j.jm.tmClient(e.Slot.TaskManager)
-		if !ok {
-			continue
-		}
-		req := &jobgraph.NotifyCheckpointRequest{ExecutionId: e.ID, CheckpointId: finalNotification}
-		// The task waits for this notification to commit and finish: retry a failed call while
-		// the job runs (a lost TaskManager fails the task, which ends the wait anyway).
-		go func() {
-			for attempt := 0; ; attempt++ {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				_, err := client.NotifyCheckpoint(ctx, req)
-				cancel()
-				if err == nil {
-					return
-				}
-				if attempt == 4 {
-					j.log.Error().Err(err).Str("execution", req.ExecutionId).Msg("could not send the final commit notification")
-					return
-				}
-				select {
-				case <-j.done:
-					return
-				case <-time.After(time.Duration(200*(attempt+1)) * time.Millisecond):
-				}
-			}
-		}()
+		j.notify(e, &jobgraph.NotifyCheckpointRequest{ExecutionId: e.ID, CheckpointId: finalNotification}, 5)
 	}
 }
 
