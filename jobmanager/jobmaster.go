@@ -412,8 +412,9 @@ func (j *JobMaster) onCheckpointMsg(eg *ExecutionGraph, coord *checkpoint.Coordi
 		if e == nil {
 			return
 		}
-		if strings.HasPrefix(m.decline.Reason, notReady) {
-			// The task is not running (finished, or not started yet): not a checkpoint failure.
+		if strings.HasPrefix(m.decline.Reason, notReady) || strings.HasPrefix(m.decline.Reason, task.DeclineSubsumedPrefix) {
+			// The task is not running (finished, or not started yet), or a newer checkpoint
+			// replaced this one during alignment: not a checkpoint failure.
 			j.ckActions(eg, coord.DeclineNotReady(now, j.taskID(e), m.decline.CheckpointId, m.decline.Reason))
 			return
 		}

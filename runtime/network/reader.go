@@ -52,7 +52,9 @@ func NewRecordReader(g *InputGate) *RecordReader {
 }
 
 // SetEndOfPartitionHandler registers f to be called (inside Next, on the reader's goroutine)
-// when channel ch delivered EndOfPartition, e.g. to stop waiting for its watermarks.
+// when channel ch delivered EndOfPartition, e.g. to stop waiting for its watermarks. Next then
+// returns (ch, nil, nil, nil) right after f, so the caller can act on the ended channel (such as
+// completing a barrier alignment that waited for it) before Next blocks again.
 func (r *RecordReader) SetEndOfPartitionHandler(f func(ch int)) { r.onEOP = f }
 
 // Finished reports whether channel ch delivered EndOfPartition.
@@ -85,7 +87,8 @@ func (r *RecordReader) UnblockAll() {
 // Next returns the next record (rec != nil, valid until the next call) or event (ev != nil,
 // valid until the next call) of any non-blocked channel, with its channel index. It returns
 // io.EOF once every channel delivered EndOfPartition, blocks while nothing is available and
-// returns ctx.Err() when ctx is done.
+// returns ctx.Err() when ctx is done. With an end-of-partition handler set, it also returns
+// (ch, nil, nil, nil) after channel ch ended.
 func (r *RecordReader) Next(ctx context.Context) (channel int, rec []byte, ev []byte, err error) {
 	// Fast path: the next short record lies wholly in the buffer being parsed.
 	if c := r.cur; c >= 0 && r.nBlocked == 0 && r.hold == nil && !r.g.closedFlag.Load() {
@@ -178,6 +181,9 @@ func (r *RecordReader) next(ctx context.Context) (channel int, rec []byte, ev []
 			}
 			if r.onEOP != nil {
 				r.onEOP(c)
+				// Return to the caller before waiting again: an ended channel may be what a
+				// barrier alignment waits for, and the other channels may all be blocked.
+				return c, nil, nil, nil
 			}
 		}
 	}

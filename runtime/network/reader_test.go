@@ -205,8 +205,44 @@ func TestEndOfPartitionHandlerAndEvents(t *testing.T) {
 	if _, rec, ev, err := r.Next(ctx); err != nil || rec != nil || string(ev) != "wm" {
 		t.Fatalf("event: %q %q %v", rec, ev, err)
 	}
-	if _, _, _, err := r.Next(ctx); err != io.EOF || len(ended) != 1 || ended[0] != 0 {
-		t.Fatalf("end: %v %v", err, ended)
+	if ch, rec, ev, err := r.Next(ctx); err != nil || ch != 0 || rec != nil || ev != nil || len(ended) != 1 || ended[0] != 0 {
+		t.Fatalf("end of partition: channel %d %q %q %v, handler saw %v", ch, rec, ev, err, ended)
+	}
+	if _, _, _, err := r.Next(ctx); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+}
+
+// An end of partition on the last unblocked channel, while every other channel is blocked for
+// a barrier alignment, must reach the caller: the alignment may be waiting for exactly that
+// channel. Before, Next called the handler and went on waiting for the blocked channels.
+func TestEndOfPartitionReturnsWhileOthersBlocked(t *testing.T) {
+	a := &fakeChannel{bufs: []*Buffer{{seg: []byte("barrier"), kind: kindEvent}, {kind: kindEOP}}}
+	b := &fakeChannel{bufs: []*Buffer{{kind: kindEOP}}}
+	g := fakeGate(a, b)
+	r := NewRecordReader(g)
+	var ended []int
+	r.SetEndOfPartitionHandler(func(ch int) { ended = append(ended, ch) })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ch, _, ev, err := r.Next(ctx)
+	if err != nil || ch != 0 || string(ev) != "barrier" {
+		t.Fatalf("first: channel %d %q %v, want the barrier of channel 0", ch, ev, err)
+	}
+	r.Block(0)
+	ch, rec, ev, err := r.Next(ctx)
+	if err != nil || ch != 1 || rec != nil || ev != nil {
+		t.Fatalf("with channel 0 blocked: channel %d %q %q %v, want the end of channel 1", ch, rec, ev, err)
+	}
+	if !r.Finished(1) || len(ended) != 1 || ended[0] != 1 {
+		t.Fatalf("channel 1 not reported finished (handler saw %v)", ended)
+	}
+	r.UnblockAll()
+	if ch, _, _, err := r.Next(ctx); err != nil || ch != 0 {
+		t.Fatalf("after unblock: channel %d %v, want the end of channel 0", ch, err)
+	}
+	if _, _, _, err := r.Next(ctx); err != io.EOF {
+		t.Fatalf("end: %v", err)
 	}
 }
 

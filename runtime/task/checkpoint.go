@@ -39,6 +39,11 @@ const FinalCheckpointID = math.MaxInt64
 // checkpoint (finished, not yet running): the JobManager does not count it as a failure.
 const DeclineNotReadyPrefix = "not ready: "
 
+// DeclineSubsumedPrefix starts the reason of a decline of a checkpoint whose alignment a newer
+// checkpoint (its barrier, or its abort or completion notification) replaced. As in Flink
+// (CHECKPOINT_DECLINED_SUBSUMED), it does not count as a failure either.
+const DeclineSubsumedPrefix = "subsumed: "
+
 // Acker reports checkpoint results of a task to the JobManager (the TaskManager implements it).
 type Acker interface {
 	AckCheckpoint(d *jobgraph.TaskDeployment, id int64, s *jobgraph.TaskStateSnapshot)
@@ -105,10 +110,10 @@ func (t *Task) TriggerCheckpoint(id, ts int64, savepoint bool, dir string) {
 func (t *Task) NotifyCheckpoint(id int64, aborted bool) {
 	t.post(func() {
 		t.notifyBackends(id, aborted)
+		if id != FinalCheckpointID {
+			t.checkpointDone(id, aborted)
+		}
 		if aborted {
-			if t.aligning != nil && t.aligning.id == id {
-				t.endAlignment()
-			}
 			return
 		}
 		for _, inst := range t.instances {
@@ -124,14 +129,39 @@ func (t *Task) NotifyCheckpoint(id int64, aborted bool) {
 	})
 }
 
+// checkpointDone records that checkpoint id was aborted or completed (as told by the
+// JobManager). Its barriers, and those of older checkpoints, are ignored from now on: the abort
+// may arrive before a barrier that is still on its way, and aligning on that barrier would block
+// its channel waiting for barriers that finished or declining sources never send. An alignment
+// in progress for id or an older checkpoint ends, its channels unblocked.
+func (t *Task) checkpointDone(id int64, aborted bool) {
+	if id > t.lastDoneCheckpoint {
+		t.lastDoneCheckpoint = id
+	}
+	if t.aligning == nil || t.aligning.id > id {
+		return
+	}
+	if t.aligning.id < id {
+		what := "completed"
+		if aborted {
+			what = "aborted"
+		}
+		t.decline(t.aligning.id, fmt.Sprintf("%scheckpoint %d superseded during alignment: checkpoint %d %s", DeclineSubsumedPrefix, t.aligning.id, id, what))
+	}
+	t.endAlignment()
+}
+
 // onBarrier handles a barrier from input channel ch (alignment for exactly-once).
 func (t *Task) onBarrier(ch int, b barrier) {
+	if b.id <= t.lastDoneCheckpoint {
+		return // of a checkpoint already aborted or completed
+	}
 	if t.aligning != nil && b.id < t.aligning.id {
 		return // from an aborted, older checkpoint
 	}
 	if t.aligning != nil && b.id > t.aligning.id {
 		// A newer checkpoint overtook the one being aligned: abandon the older one.
-		t.decline(t.aligning.id, fmt.Sprintf("checkpoint %d overtaken by %d during alignment", t.aligning.id, b.id))
+		t.decline(t.aligning.id, fmt.Sprintf("%scheckpoint %d overtaken by %d during alignment", DeclineSubsumedPrefix, t.aligning.id, b.id))
 		t.endAlignment()
 	}
 	if t.aligning == nil {

@@ -68,15 +68,18 @@ type Task struct {
 	contexts  []*OperatorContext
 
 	// checkpoints
-	acker          Acker
-	exactlyOnce    bool
-	aligning       *barrier
-	alignStart     time.Time
-	barriersSeen   map[int]bool
-	eopPending     bool
-	eopChannels    []int
-	finishedInput  bool
-	finalCommitted bool
+	acker       Acker
+	exactlyOnce bool
+	aligning    *barrier
+	// lastDoneCheckpoint is the highest checkpoint id the JobManager notified as aborted or
+	// completed; barriers up to it are ignored.
+	lastDoneCheckpoint int64
+	alignStart         time.Time
+	barriersSeen       map[int]bool
+	eopPending         bool
+	eopChannels        []int
+	finishedInput      bool
+	finalCommitted     bool
 }
 
 // New prepares a task from its deployment. Nothing runs until Run.
@@ -499,16 +502,22 @@ func (t *Task) buildInputs(factories map[string]Factory) error {
 	if err != nil {
 		return fmt.Errorf("creating input gate: %w", err)
 	}
+	t.attachInputGate(g)
+	return nil
+}
+
+// attachInputGate makes g the task's input: its reader, watermark valve and end-of-partition
+// handling.
+func (t *Task) attachInputGate(g *network.InputGate) {
 	t.gate = g
 	t.reader = network.NewRecordReader(g)
-	t.valve = newValve(len(specs), op.MinWatermark)
+	t.valve = newValve(g.NumChannels(), op.MinWatermark)
 	t.reader.SetEndOfPartitionHandler(func(ch int) {
 		// Handled after Next returns: an ended channel no longer holds the watermark back, and
 		// counts as having delivered any pending barrier.
 		t.eopChannels = append(t.eopChannels, ch)
 		t.eopPending = true
 	})
-	return nil
 }
 
 type wmFanout []func(int64)
