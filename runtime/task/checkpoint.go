@@ -138,6 +138,9 @@ func (t *Task) checkpointDone(id int64, aborted bool) {
 	if id > t.lastDoneCheckpoint {
 		t.lastDoneCheckpoint = id
 	}
+	if aborted {
+		t.cancelAsync(id)
+	}
 	if t.aligning == nil || t.aligning.id > id {
 		return
 	}
@@ -279,7 +282,41 @@ func (t *Task) performCheckpoint(b barrier, alignment time.Duration) {
 	}
 	snap.SyncMs = time.Since(start).Milliseconds()
 	t.broadcastBarrier(b)
-	go t.writeAndAck(b, snap, keyed)
+	go t.writeAndAck(t.trackAsync(b.id), b, snap, keyed)
+}
+
+// trackAsync registers the asynchronous part of checkpoint id; the returned context ends when
+// the JobManager aborts that checkpoint (cancelAsync).
+func (t *Task) trackAsync(id int64) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.asyncMu.Lock()
+	if t.asyncAborts == nil {
+		t.asyncAborts = map[int64]context.CancelFunc{}
+	}
+	t.asyncAborts[id] = cancel
+	t.asyncMu.Unlock()
+	return ctx
+}
+
+func (t *Task) untrackAsync(id int64) {
+	t.asyncMu.Lock()
+	cancel := t.asyncAborts[id]
+	delete(t.asyncAborts, id)
+	t.asyncMu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// cancelAsync stops the asynchronous heap-state writes of aborted checkpoint id, so its
+// copy-on-write snapshots are released now rather than after a write nobody will read.
+func (t *Task) cancelAsync(id int64) {
+	t.asyncMu.Lock()
+	cancel := t.asyncAborts[id]
+	t.asyncMu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 // keyedSnapshot is the synchronous result for one operator: a heap backend's copy-on-write
@@ -356,11 +393,24 @@ func writeHeap(ctx context.Context, fsys fs.FileSystem, dst string, snap *state.
 	if err != nil {
 		return 0, err
 	}
-	n, err := snap.WriteTo(w)
+	n, err := snap.WriteTo(ctxWriter{ctx, w})
 	if err != nil {
 		return n, errors.Join(err, w.Abort())
 	}
 	return n, w.Close()
+}
+
+// ctxWriter fails writes once ctx ended (an aborted checkpoint's write stops at its next buffer).
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 func (t *Task) broadcastBarrier(b barrier) {
@@ -373,10 +423,16 @@ func (t *Task) broadcastBarrier(b barrier) {
 }
 
 // writeAndAck runs off the task goroutine: it writes the keyed snapshots and acknowledges.
-func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed []keyedSnapshot) {
+// aborted ends when the JobManager aborts the checkpoint: heap-state writes then stop (their
+// partial files discarded, their snapshots released). Pebble uploads run to their end: their
+// new shared files are cleaned up through the late acknowledgement.
+func (t *Task) writeAndAck(aborted context.Context, b barrier, snap *jobgraph.TaskStateSnapshot, keyed []keyedSnapshot) {
+	defer t.untrackAsync(b.id)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	heapCtx, heapCancel := context.WithTimeout(aborted, 10*time.Minute)
+	defer heapCancel()
 	for i := range keyed {
 		st := snap.Operators[i]
 		k, err := keyed[i], error(nil)
@@ -387,7 +443,11 @@ func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed []
 		var h *jobgraph.StateHandle
 		var written int64
 		if err == nil {
-			h, written, err = t.writeKeyed(ctx, b, st, k)
+			wctx := ctx
+			if k.heap != nil {
+				wctx = heapCtx
+			}
+			h, written, err = t.writeKeyed(wctx, b, st, k)
 		}
 		if err != nil {
 			for _, k := range keyed[i+1:] {
@@ -396,6 +456,10 @@ func (t *Task) writeAndAck(b barrier, snap *jobgraph.TaskStateSnapshot, keyed []
 			// Shared files uploaded for the operators before this one are referenced by no
 			// acknowledgement: delete them (the checkpoint's own directory goes with its abort).
 			t.deleteNewShared(ctx, b, snap.Operators[:i])
+			if aborted.Err() != nil {
+				t.log.Debug().Int64("checkpoint", b.id).Err(err).Msg("asynchronous part of an aborted checkpoint stopped")
+				return
+			}
 			t.decline(b.id, err.Error())
 			return
 		}

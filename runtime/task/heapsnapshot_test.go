@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -239,5 +240,92 @@ func waitDecline(t *testing.T, a *recordingAcker, id int64, want string) {
 		case <-deadline:
 			t.Fatalf("checkpoint %d: neither acknowledged nor declined within a minute", id)
 		}
+	}
+}
+
+// gatedFS is local storage whose writers hold their first Write until release is closed, so a
+// test can abort a checkpoint while its heap state is being written.
+type gatedFS struct {
+	fs.Local
+	started chan struct{}
+	release chan struct{}
+	aborted chan struct{}
+}
+
+func (g *gatedFS) Create(ctx context.Context, path string, opts fs.CreateOptions) (fs.Writer, error) {
+	w, err := g.Local.Create(ctx, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedWriter{Writer: w, fs: g}, nil
+}
+
+type gatedWriter struct {
+	fs.Writer
+	fs    *gatedFS
+	first bool
+}
+
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	if !w.first {
+		w.first = true
+		close(w.fs.started)
+		<-w.fs.release
+	}
+	return w.Writer.Write(p)
+}
+
+func (w *gatedWriter) Abort() error {
+	close(w.fs.aborted)
+	return w.Writer.Abort()
+}
+
+// An abort stops the asynchronous write of a heap checkpoint: the partial file is discarded,
+// the copy-on-write snapshot released (writes stop copying) and nothing is acknowledged or
+// declined (the JobManager already aborted the checkpoint).
+func TestAbortStopsHeapWrite(t *testing.T) {
+	g := &gatedFS{started: make(chan struct{}), release: make(chan struct{}), aborted: make(chan struct{})}
+	fs.Register("gatedtest", func(context.Context, *url.URL) (fs.FileSystem, error) { return g, nil })
+	dir := t.TempDir()
+	be := state.NewKeyedBackend(128, serde.KeyGroupRangeFor(128, 1, 0))
+	fillBytes(t, be, 20_000, 100)
+	acker := newRecordingAcker()
+	tk := newCheckpointTask(be, acker)
+	tk.performCheckpoint(barrier{id: 3, ts: 3, dir: "gatedtest://" + dir + "/chk-3"}, 0)
+	select {
+	case <-g.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the heap checkpoint write did not start")
+	}
+	tk.checkpointDone(3, true)
+	close(g.release)
+	select {
+	case <-g.aborted:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the heap checkpoint write went on after the abort")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tk.asyncMu.Lock()
+		n := len(tk.asyncAborts)
+		tk.asyncMu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the aborted checkpoint's asynchronous part did not end")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := be.RunningSnapshots(); n != 0 {
+		t.Fatalf("%d snapshots still held after the abort", n)
+	}
+	acker.mu.Lock()
+	defer acker.mu.Unlock()
+	if len(acker.acks) != 0 || len(acker.declines) != 0 {
+		t.Fatalf("aborted checkpoint reported: acks %v, declines %v", acker.acks, acker.declines)
+	}
+	if files, _ := os.ReadDir(filepath.Join(dir, "chk-3")); len(files) != 0 {
+		t.Fatalf("partial files left in the aborted checkpoint's directory: %v", files)
 	}
 }

@@ -74,12 +74,15 @@ type Task struct {
 	// lastDoneCheckpoint is the highest checkpoint id the JobManager notified as aborted or
 	// completed; barriers up to it are ignored.
 	lastDoneCheckpoint int64
-	alignStart         time.Time
-	barriersSeen       map[int]bool
-	eopPending         bool
-	eopChannels        []int
-	finishedInput      bool
-	finalCommitted     bool
+	// asyncAborts cancels the asynchronous part of a checkpoint (by id) when it is aborted.
+	asyncMu        sync.Mutex
+	asyncAborts    map[int64]context.CancelFunc
+	alignStart     time.Time
+	barriersSeen   map[int]bool
+	eopPending     bool
+	eopChannels    []int
+	finishedInput  bool
+	finalCommitted bool
 }
 
 // New prepares a task from its deployment. Nothing runs until Run.
