@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -242,34 +241,7 @@ func submitRemote(ctx context.Context, addr, binary string, args []string, cfg *
 	if detached {
 		return nil
 	}
-	last := ""
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(300 * time.Millisecond):
-		}
-		j, err := r.Job(ctx, id)
-		if err != nil {
-			return err
-		}
-		state, _ := j["state"].(string)
-		if state != last {
-			fmt.Fprintf(os.Stderr, "Job %s is %s\n", id, state)
-			last = state
-		}
-		switch state {
-		case "FINISHED":
-			fmt.Printf("Job %s finished\n", id)
-			return nil
-		case "FAILED", "CANCELED":
-			cause, _ := j["failure-cause"].(string)
-			if root, err := r.Exceptions(ctx, id); err == nil && root != "" {
-				cause = root
-			}
-			return fmt.Errorf("job %s %s: %s", id, strings.ToLower(state), cause)
-		}
-	}
+	return followJob(ctx, r, id)
 }
 
 func restAddress(c *cli.Context) (string, error) {

@@ -8,8 +8,9 @@ import (
 
 	krbclient "github.com/jcmturner/gokrb5/v8/client"
 	krbconfig "github.com/jcmturner/gokrb5/v8/config"
-	"github.com/jcmturner/gokrb5/v8/credentials"
 	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/flink-go/flink-go/yarn/ipc"
 )
 
 // KerberosOptions select how to log in to Kerberos. With Keytab set, the
@@ -73,20 +74,9 @@ func kerberosClient(o *KerberosOptions) (*krbclient.Client, error) {
 		}
 		return cl, nil
 	}
-	ccPath := o.CCache
-	if ccPath == "" {
-		ccPath = strings.TrimPrefix(os.Getenv("KRB5CCNAME"), "FILE:")
-	}
-	if ccPath == "" {
-		ccPath = fmt.Sprintf("/tmp/krb5cc_%d", os.Getuid())
-	}
-	cc, err := credentials.LoadCCache(ccPath)
+	cl, err := ipc.CCacheClient(o.CCache, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("hdfs: kerberos: no keytab given and the credential cache %s is unusable (run kinit, or configure a keytab): %w", ccPath, err)
-	}
-	cl, err := krbclient.NewFromCCache(cc, cfg, krbclient.DisablePAFXFAST(true))
-	if err != nil {
-		return nil, fmt.Errorf("hdfs: kerberos: use credential cache %s: %w", ccPath, err)
+		return nil, fmt.Errorf("hdfs: kerberos: %w", err)
 	}
 	return cl, nil
 }

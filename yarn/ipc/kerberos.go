@@ -71,22 +71,32 @@ func (k *KerberosConfig) login() (*client.Client, error) {
 		k.Client = cl
 		return cl, nil
 	}
-	ccPath := k.CCachePath
-	if ccPath == "" {
-		ccPath = strings.TrimPrefix(os.Getenv("KRB5CCNAME"), "FILE:")
-	}
-	if ccPath == "" {
-		ccPath = fmt.Sprintf("/tmp/krb5cc_%d", os.Getuid())
-	}
-	cc, err := credentials.LoadCCache(ccPath)
+	cl, err := CCacheClient(k.CCachePath, conf)
 	if err != nil {
-		return nil, fmt.Errorf("loading credential cache %s (run kinit or configure a keytab): %w", ccPath, err)
+		return nil, err
+	}
+	k.Client = cl
+	return cl, nil
+}
+
+// CCacheClient returns a Kerberos client holding the tickets of the credential cache at path
+// (kinit's): when path is empty, $KRB5CCNAME (a "FILE:" prefix is accepted), then
+// /tmp/krb5cc_<uid>.
+func CCacheClient(path string, conf *config.Config) (*client.Client, error) {
+	if path == "" {
+		path = strings.TrimPrefix(os.Getenv("KRB5CCNAME"), "FILE:")
+	}
+	if path == "" {
+		path = fmt.Sprintf("/tmp/krb5cc_%d", os.Getuid())
+	}
+	cc, err := credentials.LoadCCache(path)
+	if err != nil {
+		return nil, fmt.Errorf("no keytab given and the credential cache %s is unusable (run kinit, or configure a keytab): %w", path, err)
 	}
 	cl, err := client.NewFromCCache(cc, conf, client.DisablePAFXFAST(true))
 	if err != nil {
-		return nil, fmt.Errorf("using credential cache %s (expired? run kinit): %w", ccPath, err)
+		return nil, fmt.Errorf("using credential cache %s (expired? run kinit): %w", path, err)
 	}
-	k.Client = cl
 	return cl, nil
 }
 
