@@ -122,20 +122,25 @@ func (s mapState[UK, UV]) Get(k UK) (UV, bool) {
 	v, ok := m[k]
 	return v, ok
 }
-func (s mapState[UK, UV]) Put(k UK, v UV) {
-	m, ok := s.t.Get(nil)
+func (s mapState[UK, UV]) Put(k UK, v UV) { putInMap(s.t, k, v) }
+func (s mapState[UK, UV]) Remove(k UK)    { removeFromMap(s.t, k) }
+
+// putInMap sets k to v in the current key's map of t (map state, with or without TTL).
+func putInMap[K comparable, V any](t *state.Table[map[K]V], k K, v V) {
+	m, ok := t.Get(nil)
 	if !ok {
-		m = map[UK]UV{k: v}
-		s.t.Put(nil, m)
+		t.Put(nil, map[K]V{k: v})
 		return
 	}
 	m[k] = v
-	if s.t.Serialized() { // Get returned a copy: write the change back
-		s.t.Put(nil, m)
+	if t.Serialized() { // Get returned a copy: write the change back
+		t.Put(nil, m)
 	}
 }
-func (s mapState[UK, UV]) Remove(k UK) {
-	m, ok := s.t.Get(nil)
+
+// removeFromMap deletes k from the current key's map of t; an emptied map is deleted.
+func removeFromMap[K comparable, V any](t *state.Table[map[K]V], k K) {
+	m, ok := t.Get(nil)
 	if !ok {
 		return
 	}
@@ -145,9 +150,9 @@ func (s mapState[UK, UV]) Remove(k UK) {
 	delete(m, k)
 	switch {
 	case len(m) == 0:
-		s.t.Delete(nil)
-	case s.t.Serialized():
-		s.t.Put(nil, m)
+		t.Delete(nil)
+	case t.Serialized():
+		t.Put(nil, m)
 	}
 }
 func (s mapState[UK, UV]) Contains(k UK) bool { _, ok := s.Get(k); return ok }

@@ -162,33 +162,9 @@ func (s ttlMapState[UK, UV]) Get(k UK) (UV, bool) {
 	return e.Value, true
 }
 func (s ttlMapState[UK, UV]) Put(k UK, v UV) {
-	e := ttlValue[UV]{Value: v, Expiry: s.ttl.expiry(s.clk.now())}
-	m, ok := s.t.Get(nil)
-	if !ok {
-		s.t.Put(nil, map[UK]ttlValue[UV]{k: e})
-		return
-	}
-	m[k] = e
-	if s.t.Serialized() {
-		s.t.Put(nil, m)
-	}
+	putInMap(s.t, k, ttlValue[UV]{Value: v, Expiry: s.ttl.expiry(s.clk.now())})
 }
-func (s ttlMapState[UK, UV]) Remove(k UK) {
-	m, ok := s.t.Get(nil)
-	if !ok {
-		return
-	}
-	if _, had := m[k]; !had {
-		return
-	}
-	delete(m, k)
-	switch {
-	case len(m) == 0:
-		s.t.Delete(nil)
-	case s.t.Serialized():
-		s.t.Put(nil, m)
-	}
-}
+func (s ttlMapState[UK, UV]) Remove(k UK)        { removeFromMap(s.t, k) }
 func (s ttlMapState[UK, UV]) Contains(k UK) bool { _, ok := s.Get(k); return ok }
 func (s ttlMapState[UK, UV]) Clear()             { s.t.Delete(nil) }
 

@@ -237,24 +237,14 @@ func (d *decoder) uvarint(what string) uint64 {
 	return v
 }
 
+// varint reads a zig-zag encoded signed varint (binary.AppendVarint): the unsigned varint
+// with the same checks, then the sign taken from its lowest bit.
 func (d *decoder) varint(what string) int64 {
-	if d.err != nil {
-		return 0
+	u := d.uvarint(what)
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
 	}
-	v, n := binary.Varint(d.b)
-	if n == 0 {
-		d.fail(fmt.Errorf("%w: reading %s", ErrTruncated, what))
-		return 0
-	}
-	if n < 0 {
-		d.fail(fmt.Errorf("%w: %s overflows 64 bits", ErrCorrupt, what))
-		return 0
-	}
-	if n > 1 && d.b[n-1] == 0 {
-		d.fail(fmt.Errorf("%w: %s has a non-minimal varint encoding", ErrCorrupt, what))
-		return 0
-	}
-	d.b = d.b[n:]
 	return v
 }
 
