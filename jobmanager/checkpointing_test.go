@@ -7,6 +7,7 @@ import (
 	"github.com/flink-go/flink-go/runtime/checkpoint"
 	"github.com/flink-go/flink-go/runtime/jobgraph"
 	"github.com/flink-go/flink-go/runtime/serde"
+	"github.com/flink-go/flink-go/runtime/task"
 )
 
 // TestPebbleHandleRoundTrip: a task's pebble-v1 acknowledgement becomes a KeyedState with
@@ -74,5 +75,21 @@ func TestPebbleHandleRoundTrip(t *testing.T) {
 	}
 	if hp := rs[1].Keyed; hp.Path != "file:///c/job/chk-3/h-1.keyed" || hp.Size != 7 || hp.Format != "" {
 		t.Fatalf("heap restore handle: %+v", hp)
+	}
+}
+
+// TestDeclineIsFailure: declines of tasks that cannot take part and of checkpoints subsumed
+// during alignment do not count towards the tolerable failures; snapshot errors do.
+func TestDeclineIsFailure(t *testing.T) {
+	for reason, want := range map[string]bool{
+		task.DeclineNotReadyPrefix + "not a running source task":                                      false,
+		task.DeclineSubsumedPrefix + "checkpoint 4 overtaken by 5 during alignment":                   false,
+		task.DeclineSubsumedPrefix + "checkpoint 4 superseded during alignment: checkpoint 5 aborted": false,
+		"keyed state snapshot of Count: disk full":                                                    true,
+		"writing hdfs://nn/ckpt/chk-3/op-0.keyed: connection refused":                                 true,
+	} {
+		if got := declineIsFailure(reason); got != want {
+			t.Errorf("declineIsFailure(%q) = %v, want %v", reason, got, want)
+		}
 	}
 }

@@ -401,6 +401,14 @@ func (j *JobMaster) deployFailed(eg *ExecutionGraph, coord *checkpoint.Coordinat
 // already finished); they abort the checkpoint without counting as a failure.
 const notReady = task.DeclineNotReadyPrefix
 
+// declineIsFailure reports whether a task's decline counts towards
+// execution.checkpointing.tolerable-failed-checkpoints. As in Flink, it does not when the task
+// could not take part (not running yet, or finished) or when a newer checkpoint replaced the
+// declined one during barrier alignment (subsumed).
+func declineIsFailure(reason string) bool {
+	return !strings.HasPrefix(reason, notReady) && !strings.HasPrefix(reason, task.DeclineSubsumedPrefix)
+}
+
 func (j *JobMaster) taskID(e *Execution) checkpoint.TaskID {
 	return checkpoint.TaskID{Vertex: e.Vertex.Id, Subtask: e.Subtask}
 }
@@ -412,9 +420,7 @@ func (j *JobMaster) onCheckpointMsg(eg *ExecutionGraph, coord *checkpoint.Coordi
 		if e == nil {
 			return
 		}
-		if strings.HasPrefix(m.decline.Reason, notReady) || strings.HasPrefix(m.decline.Reason, task.DeclineSubsumedPrefix) {
-			// The task is not running (finished, or not started yet), or a newer checkpoint
-			// replaced this one during alignment: not a checkpoint failure.
+		if !declineIsFailure(m.decline.Reason) {
 			j.ckActions(eg, coord.DeclineNotReady(now, j.taskID(e), m.decline.CheckpointId, m.decline.Reason))
 			return
 		}
