@@ -19,7 +19,6 @@ package emrbed
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -31,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flink-go/flink-go/testing/internal/bedkit"
 )
 
 // Environment variables the package reads.
@@ -80,14 +81,7 @@ func Available() bool {
 	return err == nil
 }
 
-func required() bool {
-	for _, v := range []string{os.Getenv(EnvRequire), os.Getenv("CI")} {
-		if v == "1" || v == "true" {
-			return true
-		}
-	}
-	return false
-}
+func required() bool { return bedkit.EnvTrue(EnvRequire) || bedkit.EnvTrue("CI") }
 
 // Start starts moto_server on a free loopback port and waits until it answers (or uses the
 // server EnvEndpoint names). The log goes to a file in a temporary directory.
@@ -162,28 +156,29 @@ func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.endpoint+"/moto-api/data.json", nil)
+	what := fmt.Sprintf("emrbed: %s did not answer within %s", s.endpoint, limit)
+	return bedkit.Poll(ctx, 100*time.Millisecond, what, func() (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.endpoint+"/moto-api/data.json", nil)
+		if err != nil {
+			return true, fmt.Errorf("emrbed: endpoint %q: %w", s.endpoint, err)
+		}
 		resp, err := client.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode < 500 {
-				return nil
+				return true, nil
 			}
+			err = fmt.Errorf("HTTP %s", resp.Status)
 		}
 		if s.done != nil {
 			select {
 			case <-s.done:
-				return fmt.Errorf("emrbed: moto_server exited before it answered: %v", s.waitErr)
+				return true, fmt.Errorf("emrbed: moto_server exited before it answered: %v", s.waitErr)
 			default:
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("emrbed: %s did not answer within %s: %w", s.endpoint, limit, errors.Join(ctx.Err(), err))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		return false, err
+	})
 }
 
 // Reset clears all of the server's state (clusters, buckets).
@@ -246,11 +241,8 @@ func (s *Server) SetEnv(t testing.TB) {
 	}
 }
 
-var (
-	sharedMu  sync.Mutex
-	shared    *Server
-	sharedErr error
-)
+// shared is the package's server, started by the first Require.
+var shared bedkit.Once[*Server]
 
 // Require returns the package's shared server, starting it on first use. Without moto_server
 // the test is skipped, or fails when EnvRequire or CI=true is set. The server's state is reset
@@ -263,27 +255,19 @@ func Require(t testing.TB) *Server {
 		}
 		t.Skip("emrbed: moto_server not found (scripts/install-test-deps.sh installs it): skipping the EMR API test")
 	}
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	if shared == nil && sharedErr == nil {
-		shared, sharedErr = Start(context.Background())
-	}
-	if sharedErr != nil {
-		t.Fatalf("emrbed: %v", sharedErr)
-	}
-	if err := shared.Reset(context.Background()); err != nil {
+	s, err := shared.Get(func() (*Server, error) { return Start(context.Background()) })
+	if err != nil {
 		t.Fatalf("emrbed: %v", err)
 	}
-	return shared
+	if err := s.Reset(context.Background()); err != nil {
+		t.Fatalf("emrbed: %v", err)
+	}
+	return s
 }
 
 // Main runs the package's tests and stops the shared server afterwards.
 func Main(m *testing.M) {
 	code := m.Run()
-	sharedMu.Lock()
-	if shared != nil {
-		shared.Stop()
-	}
-	sharedMu.Unlock()
+	_ = shared.Release(func(s *Server) error { s.Stop(); return nil })
 	os.Exit(code)
 }

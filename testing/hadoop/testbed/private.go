@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/flink-go/flink-go/testing/internal/bedkit"
 )
 
 // PrivateOptions shapes a private mini-cluster (StartPrivate, RequirePrivate). Zero values take
@@ -142,7 +144,7 @@ func StartPrivate(ctx context.Context, opts PrivateOptions) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &privateState{work: o.WorkDir, keep: o.KeepWorkDir || keepSet()}
+	st := &privateState{work: o.WorkDir, keep: o.KeepWorkDir || bedkit.EnvTrue(EnvKeep)}
 	if st.work == "" {
 		if st.work, err = os.MkdirTemp("", "flink-go-hadoop-private-"); err != nil {
 			return nil, fmt.Errorf("testbed: private cluster work dir: %w", err)
@@ -248,11 +250,6 @@ func javaAvailable() bool {
 	}
 	_, err := exec.LookPath("java")
 	return err == nil
-}
-
-func keepSet() bool {
-	v := os.Getenv(EnvKeep)
-	return v == "1" || v == "true" || v == "TRUE" || v == "True"
 }
 
 // PID is the process id of the mini-cluster's launcher JVM (cluster.properties), 0 for other

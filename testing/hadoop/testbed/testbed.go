@@ -40,17 +40,16 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/flink-go/flink-go/testing/internal/bedkit"
 )
 
 // Environment variables the package reads.
@@ -81,8 +80,8 @@ type Cluster struct {
 
 	script   string
 	mode     Mode
-	workDir  string // "" for an external conf dir
-	leased   bool
+	workDir  string        // "" for an external conf dir
+	lease    string        // this process's lease on a shared mini-cluster ("" if none)
 	private  *privateState // non-nil for a cluster of StartPrivate
 	stopOnce sync.Once
 	stopErr  error
@@ -160,34 +159,47 @@ func StartMode(ctx context.Context, mode Mode) (*Cluster, error) {
 		return nil, err
 	}
 	workDir := scriptWorkDir(script, mode)
-	unlock, err := lockFile(filepath.Join(workDir, ".testbed.lock"))
-	if err != nil {
-		return nil, err
+	probe := func(ctx context.Context) (string, error) {
+		confDir, err := runScript(ctx, script, mode, "conf-dir")
+		if err == nil {
+			log.Info().Str("conf", confDir).Msg("reusing the running mini-cluster")
+		}
+		return confDir, err
 	}
-	defer unlock()
-
-	confDir, err := runScript(ctx, script, mode, "conf-dir")
-	if err != nil {
+	start := func(ctx context.Context) (string, error) {
 		log.Info().Str("mode", string(mode)).Msg("no mini-cluster running: starting one")
-		if confDir, err = runScript(ctx, script, mode, "start"); err != nil {
-			return nil, fmt.Errorf("testbed: start the Hadoop mini-cluster (%s start): %w", script, err)
+		confDir, err := runScript(ctx, script, mode, "start")
+		if err != nil {
+			return "", fmt.Errorf("testbed: start the Hadoop mini-cluster (%s start): %w", script, err)
 		}
-		if err := os.WriteFile(filepath.Join(workDir, "autostarted"), nil, 0o644); err != nil {
-			return nil, fmt.Errorf("testbed: mark the cluster as started by tests: %w", err)
-		}
-	} else {
-		log.Info().Str("conf", confDir).Msg("reusing the running mini-cluster")
+		return confDir, nil
 	}
-	c, err := load(confDir)
+	var c *Cluster
+	lease := bedkit.ProcessLease()
+	err = sharedCluster(workDir).Join(ctx, lease, probe, start, func(confDir string) error {
+		if c, err = load(confDir); err != nil {
+			return fmt.Errorf("testbed: read the mini-cluster's conf dir: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("testbed: read the mini-cluster's conf dir: %w", err)
-	}
-	c.script, c.workDir, c.mode = script, workDir, mode
-	if err := addLease(workDir); err != nil {
 		return nil, err
 	}
-	c.leased = true
+	c.script, c.workDir, c.mode, c.lease = script, workDir, mode, lease
 	return c, nil
+}
+
+// sharedCluster is the lock, lease and autostart bookkeeping of the mini-cluster in workDir.
+func sharedCluster(workDir string) *bedkit.Shared {
+	return &bedkit.Shared{
+		Name:        "testbed",
+		Noun:        "mini-cluster",
+		WorkDir:     workDir,
+		LockFile:    ".testbed.lock",
+		KeepEnv:     EnvKeep,
+		StopTimeout: 2 * time.Minute,
+		Log:         log,
+	}
 }
 
 // Stop releases this process's use of the cluster. The cluster itself is
@@ -202,39 +214,14 @@ func (c *Cluster) stop() error {
 	if c.private != nil {
 		return c.stopPrivate()
 	}
-	if !c.leased {
+	if c.lease == "" {
 		return nil
 	}
-	unlock, err := lockFile(filepath.Join(c.workDir, ".testbed.lock"))
-	if err != nil {
+	// A cluster started by `make testbed-up` or by hand is left running.
+	return sharedCluster(c.workDir).Leave(c.lease, func(ctx context.Context) error {
+		_, err := runScript(ctx, c.script, c.mode, "stop")
 		return err
-	}
-	defer unlock()
-	others, err := dropLease(c.workDir)
-	if err != nil {
-		return err
-	}
-	marker := filepath.Join(c.workDir, "autostarted")
-	if _, err := os.Stat(marker); err != nil {
-		return nil // started by `make testbed-up` or by hand: leave it
-	}
-	if others > 0 {
-		log.Info().Int("users", others).Msg("other test processes still use the mini-cluster: leaving it up")
-		return nil
-	}
-	if keep := os.Getenv(EnvKeep); keep == "1" || strings.EqualFold(keep, "true") {
-		log.Info().Msg(EnvKeep + " set: leaving the mini-cluster up")
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if _, err := runScript(ctx, c.script, c.mode, "stop"); err != nil {
-		return fmt.Errorf("testbed: stop the mini-cluster: %w", err)
-	}
-	if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("testbed: %w", err)
-	}
-	return nil
+	})
 }
 
 // ConfDir is the cluster's HADOOP_CONF_DIR (core-site.xml, hdfs-site.xml, yarn-site.xml).
@@ -330,64 +317,43 @@ func parseNodes(data []byte) ([]Node, error) {
 // WaitForNodes polls the ResourceManager's REST API until at least n
 // NodeManagers are RUNNING, and returns them.
 func (c *Cluster) WaitForNodes(ctx context.Context, n int) ([]Node, error) {
-	var last error
 	var running []Node
-	for {
+	err := bedkit.Poll(ctx, 250*time.Millisecond, fmt.Sprintf("testbed: wait for %d NodeManagers", n), func() (bool, error) {
 		nodes, err := c.Nodes(ctx)
-		if err == nil {
-			running = running[:0]
-			for _, nd := range nodes {
-				if nd.State == "RUNNING" {
-					running = append(running, nd)
-				}
-			}
-			if len(running) >= n {
-				return running, nil
-			}
-			last = fmt.Errorf("%d of %d NodeManagers RUNNING", len(running), n)
-		} else {
-			last = err
+		if err != nil {
+			return false, err
 		}
-		select {
-		case <-ctx.Done():
-			return running, fmt.Errorf("testbed: wait for %d NodeManagers: %w (last: %v)", n, ctx.Err(), last)
-		case <-time.After(250 * time.Millisecond):
+		running = running[:0]
+		for _, nd := range nodes {
+			if nd.State == "RUNNING" {
+				running = append(running, nd)
+			}
 		}
-	}
+		if len(running) >= n {
+			return true, nil
+		}
+		return false, fmt.Errorf("%d of %d NodeManagers RUNNING", len(running), n)
+	})
+	return running, err
 }
 
 // ---- TestMain support ----
 
-type shared struct {
-	started bool
-	c       *Cluster
-	err     error
-}
-
-var (
-	mainMu  sync.Mutex
-	mainRan bool
-	mains   = map[Mode]*shared{}
-)
+// beds are the package's shared clusters, one per mode.
+var beds bedkit.Beds[Mode, *Cluster]
 
 // Main runs a test package with shared clusters: the first test that calls
 // Require (or RequireKerberos) starts or joins that cluster, and Main releases
 // them after the tests. A package whose selected tests never call Require
 // starts nothing. Use it as os.Exit(testbed.Main(m)).
 func Main(m *testing.M) int {
-	mainMu.Lock()
-	mainRan = true
-	mainMu.Unlock()
-	code := m.Run()
-	mainMu.Lock()
-	defer mainMu.Unlock()
-	for _, sh := range mains {
-		if sh.c != nil {
-			if err := sh.c.Stop(); err != nil {
-				log.Error().Err(err).Msg("release the Hadoop cluster")
-			}
+	code, _ := beds.Run(m, func(_ Mode, c *Cluster) error {
+		err := c.Stop()
+		if err != nil {
+			log.Error().Err(err).Msg("release the Hadoop cluster")
 		}
-	}
+		return err
+	})
 	// No goroutine leaks: every client, connection and reader of the package's code must be
 	// gone once its tests ended.
 	if code == 0 && !checkLeaks() {
@@ -420,44 +386,27 @@ func require(t testing.TB, mode Mode) *Cluster {
 		t.Skip("testbed: -short: skipping the Hadoop test")
 	}
 	Skip(t)
-	mainMu.Lock()
-	if !mainRan {
-		mainMu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		c, err := StartMode(ctx, mode)
-		if err != nil {
-			t.Fatalf("testbed: no Hadoop cluster (%s): %v", mode, err)
-		}
-		t.Cleanup(func() {
+	c, err := beds.Require(t, mode, bedkit.Starter[*Cluster]{
+		Start:   func(ctx context.Context) (*Cluster, error) { return StartMode(ctx, mode) },
+		Timeout: 10 * time.Minute,
+		Release: func(c *Cluster) error {
 			if err := c.Stop(); err != nil {
-				t.Errorf("testbed: release the cluster: %v", err)
+				return fmt.Errorf("testbed: release the cluster: %w", err)
 			}
-		})
-		return c
+			return nil
+		},
+		Ready: func(c *Cluster, err error, took time.Duration) {
+			if err != nil {
+				log.Error().Err(err).Str("mode", string(mode)).Msg("Hadoop cluster did not start: Hadoop tests fail")
+				return
+			}
+			log.Info().Dur("took", took).Str("mode", string(mode)).Str("conf", c.ConfDir()).Msg("Hadoop cluster ready")
+		},
+	})
+	if err != nil {
+		t.Fatalf("testbed: no Hadoop cluster (%s): %v", mode, err)
 	}
-	defer mainMu.Unlock()
-	sh := mains[mode]
-	if sh == nil {
-		sh = &shared{}
-		mains[mode] = sh
-	}
-	if !sh.started {
-		sh.started = true
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		start := time.Now()
-		sh.c, sh.err = StartMode(ctx, mode)
-		cancel()
-		if sh.err != nil {
-			log.Error().Err(sh.err).Str("mode", string(mode)).Msg("Hadoop cluster did not start: Hadoop tests fail")
-		} else {
-			log.Info().Dur("took", time.Since(start)).Str("mode", string(mode)).Str("conf", sh.c.ConfDir()).Msg("Hadoop cluster ready")
-		}
-	}
-	if sh.err != nil {
-		t.Fatalf("testbed: no Hadoop cluster (%s): %v", mode, sh.err)
-	}
-	return sh.c
+	return c
 }
 
 // RequireHA is Require for the HDFS HA test bed: nameservice "minidfs-ns"
@@ -479,20 +428,21 @@ func (c *Cluster) Failover(ctx context.Context) (string, error) {
 	if err := os.WriteFile(trigger, nil, 0o644); err != nil {
 		return "", fmt.Errorf("testbed: request failover: %w", err)
 	}
-	for {
-		if _, err := os.Stat(trigger); errors.Is(err, os.ErrNotExist) {
-			active, err := os.ReadFile(filepath.Join(work, "active"))
-			if err != nil {
-				return "", fmt.Errorf("testbed: read the active NameNode: %w", err)
-			}
-			return strings.TrimSpace(string(active)), nil
+	var active []byte
+	err := bedkit.Poll(ctx, 100*time.Millisecond, "testbed: failover not done", func() (bool, error) {
+		if _, err := os.Stat(trigger); !errors.Is(err, os.ErrNotExist) {
+			return false, nil
 		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("testbed: failover not done: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		var err error
+		if active, err = os.ReadFile(filepath.Join(work, "active")); err != nil {
+			return true, fmt.Errorf("testbed: read the active NameNode: %w", err)
 		}
+		return true, nil
+	})
+	if err != nil {
+		return "", err
 	}
+	return strings.TrimSpace(string(active)), nil
 }
 
 // StopNodeManager stops NodeManager i (0-based, as in cluster.properties yarn.nm.<i>.address)
@@ -510,20 +460,21 @@ func (c *Cluster) StopNodeManager(ctx context.Context, i int) error {
 	if err := os.WriteFile(trigger, nil, 0o644); err != nil {
 		return fmt.Errorf("testbed: request the NodeManager stop: %w", err)
 	}
-	for {
-		if data, err := os.ReadFile(done); err == nil {
-			if r := strings.TrimSpace(string(data)); r != "stopped" {
-				return fmt.Errorf("testbed: stopping NodeManager %d: %s", i, r)
-			}
-			return nil
+	what := fmt.Sprintf("testbed: NodeManager %d not stopped (a launcher built before stop-nm triggers existed ignores them; restart the cluster)", i)
+	err := bedkit.Poll(ctx, 100*time.Millisecond, what, func() (bool, error) {
+		data, err := os.ReadFile(done)
+		if err != nil {
+			return false, nil
 		}
-		select {
-		case <-ctx.Done():
-			_ = os.Remove(trigger)
-			return fmt.Errorf("testbed: NodeManager %d not stopped (a launcher built before stop-nm triggers existed ignores them; restart the cluster): %w", i, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		if r := strings.TrimSpace(string(data)); r != "stopped" {
+			return true, fmt.Errorf("testbed: stopping NodeManager %d: %s", i, r)
 		}
+		return true, nil
+	})
+	if _, timedOut := errors.AsType[*bedkit.WaitError](err); timedOut {
+		_ = os.Remove(trigger)
 	}
+	return err
 }
 
 // KerberosInfo describes the Kerberos test bed's realm and client identity.
@@ -604,27 +555,11 @@ func parseSite(data []byte, into map[string]string) error {
 }
 
 func findScript() (string, error) {
-	if s := os.Getenv(EnvScript); s != "" {
-		return s, nil
+	script, err := bedkit.FindScript(EnvScript, "testing/hadoop/minicluster.sh")
+	if err != nil {
+		return "", fmt.Errorf("testbed: %w", err)
 	}
-	var candidates []string
-	if _, file, _, ok := runtime.Caller(0); ok {
-		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "minicluster.sh"))
-	}
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; dir = filepath.Dir(dir) {
-			candidates = append(candidates, filepath.Join(dir, "testing", "hadoop", "minicluster.sh"))
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	for _, c := range candidates {
-		if st, err := os.Stat(c); err == nil && !st.IsDir() {
-			return filepath.Clean(c), nil
-		}
-	}
-	return "", fmt.Errorf("testbed: testing/hadoop/minicluster.sh not found from %v; set %s", candidates[:1], EnvScript)
+	return script, nil
 }
 
 // scriptWorkDir mirrors the script's default: FLINK_GO_HADOOP_WORK or work/
@@ -643,66 +578,7 @@ func scriptWorkDir(script string, mode Mode) string {
 // runScript runs minicluster.sh with one verb and extra environment (later entries win); its
 // stdout's last line is the result, its stderr (progress) goes to ours.
 func runScript(ctx context.Context, script string, mode Mode, verb string, env ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "bash", script, verb)
-	cmd.Env = append(append(os.Environ(), "FLINK_GO_MC_MODE="+string(mode)), env...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = os.Stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s %s: %w", filepath.Base(script), verb, err)
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	return strings.TrimSpace(lines[len(lines)-1]), nil
-}
-
-func lockFile(path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("testbed: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("testbed: open lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("testbed: lock %s: %w", path, err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
-}
-
-func leaseDir(workDir string) string { return filepath.Join(workDir, "users") }
-
-func addLease(workDir string) error {
-	dir := leaseDir(workDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("testbed: lease dir: %w", err)
-	}
-	return os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), nil, 0o644)
-}
-
-// dropLease removes this process's lease and returns how many live other users remain
-// (leases of dead processes are removed).
-func dropLease(workDir string) (int, error) {
-	dir := leaseDir(workDir)
-	_ = os.Remove(filepath.Join(dir, strconv.Itoa(os.Getpid())))
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return 0, fmt.Errorf("testbed: read leases: %w", err)
-	}
-	live := 0
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err == nil && pid > 0 && syscall.Kill(pid, 0) == nil {
-			live++
-			continue
-		}
-		_ = os.Remove(filepath.Join(dir, e.Name()))
-	}
-	return live, nil
+	return bedkit.Script{Path: script, Env: []string{"FLINK_GO_MC_MODE=" + string(mode)}}.Run(ctx, verb, env...)
 }
 
 // ContainerLogs collects the log files the NodeManagers wrote for an

@@ -20,7 +20,6 @@
 package s3bed
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -30,11 +29,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -43,6 +39,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/rs/zerolog"
+
+	"github.com/flink-go/flink-go/testing/internal/bedkit"
 )
 
 // Environment variables the package reads.
@@ -76,8 +74,7 @@ type Server struct {
 
 	script   string
 	workDir  string
-	lease    string // this Server's lease file name: "<pid>.<n>"
-	leased   bool
+	lease    string // this Server's lease file name, "<pid>.<n>" ("" if none)
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -116,30 +113,38 @@ func Start(ctx context.Context) (*Server, error) {
 		return nil, err
 	}
 	workDir := scriptWorkDir()
-	unlock, err := lockFile(filepath.Join(workDir, ".s3bed.lock"))
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if _, err := runScript(ctx, script, "status"); err != nil {
+	probe := func(ctx context.Context) (string, error) { return runScript(ctx, script, "status") }
+	start := func(ctx context.Context) (string, error) {
 		log.Info().Msg("no S3 test server running: starting one")
 		if _, err := runScript(ctx, script, "start"); err != nil {
-			return nil, fmt.Errorf("s3bed: start the S3 test server (%s start): %w", script, err)
+			return "", fmt.Errorf("s3bed: start the S3 test server (%s start): %w", script, err)
 		}
-		if err := os.WriteFile(filepath.Join(workDir, "autostarted"), nil, 0o644); err != nil {
-			return nil, fmt.Errorf("s3bed: mark the server as started by tests: %w", err)
-		}
+		return "", nil
 	}
-	s, err := loadProps(filepath.Join(workDir, "server.properties"))
+	var s *Server
+	lease := bedkit.NewLease()
+	err = sharedServer(workDir).Join(ctx, lease, probe, start, func(string) error {
+		s, err = loadProps(filepath.Join(workDir, "server.properties"))
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.script, s.workDir = script, workDir
-	if s.lease, err = addLease(workDir); err != nil {
-		return nil, err
-	}
-	s.leased = true
+	s.script, s.workDir, s.lease = script, workDir, lease
 	return s, nil
+}
+
+// sharedServer is the lock, lease and autostart bookkeeping of the server in workDir.
+func sharedServer(workDir string) *bedkit.Shared {
+	return &bedkit.Shared{
+		Name:        "s3bed",
+		Noun:        "S3 server",
+		WorkDir:     workDir,
+		LockFile:    ".s3bed.lock",
+		KeepEnv:     EnvKeep,
+		StopTimeout: time.Minute,
+		Log:         log,
+	}
 }
 
 func loadProps(path string) (*Server, error) {
@@ -170,39 +175,14 @@ func (s *Server) Stop() error {
 }
 
 func (s *Server) stop() error {
-	if !s.leased {
+	if s.lease == "" {
 		return nil
 	}
-	unlock, err := lockFile(filepath.Join(s.workDir, ".s3bed.lock"))
-	if err != nil {
+	// A server started by hand is left running.
+	return sharedServer(s.workDir).Leave(s.lease, func(ctx context.Context) error {
+		_, err := runScript(ctx, s.script, "stop")
 		return err
-	}
-	defer unlock()
-	others, err := dropLease(s.workDir, s.lease)
-	if err != nil {
-		return err
-	}
-	marker := filepath.Join(s.workDir, "autostarted")
-	if _, err := os.Stat(marker); err != nil {
-		return nil // started by hand: leave it
-	}
-	if others > 0 {
-		log.Info().Int("users", others).Msg("other test processes still use the S3 server: leaving it up")
-		return nil
-	}
-	if keep := os.Getenv(EnvKeep); keep == "1" || strings.EqualFold(keep, "true") {
-		log.Info().Msg(EnvKeep + " set: leaving the S3 server up")
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := runScript(ctx, s.script, "stop"); err != nil {
-		return fmt.Errorf("s3bed: stop the S3 server: %w", err)
-	}
-	if err := os.Remove(marker); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("s3bed: %w", err)
-	}
-	return nil
+	})
 }
 
 // Config returns the s3.* configuration that points the S3 file system at
@@ -357,33 +337,19 @@ func sanitize(s string) string {
 
 // ---- TestMain support ----
 
-var (
-	mainMu  sync.Mutex
-	mainRan bool
-	shared  struct {
-		started bool
-		s       *Server
-		err     error
-	}
-)
+// beds is the package's shared server (one, under the key struct{}{}).
+var beds bedkit.Beds[struct{}, *Server]
 
 // Main runs a test package with one shared server: the first test that
 // calls Require starts or joins it, and Main releases it after the tests. A
 // package whose selected tests never call Require starts nothing. Use it as
 // os.Exit(s3bed.Main(m)).
 func Main(m *testing.M) int {
-	mainMu.Lock()
-	mainRan = true
-	mainMu.Unlock()
-	code := m.Run()
-	mainMu.Lock()
-	defer mainMu.Unlock()
-	if shared.s != nil {
-		if err := shared.s.Stop(); err != nil {
-			log.Error().Err(err).Msg("release the S3 server")
-			if code == 0 {
-				code = 1
-			}
+	code, err := beds.Run(m, func(_ struct{}, s *Server) error { return s.Stop() })
+	if err != nil {
+		log.Error().Err(err).Msg("release the S3 server")
+		if code == 0 {
+			code = 1
 		}
 	}
 	return code
@@ -402,65 +368,37 @@ func Require(t testing.TB) *Server {
 	if !Available() {
 		t.Skip("s3bed: testing/s3/s3server.sh not found and " + EnvEndpoint + " unset: skipping the S3 test")
 	}
-	mainMu.Lock()
-	if !mainRan {
-		mainMu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		defer cancel()
-		s, err := Start(ctx)
-		if err != nil {
-			t.Fatalf("s3bed: no S3 server: %v", err)
-		}
-		t.Cleanup(func() {
+	s, err := beds.Require(t, struct{}{}, bedkit.Starter[*Server]{
+		Start:   Start,
+		Timeout: 15 * time.Minute,
+		Release: func(s *Server) error {
 			if err := s.Stop(); err != nil {
-				t.Errorf("s3bed: release the server: %v", err)
+				return fmt.Errorf("s3bed: release the server: %w", err)
 			}
-		})
-		return s
+			return nil
+		},
+		Ready: func(s *Server, err error, took time.Duration) {
+			if err != nil {
+				log.Error().Err(err).Msg("S3 server did not start: S3 tests fail")
+				return
+			}
+			log.Info().Dur("took", took).Str("kind", s.Kind).Str("endpoint", s.Endpoint).Msg("S3 server ready")
+		},
+	})
+	if err != nil {
+		t.Fatalf("s3bed: no S3 server: %v", err)
 	}
-	defer mainMu.Unlock()
-	if !shared.started {
-		shared.started = true
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		start := time.Now()
-		shared.s, shared.err = Start(ctx)
-		cancel()
-		if shared.err != nil {
-			log.Error().Err(shared.err).Msg("S3 server did not start: S3 tests fail")
-		} else {
-			log.Info().Dur("took", time.Since(start)).Str("kind", shared.s.Kind).Str("endpoint", shared.s.Endpoint).Msg("S3 server ready")
-		}
-	}
-	if shared.err != nil {
-		t.Fatalf("s3bed: no S3 server: %v", shared.err)
-	}
-	return shared.s
+	return s
 }
 
 // ---- helpers ----
 
 func findScript() (string, error) {
-	if s := os.Getenv(EnvScript); s != "" {
-		return s, nil
+	script, err := bedkit.FindScript(EnvScript, "testing/s3/s3server.sh")
+	if err != nil {
+		return "", fmt.Errorf("s3bed: %w", err)
 	}
-	var candidates []string
-	if _, file, _, ok := runtime.Caller(0); ok {
-		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "s3server.sh"))
-	}
-	if wd, err := os.Getwd(); err == nil {
-		for dir := wd; ; dir = filepath.Dir(dir) {
-			candidates = append(candidates, filepath.Join(dir, "testing", "s3", "s3server.sh"))
-			if filepath.Dir(dir) == dir {
-				break
-			}
-		}
-	}
-	for _, c := range candidates {
-		if st, err := os.Stat(c); err == nil && !st.IsDir() {
-			return filepath.Clean(c), nil
-		}
-	}
-	return "", fmt.Errorf("s3bed: testing/s3/s3server.sh not found from %v; set %s", candidates[:min(1, len(candidates))], EnvScript)
+	return script, nil
 }
 
 // scriptWorkDir mirrors the script's default: FLINK_GO_S3_WORK, else
@@ -480,78 +418,5 @@ func scriptWorkDir() string {
 // runScript runs s3server.sh with one verb; the last line of its stdout is
 // the result, its stderr (progress) goes to ours.
 func runScript(ctx context.Context, script, verb string) (string, error) {
-	cmd := exec.CommandContext(ctx, "bash", script, verb)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = os.Stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s %s: %w", filepath.Base(script), verb, err)
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	return strings.TrimSpace(lines[len(lines)-1]), nil
-}
-
-func lockFile(path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("s3bed: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("s3bed: open lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("s3bed: lock %s: %w", path, err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
-}
-
-func leaseDir(workDir string) string { return filepath.Join(workDir, "users") }
-
-var leaseSeq struct {
-	sync.Mutex
-	n int
-}
-
-// addLease records a user of the server: a file named "<pid>.<n>", unique
-// per Server value even within one process.
-func addLease(workDir string) (string, error) {
-	dir := leaseDir(workDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("s3bed: lease dir: %w", err)
-	}
-	leaseSeq.Lock()
-	leaseSeq.n++
-	name := fmt.Sprintf("%d.%d", os.Getpid(), leaseSeq.n)
-	leaseSeq.Unlock()
-	if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
-		return "", fmt.Errorf("s3bed: lease: %w", err)
-	}
-	return name, nil
-}
-
-// dropLease removes one lease and returns how many leases of live processes
-// remain (leases of dead processes are removed).
-func dropLease(workDir, lease string) (int, error) {
-	dir := leaseDir(workDir)
-	_ = os.Remove(filepath.Join(dir, lease))
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return 0, fmt.Errorf("s3bed: read leases: %w", err)
-	}
-	live := 0
-	for _, e := range entries {
-		pidStr, _, _ := strings.Cut(e.Name(), ".")
-		pid, err := strconv.Atoi(pidStr)
-		if err == nil && pid > 0 && syscall.Kill(pid, 0) == nil {
-			live++
-			continue
-		}
-		_ = os.Remove(filepath.Join(dir, e.Name()))
-	}
-	return live, nil
+	return bedkit.Script{Path: script}.Run(ctx, verb)
 }
