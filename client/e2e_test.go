@@ -2,14 +2,11 @@ package client_test
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -51,24 +48,7 @@ type result struct {
 // flinkGo runs the CLI with a timeout (nothing may hang) in an isolated FLINK_GO_HOME.
 func flinkGo(t *testing.T, timeout time.Duration, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "flink-go"), args...)
-	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+t.TempDir(), "FLINK_CONF_DIR=")
-	bounded(cmd)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("flink-go %s did not finish within %s\nstderr:\n%s", strings.Join(args, " "), timeout, errb.String())
-	}
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return flinkGoHome(t, t.TempDir(), timeout, args...)
 }
 
 func bin(name string) string { return filepath.Join(binDir, name) }
@@ -114,26 +94,14 @@ func shellCounts(t *testing.T, input string) string {
 	return string(out)
 }
 
+// outputCounts is the wordcount output of dir as `sort` prints it.
 func outputCounts(t *testing.T, dir string) string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "part-*"))
-	if len(files) == 0 {
+	p := localParts(t, dir)
+	if len(p.Files) == 0 {
 		t.Fatalf("no part files in %s", dir)
 	}
-	var lines []string
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-			if l != "" {
-				lines = append(lines, l)
-			}
-		}
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n") + "\n"
+	return strings.Join(p.Lines, "\n") + "\n"
 }
 
 // TestWordCountMatchesShell is acceptance point 2: a 50 MB file, counted with TaskManagers as

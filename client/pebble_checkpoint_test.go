@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/flink-go/flink-go/testing/jobs/countingcheck"
 )
 
 // TestPebbleCheckpointRescale: a counting job on the pebble backend is cancelled mid-run with
@@ -21,7 +20,7 @@ import (
 // cancellation.
 func TestPebbleCheckpointRescale(t *testing.T) {
 	const records, keys, every = 1_500_000, 500, 50
-	want := expectedCounting(records, keys, every)
+	want := countingcheck.Expected(records, keys, every)
 	dir := t.TempDir()
 	ckpt := filepath.Join(dir, "ckpt")
 	out := filepath.Join(dir, "out")
@@ -37,39 +36,17 @@ func TestPebbleCheckpointRescale(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	args := append(append([]string{"run", "-t", "local", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port), "-D", "state.backend.type=pebble"}, common...), jobArgs(out)...)
-	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
-	bounded(cmd)
-	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	for deadline := time.Now().Add(30 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		for _, l := range strings.Split(flinkGoHome(t, dir, 10*time.Second, "list", "-m", addr).stdout, "\n") {
-			if strings.Contains(l, "RUNNING") {
-				id = strings.Fields(l)[0]
-			}
-		}
-	}
-	if id == "" {
-		t.Fatalf("job not running\n%s", stderr.String())
-	}
+	run := startFlinkGo(ctx, t, dir, args...)
+	id := run.runningJob(t, addr)
 	time.Sleep(3 * time.Second)
 	if r := flinkGoHome(t, dir, 10*time.Second, "cancel", "-m", addr, id); r.code != 0 {
 		t.Fatalf("cancel: exit %d\n%s", r.code, r.stderr)
 	}
-	_ = cmd.Wait()
+	_ = run.wait()
 	jobDir := filepath.Join(ckpt, id)
-	chks, _ := filepath.Glob(filepath.Join(jobDir, "chk-*"))
-	sort.Slice(chks, func(i, j int) bool {
-		a, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(chks[i]), "chk-"))
-		b, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(chks[j]), "chk-"))
-		return a < b
-	})
+	chks := retainedCheckpoints(jobDir)
 	if len(chks) == 0 {
-		t.Fatalf("no retained checkpoint in %s\n%s", jobDir, stderr.String())
+		t.Fatalf("no retained checkpoint in %s\n%s", jobDir, run.stderr.String())
 	}
 	newest := chks[len(chks)-1]
 	ssts, _ := filepath.Glob(filepath.Join(jobDir, "shared", "*.sst"))
@@ -103,7 +80,7 @@ func TestPebbleCheckpointRescale(t *testing.T) {
 				t.Fatalf("resume: exit %d\n%s", res.code, res.stderr)
 			}
 			got := committedLines(t, out)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			if !countingcheck.Same(got, want) {
 				t.Fatalf("output differs from a run without the cancellation: %d lines, want %d\n%s", len(got), len(want), res.stderr)
 			}
 		})

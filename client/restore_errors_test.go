@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flink-go/flink-go/testing/jobs/countingcheck"
 )
 
 // TestRestoreErrors is issue 3's acceptance point 3: a corrupted or truncated _metadata, a
@@ -31,33 +31,13 @@ func TestRestoreErrors(t *testing.T) {
 	// A run cancelled mid-way leaves 3 retained checkpoints.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin("flink-go"), append(append([]string{"run", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port)}, common...), jobArgs(filepath.Join(dir, "out0"))...)...)
-	bounded(cmd)
-	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	for deadline := time.Now().Add(30 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		for _, l := range strings.Split(flinkGoHome(t, dir, 10*time.Second, "list", "-m", addr).stdout, "\n") {
-			if strings.Contains(l, "RUNNING") {
-				id = strings.Fields(l)[0]
-			}
-		}
-	}
-	if id == "" {
-		t.Fatal("job not running")
-	}
+	first := startFlinkGo(ctx, t, dir, append(append([]string{"run", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port)}, common...), jobArgs(filepath.Join(dir, "out0"))...)...)
+	id := first.runningJob(t, addr)
 	time.Sleep(3 * time.Second)
 	flinkGoHome(t, dir, 10*time.Second, "cancel", "-m", addr, id)
-	_ = cmd.Wait()
+	_ = first.wait()
 	jobDir := filepath.Join(ckpt, id)
-	chks, _ := filepath.Glob(filepath.Join(jobDir, "chk-*"))
-	sort.Slice(chks, func(i, j int) bool {
-		a, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(chks[i]), "chk-"))
-		b, _ := strconv.Atoi(strings.TrimPrefix(filepath.Base(chks[j]), "chk-"))
-		return a < b
-	})
+	chks := retainedCheckpoints(jobDir)
 	if len(chks) < 3 {
 		t.Fatalf("want 3 retained checkpoints, found %v", chks)
 	}
@@ -89,19 +69,9 @@ func TestRestoreErrors(t *testing.T) {
 	if !strings.Contains(r.stderr, filepath.Base(newest)) {
 		t.Errorf("the fallback should report the skipped %s:\n%s", filepath.Base(newest), r.stderr)
 	}
-	var finals []string
-	for _, l := range committedLines(t, filepath.Join(dir, "out2")) {
-		if strings.HasPrefix(l, "final ") {
-			finals = append(finals, l)
-		}
-	}
-	var wantFinals []string
-	for _, l := range expectedCounting(records, keys, every) {
-		if strings.HasPrefix(l, "final ") {
-			wantFinals = append(wantFinals, l)
-		}
-	}
-	if strings.Join(finals, "\n") != strings.Join(wantFinals, "\n") {
+	finals := countingcheck.Finals(committedLines(t, filepath.Join(dir, "out2")))
+	wantFinals := countingcheck.Finals(countingcheck.Expected(records, keys, every))
+	if !countingcheck.Same(finals, wantFinals) {
 		t.Errorf("final counts after the fallback restore differ (%d lines, want %d)", len(finals), len(wantFinals))
 	}
 	// 3. A missing state file.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flink-go/flink-go/testing/jobs/countingcheck"
 	"github.com/flink-go/flink-go/testing/s3/s3bed"
 )
 
@@ -38,7 +37,7 @@ func TestS3CheckpointsExactlyOnce(t *testing.T) {
 	defer proxy.Close()
 	proxy.SetRule(s3bed.EveryNth("PutObject", 3, s3bed.SlowDown))
 	const records, keys, every = 3_000_000, 500, 100
-	want := expectedCounting(records, keys, every)
+	want := countingcheck.Expected(records, keys, every)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	args := append([]string{"run", "-t", "local", "-p", "2", "-D", "rest.port=0", "-D", "local.taskmanagers=2",
@@ -50,45 +49,31 @@ func TestS3CheckpointsExactlyOnce(t *testing.T) {
 		"--rate", "400000", "--output", out)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
-	bounded(cmd)
-	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	run := startFlinkGo(ctx, t, dir, args...)
 	r := rand.New(rand.NewPCG(7, 9))
 	for killed := 0; killed < 2; {
 		select {
-		case err := <-done:
-			t.Fatalf("the job ended after %d kills: %v\n%s", killed, err, stderr.String())
+		case err := <-run.done:
+			t.Fatalf("the job ended after %d kills: %v\n%s", killed, err, run.stderr.String())
 		case <-time.After(2500 * time.Millisecond):
 		}
-		var tms []int
-		for _, p := range descendants(cmd.Process.Pid) {
-			if isTaskManager(p) {
-				tms = append(tms, p)
-			}
-		}
+		tms := taskManagers(run.cmd.Process.Pid)
 		if len(tms) > 0 && syscall.Kill(tms[r.IntN(len(tms))], syscall.SIGKILL) == nil {
 			killed++
 		}
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("job failed: %v\n%s", err, stderr.String())
+	if err := run.wait(); err != nil {
+		t.Fatalf("job failed: %v\n%s", err, run.stderr.String())
 	}
-	if got := committedLines(t, out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := committedLines(t, out); !countingcheck.Same(got, want) {
 		t.Fatalf("output differs: %d lines, want %d", len(got), len(want))
 	}
 	if proxy.Injected(s3bed.SlowDown) == 0 {
 		t.Error("the proxy throttled nothing: the test did not exercise retries")
 	}
 	t.Logf("S3 requests: %d PutObject, %d throttled", proxy.Requests("PutObject"), proxy.Injected(s3bed.SlowDown))
-	if !strings.Contains(stderr.String(), "restoring") && !strings.Contains(stderr.String(), "restart") {
-		t.Logf("stderr:\n%s", stderr.String())
+	if stderr := run.stderr.String(); !strings.Contains(stderr, "restoring") && !strings.Contains(stderr, "restart") {
+		t.Logf("stderr:\n%s", stderr)
 	}
 }
 
@@ -120,8 +105,8 @@ func TestS3CheckpointCannotComplete(t *testing.T) {
 	if !strings.Contains(res.stderr, "checkpoint aborted") && !strings.Contains(res.stderr, "declin") {
 		t.Errorf("no declined/aborted checkpoint reported:\n%s", res.stderr)
 	}
-	want := expectedCounting(records, keys, every)
-	if got := committedLines(t, out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	want := countingcheck.Expected(records, keys, every)
+	if got := committedLines(t, out); !countingcheck.Same(got, want) {
 		t.Fatalf("output differs: %d lines, want %d", len(got), len(want))
 	}
 }
@@ -132,7 +117,7 @@ func TestS3SavepointRestore(t *testing.T) {
 	srv := s3bed.Require(t)
 	bucket := srv.NewBucket(t)
 	const records, keys, every = 1_200_000, 300, 50
-	want := expectedCounting(records, keys, every)
+	want := countingcheck.Expected(records, keys, every)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	port := freePort(t)
@@ -142,23 +127,8 @@ func TestS3SavepointRestore(t *testing.T) {
 	job := []string{bin("counting"), "--records", strconv.Itoa(records), "--keys", strconv.Itoa(keys), "--every", strconv.Itoa(every), "--rate", "300000", "--output", out}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin("flink-go"), append(append([]string{"run", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port)}, common...), job...)...)
-	bounded(cmd)
-	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	for deadline := time.Now().Add(30 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		for _, l := range strings.Split(flinkGoHome(t, dir, 10*time.Second, "list", "-m", addr).stdout, "\n") {
-			if strings.Contains(l, "RUNNING") {
-				id = strings.Fields(l)[0]
-			}
-		}
-	}
-	if id == "" {
-		t.Fatal("job not running")
-	}
+	run := startFlinkGo(ctx, t, dir, append(append([]string{"run", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port)}, common...), job...)...)
+	id := run.runningJob(t, addr)
 	time.Sleep(1500 * time.Millisecond)
 	r := flinkGoHome(t, dir, 2*time.Minute, append(append([]string{"stop", "-m", addr, "--savepointPath", "s3://" + bucket + "/savepoints"}, s3conf...), id)...)
 	m := savepointRe.FindStringSubmatch(r.stdout)
@@ -168,14 +138,14 @@ func TestS3SavepointRestore(t *testing.T) {
 	if !strings.HasPrefix(m[1], "s3://"+bucket+"/savepoints/") {
 		t.Fatalf("savepoint path %s is not on S3", m[1])
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("stopped job: %v", err)
+	if err := run.wait(); err != nil {
+		t.Fatalf("stopped job: %v\n%s", err, run.stderr.String())
 	}
 	res := flinkGoHome(t, dir, 2*time.Minute, append(append([]string{"run", "-p", "3", "-s", m[1], "-D", "rest.port=0"}, common...), job...)...)
 	if res.code != 0 {
 		t.Fatalf("resume: %s", res.stderr)
 	}
-	if got := committedLines(t, out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := committedLines(t, out); !countingcheck.Same(got, want) {
 		t.Fatalf("output differs: %d lines, want %d", len(got), len(want))
 	}
 }

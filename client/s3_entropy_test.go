@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -22,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/flink-go/flink-go/runtime/checkpoint"
+	"github.com/flink-go/flink-go/testing/jobs/countingcheck"
 	"github.com/flink-go/flink-go/testing/s3/s3bed"
 )
 
@@ -40,7 +39,7 @@ func TestS3EntropyInjection(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	client := srv.Client()
 	const records, keys, every = 1_500_000, 500, 50
-	want := expectedCounting(records, keys, every)
+	want := countingcheck.Expected(records, keys, every)
 	home := t.TempDir()
 	out := filepath.Join(home, "out")
 	port := freePort(t)
@@ -161,7 +160,7 @@ func TestS3EntropyInjection(t *testing.T) {
 			t.Fatalf("resumed job %s: %s (want FINISHED within 2 min)", idB, st)
 		}
 	}
-	if got := committedLines(t, out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := committedLines(t, out); !countingcheck.Same(got, want) {
 		t.Fatalf("output differs from a run without the cancellation: %d lines, want %d", len(got), len(want))
 	}
 	if seenB.count() == 0 {
@@ -205,7 +204,7 @@ func TestS3EntropyFailover(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	client := srv.Client()
 	const records, keys, every = 2_000_000, 500, 100
-	want := expectedCounting(records, keys, every)
+	want := countingcheck.Expected(records, keys, every)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	port := freePort(t)
@@ -220,33 +219,15 @@ func TestS3EntropyFailover(t *testing.T) {
 		"--rate", "250000", "--output", out)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
-	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var id string
-	for deadline := time.Now().Add(30 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		for _, l := range strings.Split(flinkGoHome(t, dir, 10*time.Second, "list", "-m", addr).stdout, "\n") {
-			if strings.Contains(l, "RUNNING") {
-				id = strings.Fields(l)[0]
-			}
-		}
-	}
-	if id == "" {
-		t.Fatalf("job not running\n%s", stderr.String())
-	}
+	run := startFlinkGo(ctx, t, dir, args...)
+	id := run.runningJob(t, addr)
 	w := newMetaWatcher(client, bucket, id)
 	for deadline := time.Now().Add(60 * time.Second); w.count() < 2; time.Sleep(100 * time.Millisecond) {
 		if err := w.poll(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("waited 60 s for 2 checkpoints of job %s, saw %d\n%s", id, w.count(), stderr.String())
+			t.Fatalf("waited 60 s for 2 checkpoints of job %s, saw %d\n%s", id, w.count(), run.stderr.String())
 		}
 	}
 	var lastBefore int64
@@ -254,8 +235,8 @@ func TestS3EntropyFailover(t *testing.T) {
 		lastBefore = max(lastBefore, cid)
 	}
 	killed := false
-	for _, p := range descendants(cmd.Process.Pid) {
-		if isTaskManager(p) && syscall.Kill(p, syscall.SIGKILL) == nil {
+	for _, p := range taskManagers(run.cmd.Process.Pid) {
+		if syscall.Kill(p, syscall.SIGKILL) == nil {
 			killed = true
 			break
 		}
@@ -266,7 +247,7 @@ func TestS3EntropyFailover(t *testing.T) {
 	var errRun error
 	for running := true; running; {
 		select {
-		case errRun = <-done:
+		case errRun = <-run.done:
 			running = false
 		case <-time.After(100 * time.Millisecond):
 			if err := w.poll(ctx); err != nil {
@@ -275,9 +256,9 @@ func TestS3EntropyFailover(t *testing.T) {
 		}
 	}
 	if errRun != nil {
-		t.Fatalf("job failed: %v\n%s", errRun, stderr.String())
+		t.Fatalf("job failed: %v\n%s", errRun, run.stderr.String())
 	}
-	if got := committedLines(t, out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := committedLines(t, out); !countingcheck.Same(got, want) {
 		t.Fatalf("output differs: %d lines, want %d", len(got), len(want))
 	}
 	sharedDirs := func(after bool) (map[string]bool, map[string]bool) {

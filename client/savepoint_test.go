@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/flink-go/flink-go/testing/jobs/countingcheck"
 )
 
 func copyDir(t *testing.T, from, to string) {
@@ -44,7 +44,7 @@ func TestSavepointRescale(t *testing.T) {
 
 func testSavepointRescale(t *testing.T, backend string) {
 	const records, keys, every = 1_500_000, 500, 50
-	want := expectedCounting(records, keys, every)
+	want := countingcheck.Expected(records, keys, every)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
 	port := freePort(t)
@@ -58,26 +58,8 @@ func testSavepointRescale(t *testing.T, backend string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	args := append(append([]string{"run", "-t", "local", "-p", "2", "-D", fmt.Sprintf("rest.port=%d", port)}, common...), jobArgs(out)...)
-	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
-	bounded(cmd)
-	cmd.Env = append(os.Environ(), "FLINK_GO_HOME="+dir, "FLINK_CONF_DIR=", "FLINK_GO_LOG_LEVEL=warn")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var id string
-	for deadline := time.Now().Add(30 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		r := flinkGoHome(t, dir, 10*time.Second, "list", "-m", addr)
-		for _, l := range strings.Split(r.stdout, "\n") {
-			if strings.Contains(l, "RUNNING") {
-				id = strings.Fields(l)[0]
-			}
-		}
-	}
-	if id == "" {
-		t.Fatalf("job not running\n%s", stderr.String())
-	}
+	run := startFlinkGo(ctx, t, dir, args...)
+	id := run.runningJob(t, addr)
 	time.Sleep(2 * time.Second) // let it count and checkpoint for a while
 	// flink-go list shows the job's checkpoint metrics.
 	if l := flinkGoHome(t, dir, 10*time.Second, "list", "-m", addr).stdout; !regexp.MustCompile(`#\d+ \d+ms \S+ align \d+ms \(\d+ ok, 0 failed\)`).MatchString(l) {
@@ -89,8 +71,8 @@ func testSavepointRescale(t *testing.T, backend string) {
 		t.Fatalf("stop: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	savepoint := m[1]
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("the stopped job should end cleanly: %v\n%s", err, stderr.String())
+	if err := run.wait(); err != nil {
+		t.Fatalf("the stopped job should end cleanly: %v\n%s", err, run.stderr.String())
 	}
 	before := committedLines(t, out)
 	if len(before) == 0 || len(before) >= len(want) {
@@ -114,7 +96,7 @@ func testSavepointRescale(t *testing.T, backend string) {
 				t.Fatalf("resume: exit %d\n%s", res.code, res.stderr)
 			}
 			got := committedLines(t, o)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			if !countingcheck.Same(got, want) {
 				have := map[string]int{}
 				for _, l := range got {
 					have[l]++

@@ -11,7 +11,10 @@ import (
 	"github.com/flink-go/flink-go/yarn"
 )
 
-func confOf(t *testing.T, kv ...string) *configs.Configuration {
+// ConfOf returns a configuration with the key/value pairs kv set in order (origin "test");
+// a key or value it refuses fails the test. It is exported for the external tests of this
+// package (package client_test), which build their configurations with it as well.
+func ConfOf(t *testing.T, kv ...string) *configs.Configuration {
 	t.Helper()
 	c := configs.New()
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -43,7 +46,7 @@ func TestYarnAppSpecDefaults(t *testing.T) {
 }
 
 func TestYarnAppSpecFromFlinkKeys(t *testing.T) {
-	c := confOf(t,
+	c := ConfOf(t,
 		"yarn.application.name", "nightly", "yarn.application.type", "Apache Flink", "yarn.application.queue", "etl",
 		"yarn.tags", " a, ,b ", "yarn.application.priority", "5", "yarn.application.node-label", "gpu",
 		"yarn.application-attempts", "3", "high-availability.type", "FILESYSTEM", "high-availability.storageDir", "hdfs:///ha",
@@ -61,7 +64,7 @@ func TestYarnAppSpecFromFlinkKeys(t *testing.T) {
 		t.Fatalf("resources AM %v TM %v", s.AM, s.TaskManager)
 	}
 	// HA without explicit attempts: 2; yarn.containers.vcores wins over slots.
-	s, err = YarnAppSpecFrom(confOf(t, "high-availability.type", "FILESYSTEM", "high-availability.storageDir", "hdfs:///ha",
+	s, err = YarnAppSpecFrom(ConfOf(t, "high-availability.type", "FILESYSTEM", "high-availability.storageDir", "hdfs:///ha",
 		"yarn.containers.vcores", "3", "taskmanager.numberOfTaskSlots", "4", "yarn.application.priority", "-1"), YarnSessionMode)
 	if err != nil || s.MaxAttempts != 2 || s.TaskManager.VCores != 3 || s.Priority != 0 ||
 		s.AttemptFailuresValidityInterval != 10*time.Second {
@@ -70,7 +73,7 @@ func TestYarnAppSpecFromFlinkKeys(t *testing.T) {
 }
 
 func TestCheckYarnResources(t *testing.T) {
-	s, err := YarnAppSpecFrom(confOf(t, "taskmanager.memory.process.size", "8192m", "jobmanager.memory.process.size", "1000m"), YarnApplicationMode)
+	s, err := YarnAppSpecFrom(ConfOf(t, "taskmanager.memory.process.size", "8192m", "jobmanager.memory.process.size", "1000m"), YarnApplicationMode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +87,7 @@ func TestCheckYarnResources(t *testing.T) {
 	if len(notes) != 1 || !strings.Contains(notes[0], "YARN grants 1024 MB, 24 MB") {
 		t.Fatalf("notes %q", notes)
 	}
-	s, _ = YarnAppSpecFrom(confOf(t, "jobmanager.memory.process.size", "64m", "taskmanager.memory.process.size", "256m", "yarn.appmaster.vcores", "9"), YarnApplicationMode)
+	s, _ = YarnAppSpecFrom(ConfOf(t, "jobmanager.memory.process.size", "64m", "taskmanager.memory.process.size", "256m", "yarn.appmaster.vcores", "9"), YarnApplicationMode)
 	notes, err = CheckYarnResources(s, 128, yarn.Resource{MemoryMB: 4096, VCores: 8})
 	if err == nil || !strings.Contains(err.Error(), "yarn.appmaster.vcores 9 exceeds yarn.scheduler.maximum-allocation-vcores 8") {
 		t.Fatalf("vcores: %v", err)
@@ -92,7 +95,7 @@ func TestCheckYarnResources(t *testing.T) {
 	if len(notes) != 1 || !strings.Contains(notes[0], "64 MB is below yarn.scheduler.minimum-allocation-mb 128 MB") {
 		t.Fatalf("notes %q", notes)
 	}
-	s, _ = YarnAppSpecFrom(confOf(t, "jobmanager.memory.process.size", "256m", "taskmanager.memory.process.size", "512m"), YarnApplicationMode)
+	s, _ = YarnAppSpecFrom(ConfOf(t, "jobmanager.memory.process.size", "256m", "taskmanager.memory.process.size", "512m"), YarnApplicationMode)
 	if notes, err := CheckYarnResources(s, 128, yarn.Resource{MemoryMB: 4096, VCores: 8}); err != nil || len(notes) != 0 {
 		t.Fatalf("fitting resources: %q %v", notes, err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/flink-go/flink-go/fs"
 	"github.com/flink-go/flink-go/hdfs"
 	"github.com/flink-go/flink-go/testing/hadoop/testbed"
+	"github.com/flink-go/flink-go/testing/jobs/countingcheck"
 	"github.com/flink-go/flink-go/yarn"
 )
 
@@ -152,6 +153,16 @@ func (y *yarnTB) assertNothingLeft(t *testing.T) {
 	if s := y.stagedApps(t); len(s) > 0 {
 		t.Errorf("staging directories left behind: %v", s)
 	}
+}
+
+// awaitNothingLeft gives the AM, which deletes its staging directory after unregistering, up to
+// 5 s to do so, then asserts that nothing is left.
+func (y *yarnTB) awaitNothingLeft(t *testing.T) {
+	t.Helper()
+	for i := 0; i < 50 && len(y.stagedApps(t)) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	y.assertNothingLeft(t)
 }
 
 // cli runs the flink-go CLI with the test's FLINK_GO_HOME and HADOOP_CONF_DIR.
@@ -591,38 +602,6 @@ func (y *yarnTB) hdfsLines(t *testing.T, dir string) []string {
 	return hdfsPartLines(t, y.fs, dir)
 }
 
-// hdfsPartLines reads the committed part files (part-*) of an output directory, sorted.
-func hdfsPartLines(t *testing.T, fsys *hdfs.FileSystem, dir string) []string {
-	t.Helper()
-	ctx := context.Background()
-	list, err := fsys.List(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, f := range list {
-		if f.IsDir || !strings.HasPrefix(path.Base(f.Path), "part-") {
-			continue
-		}
-		r, err := fsys.Open(ctx, f.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(r)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-			if l != "" {
-				out = append(out, l)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // firstOutput polls dir until a committed part file appears and returns when it did.
 func (y *yarnTB) firstOutput(ctx context.Context, dir string) time.Time {
 	for ctx.Err() == nil {
@@ -664,10 +643,7 @@ func testYarnApplicationCounting(t *testing.T) {
 	cancel()
 	first := <-firstCh
 	got := y.hdfsLines(t, y.dir+"/out")
-	want := expectedCounting(records, keys, every)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("output: %d lines, want %d (first got %q)", len(got), len(want), got[:min(3, len(got))])
-	}
+	checkCounting(t, "output", got, records, keys, every)
 	y.assertNothingLeft(t)
 	apps := y.apps(t)
 	if len(apps) != 1 || apps[0].Final != yarn.FinalSucceeded || apps[0].Type != "flink-go" {
@@ -713,9 +689,7 @@ func testYarnSession(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "finished") {
 		t.Fatalf("attached job on the session: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if got, want := y.hdfsLines(t, y.dir+"/out2"), expectedCounting(records, keys, every); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("job 2 output: %d lines, want %d", len(got), len(want))
-	}
+	checkCounting(t, "job 2 output", y.hdfsLines(t, y.dir+"/out2"), records, keys, every)
 	jm = regexp.MustCompile(`JobID ([0-9a-f]{32})`).FindStringSubmatch(r.stdout)
 	job2 := jm[1]
 	t.Logf("timing: attached job on the session (plan, upload, submit, TaskManager containers, run) took %s", time.Since(t0).Round(time.Millisecond))
@@ -844,11 +818,7 @@ func testYarnApplicationDetachedListCancel(t *testing.T) {
 	if err != nil || rep.Final != yarn.FinalKilled {
 		t.Fatalf("after cancel: %s/%s %v", rep.State, rep.Final, err)
 	}
-	// The AM deletes the staging dir after unregistering: give it a moment.
-	for i := 0; i < 50 && len(y.stagedApps(t)) > 0; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
-	y.assertNothingLeft(t)
+	y.awaitNothingLeft(t)
 	// A finished application cannot be reached any more: a clear error, not a hang.
 	r = y.cli(t, time.Minute, nil, nil, "list", "-D", "yarn.application.id="+appID)
 	if r.code == 0 || !strings.Contains(r.stderr, "not running") {
@@ -874,7 +844,7 @@ func testYarnApplicationDetachedListCancel(t *testing.T) {
 		}
 	}
 	wantRunning := 0
-	for _, l := range expectedCounting(records, keys, every) {
+	for _, l := range countingcheck.Expected(records, keys, every) {
 		if strings.HasPrefix(l, "final ") {
 			wantFinal = append(wantFinal, l)
 		} else {

@@ -16,22 +16,10 @@ import (
 	"time"
 
 	"github.com/flink-go/flink-go/client"
-	"github.com/flink-go/flink-go/configs"
 	"github.com/flink-go/flink-go/hdfs"
 	"github.com/flink-go/flink-go/testing/hadoop/testbed"
 	"github.com/flink-go/flink-go/yarn"
 )
-
-func krbConf(t *testing.T, kv ...string) *configs.Configuration {
-	t.Helper()
-	c := configs.New()
-	for i := 0; i+1 < len(kv); i += 2 {
-		if err := c.Set(kv[i], kv[i+1], configs.CodeOrigin("test")); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return c
-}
 
 func TestResolveKerberosLogin(t *testing.T) {
 	files := map[string]bool{"/etc/krb5.conf": true, "/k/alice.keytab": true, "/tmp/cc": true, "/my/krb5.conf": true, "/env/kt": true}
@@ -39,7 +27,7 @@ func TestResolveKerberosLogin(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 	// The Flink keys win; krb5.conf from security.kerberos.krb5-conf.path is marked for shipping.
-	l, err := client.ResolveKerberosLogin(krbConf(t, "security.kerberos.login.keytab", "/k/alice.keytab",
+	l, err := client.ResolveKerberosLogin(client.ConfOf(t, "security.kerberos.login.keytab", "/k/alice.keytab",
 		"security.kerberos.login.principal", "alice@EX", "security.kerberos.krb5-conf.path", "/my/krb5.conf"),
 		env(map[string]string{"KRB5CCNAME": "FILE:/tmp/cc"}), exists)
 	if err != nil || l.Keytab != "/k/alice.keytab" || l.Principal != "alice@EX" || l.Krb5Conf != "/my/krb5.conf" || !l.Krb5ConfConfigured || l.CCache != "" {
@@ -61,7 +49,7 @@ func TestResolveKerberosLogin(t *testing.T) {
 		t.Fatalf("no credentials: %v", err)
 	}
 	// The ticket cache is off.
-	_, err = client.ResolveKerberosLogin(krbConf(t, "security.kerberos.login.use-ticket-cache", "false"), env(map[string]string{"KRB5CCNAME": "/tmp/cc"}), exists)
+	_, err = client.ResolveKerberosLogin(client.ConfOf(t, "security.kerberos.login.use-ticket-cache", "false"), env(map[string]string{"KRB5CCNAME": "/tmp/cc"}), exists)
 	if !errors.Is(err, client.ErrNoKerberosCredentials) || !strings.Contains(err.Error(), "use-ticket-cache") {
 		t.Fatalf("ticket cache off: %v", err)
 	}
@@ -74,7 +62,7 @@ func TestResolveKerberosLogin(t *testing.T) {
 		{[]string{"security.kerberos.login.keytab", "/k/alice.keytab"}, "security.kerberos.login.principal is not"},
 		{[]string{"security.kerberos.krb5-conf.path", "/no/krb5.conf"}, "security.kerberos.krb5-conf.path=/no/krb5.conf"},
 	} {
-		if _, err := client.ResolveKerberosLogin(krbConf(t, c.kv...), env(nil), exists); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := client.ResolveKerberosLogin(client.ConfOf(t, c.kv...), env(nil), exists); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: got %v, want %q", c.kv, err, c.want)
 		}
 	}
@@ -120,7 +108,7 @@ func TestYarnKerberos(t *testing.T) {
 		}
 	})
 	t.Run("WrongPrincipal", func(t *testing.T) {
-		l, err := client.ResolveKerberosLogin(krbConf(t, "security.kerberos.login.keytab", k.ClientKeytab,
+		l, err := client.ResolveKerberosLogin(client.ConfOf(t, "security.kerberos.login.keytab", k.ClientKeytab,
 			"security.kerberos.login.principal", "mallory@"+k.Realm), os.Getenv, func(p string) bool { _, err := os.Stat(p); return err == nil })
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +134,7 @@ func TestYarnKerberos(t *testing.T) {
 		if err := os.WriteFile(conf, []byte(bad), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		lg, err := client.ResolveKerberosLogin(krbConf(t, "security.kerberos.login.keytab", k.ClientKeytab,
+		lg, err := client.ResolveKerberosLogin(client.ConfOf(t, "security.kerberos.login.keytab", k.ClientKeytab,
 			"security.kerberos.login.principal", k.ClientPrincipal, "security.kerberos.krb5-conf.path", conf), os.Getenv, func(p string) bool { _, err := os.Stat(p); return err == nil })
 		if err != nil {
 			t.Fatal(err)
@@ -216,16 +204,13 @@ func testYarnKerberosCounting(t *testing.T, c *testbed.Cluster, k *testbed.Kerbe
 	}
 	// Output: exact.
 	got := hdfsPartLines(t, fsys, dir+"/out")
-	want := expectedCounting(records, keys, every)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("output: %d lines, want %d (first %q)", len(got), len(want), got[:min(3, len(got))])
-	}
+	checkCounting(t, "output", got, records, keys, every)
 	// The application: FINISHED/SUCCEEDED, owned by the keytab's user.
 	yc, err := yarn.LoadConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := client.ConnectYarnConf(ctx, io.Discard, krbConf(t, "security.kerberos.login.keytab", k.ClientKeytab, "security.kerberos.login.principal", k.ClientPrincipal))
+	d, err := client.ConnectYarnConf(ctx, io.Discard, client.ConfOf(t, "security.kerberos.login.keytab", k.ClientKeytab, "security.kerberos.login.principal", k.ClientPrincipal))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,6 +112,21 @@ func (y *yarnTB) waitEnd(t *testing.T, appID string, timeout time.Duration) yarn
 	return rep
 }
 
+// countingSucceeded waits for the application of a counting job to end SUCCEEDED, checks its
+// output under the test's HDFS directory (out/) for exactness (what names it in the message),
+// and that nothing of the application is left; it returns the output lines.
+func (y *yarnTB) countingSucceeded(t *testing.T, appID string, timeout time.Duration, what string, records, keys, every int64) []string {
+	t.Helper()
+	rep := y.waitEnd(t, appID, timeout)
+	if rep.Final != yarn.FinalSucceeded {
+		t.Fatalf("%s ended %s/%s: %s", appID, rep.State, rep.Final, rep.Diagnostics)
+	}
+	got := y.hdfsLines(t, y.dir+"/out")
+	checkCounting(t, what, got, records, keys, every)
+	y.awaitNothingLeft(t)
+	return got
+}
+
 // testYarnApplicationP4AndRSS: application mode at -p 4 (4 TaskManagers of one slot, 256 MB
 // each, next to a 256 MB AM on the 2 x 4096 MB NodeManagers) with checkpoints on HDFS; the
 // output is exact. While the rate-limited job runs, the VmRSS of the AM and the TaskManager
@@ -175,19 +190,7 @@ func testYarnApplicationP4AndRSS(t *testing.T) {
 		t.Logf("job binary: %.1f MB", float64(st.Size())/(1<<20))
 	}
 
-	rep := y.waitEnd(t, appID, 4*time.Minute)
-	if rep.Final != yarn.FinalSucceeded {
-		t.Fatalf("%s ended %s/%s: %s", appID, rep.State, rep.Final, rep.Diagnostics)
-	}
-	got := y.hdfsLines(t, y.dir+"/out")
-	want := expectedCounting(records, keys, every)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("output: %d lines, want %d (first got %q)", len(got), len(want), got[:min(3, len(got))])
-	}
-	for i := 0; i < 50 && len(y.stagedApps(t)) > 0; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
-	y.assertNothingLeft(t)
+	got := y.countingSucceeded(t, appID, 4*time.Minute, "output", records, keys, every)
 	t.Logf("-p 4: %d output lines exact", len(got))
 }
 
@@ -316,19 +319,7 @@ func testYarnStopNodeManager(t *testing.T) {
 		t.Fatalf("%d of the %d lost TaskManagers replaced within 2 minutes of the NodeManager stop: did the AM ask the RM for every replacement?",
 			replaced, len(tmsOn[victim]))
 	}
-	rep := y.waitEnd(t, appID, 3*time.Minute)
-	if rep.Final != yarn.FinalSucceeded {
-		t.Fatalf("%s ended %s/%s: %s", appID, rep.State, rep.Final, rep.Diagnostics)
-	}
-	got := y.hdfsLines(t, y.dir+"/out")
-	want := expectedCounting(records, keys, every)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("output after the NodeManager stop: %d lines, want %d (first got %q)", len(got), len(want), got[:min(3, len(got))])
-	}
-	for i := 0; i < 50 && len(y.stagedApps(t)) > 0; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
-	y.assertNothingLeft(t)
+	got := y.countingSucceeded(t, appID, 3*time.Minute, "output after the NodeManager stop", records, keys, every)
 	t.Logf("recovered from the NodeManager stop; %d output lines exactly once; private cluster up in %s, first output %s after the submission, job ended %s after the stop, %s in all",
 		len(got), clusterUp.Round(time.Millisecond), first.Sub(submitted).Round(time.Millisecond),
 		time.Since(stopped).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))

@@ -168,10 +168,7 @@ func testYarnS3KillTaskManager(t *testing.T, srv *s3bed.Server) {
 	}
 	total := time.Since(start)
 	got := y.hdfsLines(t, y.dir+"/out")
-	want := expectedCounting(records, keys, every)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("output after the TaskManager kill: %d lines, want %d (first got %q)", len(got), len(want), got[:min(3, len(got))])
-	}
+	checkCounting(t, "output after the TaskManager kill", got, records, keys, every)
 	apps := y.apps(t)
 	if len(apps) != 1 || apps[0].Final != yarn.FinalSucceeded {
 		t.Fatalf("applications: %+v", apps)
@@ -264,10 +261,7 @@ func testYarnS3StopWithSavepointRestore(t *testing.T, srv *s3bed.Server) {
 	if err != nil || !rep.State.Terminal() {
 		t.Fatalf("after stop: %s/%s %v", rep.State, rep.Final, err)
 	}
-	for i := 0; i < 50 && len(y.stagedApps(t)) > 0; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
-	y.assertNothingLeft(t)
+	y.awaitNothingLeft(t)
 	stoppedAt := time.Since(start)
 
 	// Restore at parallelism 3 into the same output directory: the stop committed the output up
@@ -277,10 +271,7 @@ func testYarnS3StopWithSavepointRestore(t *testing.T, srv *s3bed.Server) {
 		t.Fatalf("run -s %s: exit %d\n%s\n%s", savepoint, r.code, r.stdout, r.stderr)
 	}
 	got := y.hdfsLines(t, y.dir+"/out")
-	want := expectedCounting(records, keys, every)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("output after stop and restore: %d lines, want %d", len(got), len(want))
-	}
+	checkCounting(t, "output after stop and restore", got, records, keys, every)
 	y.assertNothingLeft(t)
 	t.Logf("timing: stop with savepoint requested after %s, application %s ended %s/%s after %s, restored application finished after %s (%d lines exact); savepoint %s",
 		stopAt.Round(time.Millisecond), appID, rep.State, rep.Final, stoppedAt.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), len(got), savepoint)
