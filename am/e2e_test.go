@@ -1,7 +1,6 @@
 package am
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"github.com/flink-go/flink-go/fs"
 	"github.com/flink-go/flink-go/hdfs"
 	"github.com/flink-go/flink-go/testing/hadoop/testbed"
+	"github.com/flink-go/flink-go/testing/jobs/countingcheck"
 	"github.com/flink-go/flink-go/yarn"
 )
 
@@ -110,6 +110,73 @@ func setupE2E(t *testing.T) *e2e {
 	return &e2e{c: c, cfg: cfg, rm: rm, hdfs: h, fs: defFS, user: cfg.User}
 }
 
+// stagedApp is a new application with its staging directory on HDFS.
+type stagedApp struct {
+	ID yarn.ApplicationID
+	// staging is the staging directory's path; work a directory for the job's checkpoints and
+	// output. The test's end removes both.
+	staging, work string
+	// resources are the uploaded files by their name below staging.
+	resources map[string]yarn.LocalResource
+}
+
+// newApp asks the RM for a new application, creates its staging directory as the client does
+// (docs/yarn-deployment.md) and uploads the local files of uploads (name below the staging
+// directory -> local path) into it.
+func (e *e2e) newApp(ctx context.Context, t *testing.T, uploads map[string]string) stagedApp {
+	t.Helper()
+	app, err := e.rm.GetNewApplication(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := stagedApp{ID: app.ID, staging: "/user/" + e.user + "/.flink-go/" + app.ID.String(),
+		work: "/tmp/flink-go-am-e2e/" + app.ID.String(), resources: map[string]yarn.LocalResource{}}
+	if err := e.hdfs.MkdirAll(ctx, a.staging, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = e.hdfs.Delete(ctx, a.work, true)
+		_ = e.hdfs.Delete(ctx, a.staging, true)
+	})
+	for name, local := range uploads {
+		res, err := e.hdfs.Upload(ctx, local, a.staging+"/"+name, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.resources[name] = yarn.LocalResource{URL: res.URI, Size: res.Size, Timestamp: res.Timestamp}
+	}
+	return a
+}
+
+// onFailure, deferred, logs the application's container logs whose names end in suffix (the
+// last tail bytes of each) and kills the application when the test failed.
+func (e *e2e) onFailure(t *testing.T, app yarn.ApplicationID, suffix string, tail int, reason string) {
+	if !t.Failed() {
+		return
+	}
+	if logs, err := e.c.ContainerLogs(app.String()); err != nil {
+		t.Logf("container logs: %v", err)
+	} else {
+		names := make([]string, 0, len(logs))
+		for k := range logs {
+			if strings.HasSuffix(k, suffix) {
+				names = append(names, k)
+			}
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			v := logs[k]
+			if len(v) > tail {
+				v = "..." + v[len(v)-tail:]
+			}
+			t.Logf("==== %s\n%s", k, v)
+		}
+	}
+	_ = e.rm.KillApplication(context.Background(), app, reason)
+}
+
 // countingApp is one application run of examples/counting.
 type countingApp struct {
 	records, keys, every int64
@@ -132,26 +199,8 @@ func (e *e2e) submit(t *testing.T, a countingApp) appResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin := buildCounting(t)
-	app, err := e.rm.GetNewApplication(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stagingPath := "/user/" + e.user + "/.flink-go/" + app.ID.String()
-	if err := e.hdfs.MkdirAll(ctx, stagingPath, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	res, err := e.hdfs.Upload(ctx, bin, stagingPath+"/counting", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	work := "/tmp/flink-go-am-e2e/" + app.ID.String()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = e.hdfs.Delete(ctx, work, true)
-		_ = e.hdfs.Delete(ctx, stagingPath, true)
-	})
+	app := e.newApp(ctx, t, map[string]string{"counting": buildCounting(t)})
+	stagingPath, work := app.staging, app.work
 	out := e.fs + work + "/out"
 	conf := map[string]string{
 		"parallelism.default":                   "2",
@@ -194,7 +243,7 @@ func (e *e2e) submit(t *testing.T, a countingApp) appResult {
 		AMResource:  yarn.Resource{MemoryMB: 256, VCores: 1},
 		MaxAttempts: 1,
 		AM: yarn.ContainerLaunchContext{
-			LocalResources: map[string]yarn.LocalResource{"counting": {URL: res.URI, Size: res.Size, Timestamp: res.Timestamp}},
+			LocalResources: map[string]yarn.LocalResource{"counting": app.resources["counting"]},
 			Environment:    env,
 			Commands:       []string{EscapeForDoubleQuotes(strings.Join(words, " ")) + " 1><LOG_DIR>/jobmanager.out 2><LOG_DIR>/jobmanager.log"},
 		},
@@ -204,36 +253,7 @@ func (e *e2e) submit(t *testing.T, a countingApp) appResult {
 	}
 	submitted := time.Now()
 	t.Logf("submitted %s", app.ID)
-	dumped := false
-	dump := func() {
-		if dumped {
-			return
-		}
-		dumped = true
-		logs, err := e.c.ContainerLogs(app.ID.String())
-		if err != nil {
-			t.Logf("container logs: %v", err)
-			return
-		}
-		names := make([]string, 0, len(logs))
-		for k := range logs {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for _, k := range names {
-			v := logs[k]
-			if len(v) > 6000 {
-				v = "..." + v[len(v)-6000:]
-			}
-			t.Logf("==== %s\n%s", k, v)
-		}
-	}
-	defer func() {
-		if t.Failed() {
-			dump()
-			_ = e.rm.KillApplication(context.Background(), app.ID, "am e2e test failed")
-		}
-	}()
+	defer e.onFailure(t, app.ID, "", 6000, "am e2e test failed")
 	if a.whileRunning != nil {
 		a.whileRunning(t, app.ID)
 	}
@@ -245,51 +265,16 @@ func (e *e2e) submit(t *testing.T, a countingApp) appResult {
 	return appResult{id: app.ID, report: rep, staging: stagingPath, output: out}
 }
 
-func expectedCounting(records, keys, every int64) []string {
-	counts := make([]int64, keys)
-	var out []string
-	for i := int64(0); i < records; i++ {
-		k := (i * 7919) % keys
-		counts[k]++
-		if counts[k]%every == 0 {
-			out = append(out, fmt.Sprintf("%d %d", k, counts[k]))
-		}
-	}
-	for k := int64(0); k < keys; k++ {
-		out = append(out, fmt.Sprintf("final %d %d", k, counts[k]))
-	}
-	sort.Strings(out)
-	return out
-}
-
 // committed reads the published part files of the output directory on HDFS.
 func (e *e2e) committed(t *testing.T, out string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p := strings.TrimPrefix(out, e.fs)
-	list, err := e.hdfs.List(ctx, p)
+	p, err := countingcheck.ReadParts(ctx, e.hdfs, strings.TrimPrefix(out, e.fs))
 	if err != nil {
-		t.Fatalf("listing the output %s: %v", out, err)
+		t.Fatalf("reading the output %s: %v", out, err)
 	}
-	var lines []string
-	for _, fi := range list {
-		base := fi.Path[strings.LastIndex(fi.Path, "/")+1:]
-		if fi.IsDir || !strings.HasPrefix(base, "part-") {
-			continue
-		}
-		data, err := fs.ReadFile(ctx, e.hdfs, fi.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-			if l != "" {
-				lines = append(lines, l)
-			}
-		}
-	}
-	sort.Strings(lines)
-	return lines
+	return p.Lines
 }
 
 func (e *e2e) check(t *testing.T, r appResult, a countingApp) {
@@ -300,7 +285,7 @@ func (e *e2e) check(t *testing.T, r appResult, a countingApp) {
 	if !strings.Contains(r.report.Diagnostics, "finished") {
 		t.Errorf("diagnostics %q do not say the job finished", r.report.Diagnostics)
 	}
-	got, want := e.committed(t, r.output), expectedCounting(a.records, a.keys, a.every)
+	got, want := e.committed(t, r.output), countingcheck.Expected(a.records, a.keys, a.every)
 	if len(got) != len(want) {
 		t.Fatalf("output has %d lines, want %d", len(got), len(want))
 	}
@@ -310,21 +295,7 @@ func (e *e2e) check(t *testing.T, r appResult, a countingApp) {
 		}
 	}
 	// The AM deletes the staging directory before it exits.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
-		ok, err := fs.Exists(ctx, e.hdfs, r.staging)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("staging directory %s still exists after the application ended", r.staging)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	e.stagingGone(t, r.staging)
 }
 
 // TestApplicationCountingOnYARN runs the bounded counting job at parallelism 2 as a YARN
@@ -358,33 +329,6 @@ func tmContainers(logs map[string]string) []string {
 	return out
 }
 
-// tmProcesses finds the running TaskManager processes of an application through /proc: the
-// NodeManagers run containers as local processes whose environment names the container.
-func tmProcesses(app yarn.ApplicationID) map[int]string {
-	out := map[int]string{}
-	dirs, _ := os.ReadDir("/proc")
-	appPart := strings.TrimPrefix(app.String(), "application_")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", d.Name(), "environ"))
-		if err != nil || !bytes.Contains(env, []byte(cluster.EnvRole+"="+cluster.RoleTaskManger)) {
-			continue
-		}
-		for _, kv := range bytes.Split(env, []byte{0}) {
-			if v, ok := bytes.CutPrefix(kv, []byte(cluster.EnvResourceID+"=")); ok && strings.Contains(string(v), appPart) {
-				// Only the binary itself, not the bash wrapper (exec replaces it, but be safe).
-				if exe, _ := os.Readlink(filepath.Join("/proc", d.Name(), "exe")); strings.HasSuffix(exe, "counting") {
-					out[pid] = string(v)
-				}
-			}
-		}
-	}
-	return out
-}
-
 // TestKilledTaskManagerIsReplaced kills a TaskManager container's process with SIGKILL while the
 // job runs: the AM must report the container lost, request a replacement, and the job must still
 // finish with the exact output.
@@ -395,10 +339,10 @@ func TestKilledTaskManagerIsReplaced(t *testing.T) {
 		whileRunning: func(t *testing.T, app yarn.ApplicationID) {
 			deadline := time.Now().Add(3 * time.Minute)
 			for time.Now().Before(deadline) {
-				procs := tmProcesses(app)
+				procs := countingcheck.TaskManagerProcesses(app.String())
 				if len(procs) == 2 {
 					time.Sleep(3 * time.Second) // let it run and checkpoint a little
-					for pid, c := range tmProcesses(app) {
+					for pid, c := range countingcheck.TaskManagerProcesses(app.String()) {
 						if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 							t.Fatalf("kill %d: %v", pid, err)
 						}

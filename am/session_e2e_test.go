@@ -18,6 +18,7 @@ import (
 
 	"github.com/flink-go/flink-go/cluster"
 	"github.com/flink-go/flink-go/fs"
+	"github.com/flink-go/flink-go/testing/jobs/countingcheck"
 	"github.com/flink-go/flink-go/yarn"
 )
 
@@ -65,28 +66,8 @@ func TestSessionRunsJobFromArtifact(t *testing.T) {
 	defer cancel()
 	sessionBin := buildBinary(t, "./internal/sessionam", "flink-go")
 	jobBin := buildCounting(t)
-	app, err := e.rm.GetNewApplication(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	staging := "/user/" + e.user + "/.flink-go/" + app.ID.String()
-	if err := e.hdfs.MkdirAll(ctx, staging, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	amRes, err := e.hdfs.Upload(ctx, sessionBin, staging+"/flink-go", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.hdfs.Upload(ctx, jobBin, staging+"/jobs/1/counting", 0); err != nil {
-		t.Fatal(err)
-	}
-	work := "/tmp/flink-go-am-e2e/" + app.ID.String()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = e.hdfs.Delete(ctx, work, true)
-		_ = e.hdfs.Delete(ctx, staging, true)
-	})
+	app := e.newApp(ctx, t, map[string]string{"flink-go": sessionBin, "jobs/1/counting": jobBin})
+	staging, work := app.staging, app.work
 	sessionConf, _ := json.Marshal(map[string]string{
 		"taskmanager.numberOfTaskSlots":   "1",
 		"taskmanager.memory.process.size": "256m",
@@ -104,7 +85,7 @@ func TestSessionRunsJobFromArtifact(t *testing.T) {
 	sub := yarn.Submission{
 		ID: app.ID, Name: "am-e2e-session", Type: "flink-go", AMResource: yarn.Resource{MemoryMB: 256, VCores: 1}, MaxAttempts: 1,
 		AM: yarn.ContainerLaunchContext{
-			LocalResources: map[string]yarn.LocalResource{"flink-go": {URL: amRes.URI, Size: amRes.Size, Timestamp: amRes.Timestamp}},
+			LocalResources: map[string]yarn.LocalResource{"flink-go": app.resources["flink-go"]},
 			Environment:    env,
 			Commands:       []string{"./flink-go 1><LOG_DIR>/jobmanager.out 2><LOG_DIR>/jobmanager.log"},
 		},
@@ -112,21 +93,7 @@ func TestSessionRunsJobFromArtifact(t *testing.T) {
 	if err := e.rm.SubmitApplication(ctx, sub); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		if t.Failed() {
-			if logs, err := e.c.ContainerLogs(app.ID.String()); err == nil {
-				for k, v := range logs {
-					if strings.HasSuffix(k, ".log") {
-						if len(v) > 8000 {
-							v = "..." + v[len(v)-8000:]
-						}
-						t.Logf("==== %s\n%s", k, v)
-					}
-				}
-			}
-			_ = e.rm.KillApplication(context.Background(), app.ID, "am session test failed")
-		}
-	}()
+	defer e.onFailure(t, app.ID, ".log", 8000, "am session test failed")
 	rep, err := e.rm.WaitForState(ctx, app.ID, 300*time.Millisecond, func(r yarn.ApplicationReport) bool { return r.State == yarn.StateRunning })
 	if err != nil {
 		t.Fatal(err)
@@ -179,8 +146,8 @@ func TestSessionRunsJobFromArtifact(t *testing.T) {
 		getJSON(t, rest+"/jobs/"+sub202.JobID+"/exceptions", &exc)
 		t.Fatalf("job %s ended %s: %v", sub202.JobID, state, exc)
 	}
-	got, want := e.committed(t, out), expectedCounting(records, keys, every)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+	got, want := e.committed(t, out), countingcheck.Expected(records, keys, every)
+	if !countingcheck.Same(got, want) {
 		t.Fatalf("output: %d lines, want %d (first difference somewhere)", len(got), len(want))
 	}
 	// The job's TaskManagers are stopped and leave the JobManager without a heartbeat timeout.

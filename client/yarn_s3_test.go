@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/flink-go/flink-go/testing/hadoop/testbed"
+	"github.com/flink-go/flink-go/testing/jobs/countingcheck"
 	"github.com/flink-go/flink-go/testing/s3/s3bed"
 	"github.com/flink-go/flink-go/yarn"
 )
@@ -50,33 +50,6 @@ func s3Keys(t *testing.T, srv *s3bed.Server, bucket, prefix string) []string {
 		}
 		for _, o := range page.Contents {
 			out = append(out, aws.ToString(o.Key))
-		}
-	}
-	return out
-}
-
-// yarnTaskManagers finds the running TaskManager container processes of an application
-// through /proc: the NodeManagers run containers as local processes whose environment names
-// the role and the container (the resource id).
-func yarnTaskManagers(app yarn.ApplicationID) map[int]string {
-	out := map[int]string{}
-	dirs, _ := os.ReadDir("/proc")
-	appPart := strings.TrimPrefix(app.String(), "application_")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", d.Name(), "environ"))
-		if err != nil || !bytes.Contains(env, []byte("FLINK_GO_ROLE=taskmanager")) {
-			continue
-		}
-		for _, kv := range bytes.Split(env, []byte{0}) {
-			if v, ok := bytes.CutPrefix(kv, []byte("FLINK_GO_RESOURCE_ID=")); ok && strings.Contains(string(v), appPart) {
-				if exe, _ := os.Readlink(filepath.Join("/proc", d.Name(), "exe")); strings.HasSuffix(exe, "counting") {
-					out[pid] = string(v)
-				}
-			}
 		}
 	}
 	return out
@@ -150,7 +123,7 @@ func testYarnS3KillTaskManager(t *testing.T, srv *s3bed.Server) {
 			}
 			firstChkAt = time.Since(start)
 		}
-		procs := yarnTaskManagers(app)
+		procs := countingcheck.TaskManagerProcesses(app.String())
 		if len(procs) < 2 {
 			continue
 		}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flink-go/flink-go/cluster"
 	"github.com/flink-go/flink-go/fs"
 )
 
@@ -136,5 +139,56 @@ func TestReadPartsErrors(t *testing.T) {
 	cancel()
 	if _, err := ReadParts(ctx, fs.Local{}, dir); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled context: %v", err)
+	}
+}
+
+func TestTaskManagerProcesses(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary:", err)
+	}
+	data, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, BinaryName)
+	if err := os.WriteFile(fake, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const container = "container_1700000000000_0042_01_000002"
+	start := func(bin, role string) *exec.Cmd {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		t.Cleanup(cancel)
+		cmd := exec.CommandContext(ctx, bin, "30")
+		cmd.Env = append(os.Environ(), cluster.EnvRole+"="+role, cluster.EnvResourceID+"="+container)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+	tm := start(fake, cluster.RoleTaskManger)
+	start(sleep, cluster.RoleTaskManger) // not the job binary
+	start(fake, cluster.RolePlan)        // not a TaskManager
+	var found map[int]string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		// The environment is readable once the child has exec'd.
+		if found = TaskManagerProcesses("application_1700000000000_0042"); len(found) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the fake TaskManager process did not show up in /proc within 10 s")
+		}
+	}
+	if len(found) != 1 || found[tm.Process.Pid] != container {
+		t.Fatalf("found %v, want only pid %d -> %s", found, tm.Process.Pid, container)
+	}
+	if other := TaskManagerProcesses("application_1700000000000_0043"); len(other) != 0 {
+		t.Fatalf("another application's processes: %v", other)
+	}
+	if none := TaskManagerProcesses(""); len(none) != 0 {
+		t.Fatalf("no application id: %v", none)
 	}
 }
