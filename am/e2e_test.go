@@ -298,6 +298,19 @@ func (e *e2e) check(t *testing.T, r appResult, a countingApp) {
 	e.stagingGone(t, r.staging)
 }
 
+// runCounting submits a, checks that it succeeded with the exact output and its staging
+// directory deleted, and returns the application's container logs.
+func (e *e2e) runCounting(t *testing.T, a countingApp) map[string]string {
+	t.Helper()
+	r := e.submit(t, a)
+	e.check(t, r, a)
+	logs, err := e.c.ContainerLogs(r.id.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return logs
+}
+
 // TestApplicationCountingOnYARN runs the bounded counting job at parallelism 2 as a YARN
 // application: the AM (the job binary in the yarn-application role) requests 2 TaskManager
 // containers, the job checkpoints to and writes its output on HDFS, and the AM unregisters
@@ -305,12 +318,7 @@ func (e *e2e) check(t *testing.T, r appResult, a countingApp) {
 func TestApplicationCountingOnYARN(t *testing.T) {
 	e := setupE2E(t)
 	a := countingApp{records: 200_000, keys: 100, every: 1000}
-	r := e.submit(t, a)
-	e.check(t, r, a)
-	logs, err := e.c.ContainerLogs(r.id.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs := e.runCounting(t, a)
 	tms := tmContainers(logs)
 	if len(tms) != 2 {
 		t.Errorf("TaskManager containers %v, want exactly 2 (parallelism 2, 1 slot each)", tms)
@@ -355,12 +363,7 @@ func TestKilledTaskManagerIsReplaced(t *testing.T) {
 			}
 			t.Fatal("the 2 TaskManager processes did not show up within 3 minutes")
 		}}
-	r := e.submit(t, a)
-	e.check(t, r, a)
-	logs, err := e.c.ContainerLogs(r.id.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs := e.runCounting(t, a)
 	tms := tmContainers(logs)
 	if len(tms) < 3 {
 		t.Errorf("TaskManager containers %v: want a replacement for the killed %s", tms, killed)

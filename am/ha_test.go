@@ -37,13 +37,13 @@ func TestAttemptOf(t *testing.T) {
 	}
 }
 
-func haConf(t *testing.T, kv ...string) *configs.Configuration {
+// haConf returns a configuration with the keys of m set (configs.SetAll, origin "test"); a key
+// or value it refuses fails the test.
+func haConf(t *testing.T, m map[string]string) *configs.Configuration {
 	t.Helper()
 	c := configs.New()
-	for i := 0; i+1 < len(kv); i += 2 {
-		if err := c.Set(kv[i], kv[i+1], configs.CodeOrigin("test")); err != nil {
-			t.Fatal(err)
-		}
+	if err := c.SetAll(m, configs.CodeOrigin("test")); err != nil {
+		t.Fatal(err)
 	}
 	return c
 }
@@ -52,31 +52,31 @@ func TestDecideHA(t *testing.T) {
 	app := yarn.ApplicationID{ClusterTimestamp: 1700000000000, ID: 3}
 	staging := "hdfs://nn:8020/user/u/.flink-go/" + app.String()
 	// Off by default and with one attempt.
-	for _, c := range []*configs.Configuration{haConf(t), haConf(t, "yarn.application-attempts", "1")} {
+	for _, c := range []*configs.Configuration{haConf(t, nil), haConf(t, map[string]string{"yarn.application-attempts": "1"})} {
 		if s, err := DecideHA(c, app, staging); err != nil || s.Enabled {
 			t.Fatalf("HA on without being asked: %+v %v", s, err)
 		}
 	}
 	// Two attempts imply FILESYSTEM HA in the staging directory, cluster id = application id.
-	s, err := DecideHA(haConf(t, "yarn.application-attempts", "2"), app, staging)
+	s, err := DecideHA(haConf(t, map[string]string{"yarn.application-attempts": "2"}), app, staging)
 	if err != nil || !s.Enabled || s.Root != staging+"/ha/"+app.String() || !strings.Contains(s.Reason, "yarn.application-attempts=2") {
 		t.Fatalf("attempts=2: %+v %v", s, err)
 	}
 	// An explicit storage directory and cluster id.
-	s, err = DecideHA(haConf(t, "high-availability.type", "FILESYSTEM", "high-availability.storageDir", "s3://b/ha/", "high-availability.cluster-id", "/etl"), app, staging)
+	s, err = DecideHA(haConf(t, map[string]string{"high-availability.type": "FILESYSTEM", "high-availability.storageDir": "s3://b/ha/", "high-availability.cluster-id": "/etl"}), app, staging)
 	if err != nil || !s.Enabled || s.Root != "s3://b/ha/etl" {
 		t.Fatalf("explicit: %+v %v", s, err)
 	}
 	// The default cluster id ("/default") means: the application id.
-	s, err = DecideHA(haConf(t, "high-availability.type", "ZOOKEEPER", "high-availability.cluster-id", "/default"), app, staging)
+	s, err = DecideHA(haConf(t, map[string]string{"high-availability.type": "ZOOKEEPER", "high-availability.cluster-id": "/default"}), app, staging)
 	if err != nil || s.Root != staging+"/ha/"+app.String() {
 		t.Fatalf("zookeeper/default id: %+v %v", s, err)
 	}
 	// No place to store anything.
-	if _, err := DecideHA(haConf(t, "yarn.application-attempts", "2"), app, ""); err == nil || !strings.Contains(err.Error(), "high-availability.storageDir") {
+	if _, err := DecideHA(haConf(t, map[string]string{"yarn.application-attempts": "2"}), app, ""); err == nil || !strings.Contains(err.Error(), "high-availability.storageDir") {
 		t.Fatalf("no storage: %v", err)
 	}
-	if _, err := DecideHA(haConf(t, "yarn.application-attempts", "2", "high-availability.cluster-id", "a/b"), app, staging); err == nil {
+	if _, err := DecideHA(haConf(t, map[string]string{"yarn.application-attempts": "2", "high-availability.cluster-id": "a/b"}), app, staging); err == nil {
 		t.Fatal("a cluster id with a slash was accepted")
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/flink-go/flink-go/fs"
 	"github.com/flink-go/flink-go/testing/jobs/countingcheck"
+	"github.com/flink-go/flink-go/testing/s3/s3bed"
 )
 
 // The steps the end-to-end tests of this package share: reading and comparing the output of
@@ -170,4 +171,17 @@ func retainedCheckpoints(jobDir string) []string {
 	}
 	sort.Slice(chks, func(i, j int) bool { return num(chks[i]) < num(chks[j]) })
 	return chks
+}
+
+// faultProxy puts a fault-injecting proxy with rule in front of the S3 server; the test's end
+// closes it.
+func faultProxy(t *testing.T, srv *s3bed.Server, rule s3bed.Rule) *s3bed.FaultProxy {
+	t.Helper()
+	proxy, err := s3bed.NewFaultProxy(srv.Endpoint)
+	if err != nil {
+		t.Fatalf("starting the S3 fault proxy in front of %s: %v", srv.Endpoint, err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	proxy.SetRule(rule)
+	return proxy
 }

@@ -30,12 +30,7 @@ func s3Flags(conf map[string]string) []string {
 func TestS3CheckpointsExactlyOnce(t *testing.T) {
 	srv := s3bed.Require(t)
 	bucket := srv.NewBucket(t)
-	proxy, err := s3bed.NewFaultProxy(srv.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	proxy.SetRule(s3bed.EveryNth("PutObject", 3, s3bed.SlowDown))
+	proxy := faultProxy(t, srv, s3bed.EveryNth("PutObject", 3, s3bed.SlowDown))
 	const records, keys, every = 3_000_000, 500, 100
 	want := countingcheck.Expected(records, keys, every)
 	dir := t.TempDir()
@@ -82,12 +77,7 @@ func TestS3CheckpointsExactlyOnce(t *testing.T) {
 func TestS3CheckpointCannotComplete(t *testing.T) {
 	srv := s3bed.Require(t)
 	bucket := srv.NewBucket(t)
-	proxy, err := s3bed.NewFaultProxy(srv.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	proxy.SetRule(s3bed.Rules(s3bed.Always("PutObject", s3bed.Drop), s3bed.Always("UploadPart", s3bed.Drop), s3bed.Always("CreateMultipartUpload", s3bed.Drop)))
+	proxy := faultProxy(t, srv, s3bed.Rules(s3bed.Always("PutObject", s3bed.Drop), s3bed.Always("UploadPart", s3bed.Drop), s3bed.Always("CreateMultipartUpload", s3bed.Drop)))
 	const records, keys, every = 1_000_000, 100, 1000
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
