@@ -25,6 +25,22 @@ type fakeRM struct {
 	released  []yarn.ContainerID
 }
 
+// runDriver creates a driver of cfg with the job view jm and runs it until the test ends (the
+// end cancels it and waits for Run to return).
+func runDriver(t *testing.T, cfg DriverConfig, jm JobView) (*Driver, context.Context) {
+	t.Helper()
+	d, err := NewDriver(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.setJobView(jm)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return d, ctx
+}
+
 func (f *fakeRM) Allocate(_ context.Context, r yarn.AllocateRequest) (yarn.AllocateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -143,17 +159,9 @@ func TestDriverAgainstFakeYARN(t *testing.T) {
 		return TaskManagerSpec{BinaryName: "counting", Binary: yarn.LocalResource{URL: "hdfs://nn:9000/s/counting", Size: 10, Timestamp: 5},
 			JobManager: "am-host:6123", JobID: job.ID, ConfigJSON: `{}`, Args: job.Graph.Args, Slots: slots, User: "alice"}, nil
 	}
-	d, err := NewDriver(DriverConfig{Allocator: rm, NM: nm, Spec: spec, Interval: 20 * time.Millisecond, FastInterval: 5 * time.Millisecond,
+	d, ctx := runDriver(t, DriverConfig{Allocator: rm, NM: nm, Spec: spec, Interval: 20 * time.Millisecond, FastInterval: 5 * time.Millisecond,
 		MaxResource: yarn.Resource{MemoryMB: 4096, VCores: 8}, Logger: zerolog.Nop(),
-		Settings: map[string]string{"taskmanager.memory.process.size": "512m", "taskmanager.numberOfTaskSlots": "1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.setJobView(jm)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+		Settings: map[string]string{"taskmanager.memory.process.size": "512m", "taskmanager.numberOfTaskSlots": "1"}}, jm)
 
 	job := &jobmanager.JobInfo{ID: "job1", Graph: &jobgraph.JobGraph{Args: []string{"--records", "10"}, Config: map[string]string{}}}
 	if err := d.RequestSlots(ctx, job, 2); err != nil {

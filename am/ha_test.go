@@ -173,16 +173,8 @@ func TestDriverAdoptsKeptContainers(t *testing.T) {
 	spec := func(_ context.Context, job *jobmanager.JobInfo, slots int) (TaskManagerSpec, error) {
 		return TaskManagerSpec{BinaryName: "counting", JobManager: "am:1", JobID: job.ID, Slots: slots, HALeader: "hdfs:///ha/leader"}, nil
 	}
-	d, err := NewDriver(DriverConfig{Allocator: rm, NM: nm, Spec: spec, Interval: 20 * time.Millisecond, FastInterval: 5 * time.Millisecond,
-		Logger: zerolog.Nop(), Settings: map[string]string{"taskmanager.memory.process.size": "1024m", "taskmanager.numberOfTaskSlots": "1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.setJobView(jm)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	d, ctx := runDriver(t, DriverConfig{Allocator: rm, NM: nm, Spec: spec, Interval: 20 * time.Millisecond, FastInterval: 5 * time.Millisecond,
+		Logger: zerolog.Nop(), Settings: map[string]string{"taskmanager.memory.process.size": "1024m", "taskmanager.numberOfTaskSlots": "1"}}, jm)
 
 	job := &jobmanager.JobInfo{ID: "rec", Graph: &jobgraph.JobGraph{JobId: "rec", Config: map[string]string{}}}
 	// Kept containers carry ids of attempt 1; the fake RM's new ones start at 1 as well, so use
