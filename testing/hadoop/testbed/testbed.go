@@ -191,15 +191,8 @@ func StartMode(ctx context.Context, mode Mode) (*Cluster, error) {
 
 // sharedCluster is the lock, lease and autostart bookkeeping of the mini-cluster in workDir.
 func sharedCluster(workDir string) *bedkit.Shared {
-	return &bedkit.Shared{
-		Name:        "testbed",
-		Noun:        "mini-cluster",
-		WorkDir:     workDir,
-		LockFile:    ".testbed.lock",
-		KeepEnv:     EnvKeep,
-		StopTimeout: 2 * time.Minute,
-		Log:         log,
-	}
+	return &bedkit.Shared{Name: "testbed", Noun: "mini-cluster", WorkDir: workDir, LockFile: ".testbed.lock",
+		KeepEnv: EnvKeep, StopTimeout: 2 * time.Minute, Log: log}
 }
 
 // Stop releases this process's use of the cluster. The cluster itself is

@@ -136,15 +136,8 @@ func Start(ctx context.Context) (*Server, error) {
 
 // sharedServer is the lock, lease and autostart bookkeeping of the server in workDir.
 func sharedServer(workDir string) *bedkit.Shared {
-	return &bedkit.Shared{
-		Name:        "s3bed",
-		Noun:        "S3 server",
-		WorkDir:     workDir,
-		LockFile:    ".s3bed.lock",
-		KeepEnv:     EnvKeep,
-		StopTimeout: time.Minute,
-		Log:         log,
-	}
+	return &bedkit.Shared{Name: "s3bed", Noun: "S3 server", WorkDir: workDir, LockFile: ".s3bed.lock",
+		KeepEnv: EnvKeep, StopTimeout: time.Minute, Log: log}
 }
 
 func loadProps(path string) (*Server, error) {
