@@ -47,8 +47,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/flink-go/flink-go/testing/internal/bedkit"
 )
 
@@ -69,8 +67,7 @@ const (
 	EnvKeep = "FLINK_GO_HADOOP_KEEP"
 )
 
-var log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly, NoColor: true}).
-	With().Timestamp().Str("component", "testbed").Logger()
+var log = bedkit.Logger("testbed")
 
 // Cluster is a running Hadoop cluster as seen through its HADOOP_CONF_DIR.
 type Cluster struct {

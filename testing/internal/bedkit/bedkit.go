@@ -24,7 +24,16 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
 )
+
+// Logger is a test bed's logger: human-readable lines on stderr with the time of day and the
+// component ("testbed", "s3bed").
+func Logger(component string) zerolog.Logger {
+	return zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly, NoColor: true}).
+		With().Timestamp().Str("component", component).Logger()
+}
 
 // EnvTrue reports whether the environment variable name is "1" or "true" (any case).
 func EnvTrue(name string) bool {

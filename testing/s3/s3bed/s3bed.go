@@ -38,7 +38,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/rs/zerolog"
 
 	"github.com/flink-go/flink-go/testing/internal/bedkit"
 )
@@ -58,8 +57,7 @@ const (
 	EnvKeep = "FLINK_GO_S3_KEEP"
 )
 
-var log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly, NoColor: true}).
-	With().Timestamp().Str("component", "s3bed").Logger()
+var log = bedkit.Logger("s3bed")
 
 // Server is a running S3-compatible server.
 type Server struct {
