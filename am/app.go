@@ -123,13 +123,14 @@ func start(ctx context.Context, conf *configs.Configuration, session bool, log z
 		return nil, err
 	}
 	jcfg := jobmanager.Config{
-		RPCAddress:       net.JoinHostPort(host, "0"),
-		RESTAddress:      net.JoinHostPort(host, "0"),
-		Logger:           log,
-		Driver:           drv,
-		Settings:         conf.Map(),
-		HeartbeatTimeout: configs.Get(conf, configs.HeartbeatTimeout),
-		SlotWaitTimeout:  configs.Get(conf, configs.SlotRequestTimeout),
+		RPCAddress:        net.JoinHostPort(host, configs.Get(conf, configs.YarnAppMasterPort)),
+		RESTAddress:       cluster.RESTBindAddress(conf, host, "0"),
+		Logger:            log,
+		Driver:            drv,
+		Settings:          conf.Map(),
+		HeartbeatTimeout:  configs.Get(conf, configs.HeartbeatTimeout),
+		HeartbeatInterval: configs.Get(conf, configs.HeartbeatInterval),
+		SlotWaitTimeout:   configs.Get(conf, configs.SlotRequestTimeout),
 	}
 	if store != nil {
 		jcfg.JobStore = store

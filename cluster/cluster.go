@@ -10,10 +10,12 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -136,13 +138,45 @@ func settings(g *jobgraph.JobGraph) (*configs.Configuration, error) {
 	return c, nil
 }
 
-// NetworkConfig derives the data plane settings from the job configuration.
+// NetworkConfig derives the data plane settings from the job configuration: buffer size and
+// timeout, the buffer pool (taskmanager.memory.network.max / segment size) and the credits.
 func NetworkConfig(c *configs.Configuration) network.Config {
-	nc := network.Config{SegmentSize: int(configs.Get(c, configs.SegmentSize)), BufferTimeout: configs.Get(c, configs.BufferTimeout)}
+	seg := configs.Get(c, configs.SegmentSize)
+	nc := network.Config{SegmentSize: int(seg), BufferTimeout: configs.Get(c, configs.BufferTimeout),
+		TotalBuffers:           int(max(configs.Get(c, configs.NetworkMemoryMax)/seg, 1)),
+		BuffersPerChannel:      configs.Get(c, configs.BuffersPerChannel),
+		FloatingBuffersPerGate: configs.Get(c, configs.FloatingBuffersPerGate)}
+	if nc.FloatingBuffersPerGate == 0 {
+		nc.FloatingBuffersPerGate = -1 // none (the network package reads 0 as its default)
+	}
 	if !configs.Get(c, configs.BufferTimeoutEnabled) {
 		nc.BufferTimeout = -1
 	}
 	return nc
+}
+
+// RESTBindAddress is where a JobManager's REST server listens: rest.bind-address, else
+// defaultHost; rest.bind-port (a port, range or list), else defaultPort, else rest.port.
+func RESTBindAddress(c *configs.Configuration, defaultHost, defaultPort string) string {
+	host := cmp.Or(configs.Get(c, configs.RestBindAddress), defaultHost)
+	port := cmp.Or(configs.Get(c, configs.RestBindPort), defaultPort, strconv.Itoa(configs.Get(c, configs.RestPort)))
+	return net.JoinHostPort(host, port)
+}
+
+// taskManagerAddresses returns a TaskManager process's advertised host, resource id, RPC bind
+// address and data plane settings. The deployer's environment (EnvHost, EnvResourceID: the
+// NodeManager host and container id on YARN) wins over taskmanager.host and
+// taskmanager.resource-id; taskmanager.bind-host, taskmanager.rpc.port (a port, range or list)
+// and taskmanager.data.port say where the endpoints listen.
+func taskManagerAddresses(c *configs.Configuration) (host, resourceID, rpcAddr string, nc network.Config) {
+	host = cmp.Or(os.Getenv(EnvHost), configs.Get(c, configs.TaskManagerHost))
+	resourceID = cmp.Or(os.Getenv(EnvResourceID), configs.Get(c, configs.TaskManagerResourceID))
+	bind := cmp.Or(configs.Get(c, configs.TaskManagerBindHost), host, "127.0.0.1")
+	rpcAddr = net.JoinHostPort(bind, configs.Get(c, configs.TaskManagerRPCPort))
+	nc = NetworkConfig(c)
+	nc.BindAddress = net.JoinHostPort(bind, strconv.Itoa(configs.Get(c, configs.TaskManagerDataPort)))
+	nc.ExternalHost = host
+	return host, resourceID, rpcAddr, nc
 }
 
 // RunTaskManager runs this binary as a TaskManager of the JobManager at $FLINK_GO_JOBMANAGER
@@ -163,9 +197,10 @@ func runTaskManager(g *jobgraph.JobGraph, reg task.Registry) error {
 	if s, err := strconv.Atoi(os.Getenv("FLINK_GO_SLOTS")); err == nil && s > 0 {
 		slots = s
 	}
+	host, resourceID, rpcAddr, nc := taskManagerAddresses(c)
 	te, err := taskmanager.Start(context.Background(), taskmanager.Config{
-		ResourceID: os.Getenv(EnvResourceID), JobManager: jmAddr, Slots: slots, Host: os.Getenv(EnvHost),
-		JobID: os.Getenv(EnvJobID), Registry: reg, Network: NetworkConfig(c), Logger: log,
+		ResourceID: resourceID, JobManager: jmAddr, Slots: slots, Host: host, RPCAddress: rpcAddr,
+		JobID: os.Getenv(EnvJobID), Registry: reg, Network: nc, Logger: log,
 		HALeader: os.Getenv(taskmanager.EnvHALeader), RegistrationTimeout: configs.Get(c, configs.TaskManagerRegistrationTimeout),
 	})
 	if err != nil {
@@ -208,13 +243,14 @@ func RunLocal(ctx context.Context, g *jobgraph.JobGraph, reg task.Registry, log 
 		c.Set("taskmanager.numberOfTaskSlots", strconv.Itoa(slots), configs.CodeOrigin("local cluster"))
 		g.Config["taskmanager.numberOfTaskSlots"] = strconv.Itoa(slots)
 	}
-	restAddr := fmt.Sprintf("127.0.0.1:%d", configs.Get(c, configs.RestPort))
-	jm, err := jobmanager.Start(jobmanager.Config{RPCAddress: "127.0.0.1:0", RESTAddress: restAddr, Logger: log, Settings: c.Map(),
-		HeartbeatTimeout: configs.Get(c, configs.HeartbeatTimeout), SlotWaitTimeout: time.Minute})
-	if err != nil && !configs.IsSet(c, configs.RestPort) {
+	jcfg := jobmanager.Config{RPCAddress: "127.0.0.1:0", RESTAddress: RESTBindAddress(c, "127.0.0.1", ""), Logger: log, Settings: c.Map(),
+		HeartbeatTimeout: configs.Get(c, configs.HeartbeatTimeout), HeartbeatInterval: configs.Get(c, configs.HeartbeatInterval), SlotWaitTimeout: time.Minute}
+	jm, err := jobmanager.Start(jcfg)
+	if err != nil && !configs.IsSet(c, configs.RestPort) && !configs.IsSet(c, configs.RestBindPort) {
 		log.Warn().Err(err).Msg("REST port busy; using a free port")
-		jm, err = jobmanager.Start(jobmanager.Config{RPCAddress: "127.0.0.1:0", RESTAddress: "127.0.0.1:0", Logger: log, Settings: c.Map(),
-			HeartbeatTimeout: configs.Get(c, configs.HeartbeatTimeout), SlotWaitTimeout: time.Minute})
+		host, _, _ := net.SplitHostPort(jcfg.RESTAddress)
+		jcfg.RESTAddress = net.JoinHostPort(host, "0")
+		jm, err = jobmanager.Start(jcfg)
 	}
 	if err != nil {
 		return err

@@ -140,9 +140,8 @@ func (d *ProcessDriver) JobEnded(jobID string) {
 // whose ProcessDriver starts TaskManager processes from each submitted job binary.
 func RunSession(ctx context.Context, c *configs.Configuration, log zerolog.Logger) error {
 	drv := &ProcessDriver{Slots: configs.Get(c, configs.NumberOfTaskSlots), Log: log}
-	restAddr := fmt.Sprintf("127.0.0.1:%d", configs.Get(c, configs.RestPort))
-	jm, err := jobmanager.Start(jobmanager.Config{RPCAddress: "127.0.0.1:0", RESTAddress: restAddr, Logger: log, Settings: c.Map(), Driver: drv,
-		HeartbeatTimeout: configs.Get(c, configs.HeartbeatTimeout)})
+	jm, err := jobmanager.Start(jobmanager.Config{RPCAddress: "127.0.0.1:0", RESTAddress: RESTBindAddress(c, "127.0.0.1", ""), Logger: log, Settings: c.Map(), Driver: drv,
+		HeartbeatTimeout: configs.Get(c, configs.HeartbeatTimeout), HeartbeatInterval: configs.Get(c, configs.HeartbeatInterval)})
 	if err != nil {
 		return err
 	}

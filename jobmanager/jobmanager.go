@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/flink-go/flink-go/runtime/jobgraph"
+	"github.com/flink-go/flink-go/runtime/netutil"
 )
 
 // Driver starts TaskManagers for a job when the registered ones lack free slots.
@@ -47,13 +48,16 @@ type JobInfo struct {
 
 // Config configures a JobManager.
 type Config struct {
-	RPCAddress       string // gRPC bind address, e.g. "127.0.0.1:0"
-	RESTAddress      string // REST bind address, e.g. "127.0.0.1:8081"; "" disables REST
+	RPCAddress       string // gRPC bind address, e.g. "127.0.0.1:0"; the port may be a range or list (netutil.Listen)
+	RESTAddress      string // REST bind address, e.g. "127.0.0.1:8081" or "0.0.0.0:50100-50200"; "" disables REST
 	Logger           zerolog.Logger
 	Driver           Driver
 	Settings         map[string]string // the effective cluster configuration (/config, job defaults)
 	HeartbeatTimeout time.Duration
-	SlotWaitTimeout  time.Duration // how long a job waits for slots before failing
+	// HeartbeatInterval is how often TaskManagers heartbeat (heartbeat.interval; default 1 s);
+	// they learn it when they register.
+	HeartbeatInterval time.Duration
+	SlotWaitTimeout   time.Duration // how long a job waits for slots before failing
 	// JobStore, when set (high availability), keeps every submitted job durably until it ends,
 	// so another JobManager can recover it (HAStore, docs/ha.md). A job is acknowledged as
 	// submitted only once it is stored.
@@ -95,6 +99,9 @@ func Start(cfg Config) (*JobManager, error) {
 	if cfg.HeartbeatTimeout == 0 {
 		cfg.HeartbeatTimeout = 10 * time.Second
 	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = time.Second
+	}
 	if cfg.SlotWaitTimeout == 0 {
 		cfg.SlotWaitTimeout = 5 * time.Minute
 	}
@@ -104,7 +111,7 @@ func Start(cfg Config) (*JobManager, error) {
 	jm := &JobManager{cfg: cfg, log: cfg.Logger.With().Str("component", "jobmanager").Logger(), id: newID(),
 		tms: map[string]*tmEntry{}, jobs: map[string]*JobMaster{}, slotCond: make(chan struct{}), closed: make(chan struct{}), started: time.Now(),
 		stopReq: make(chan struct{})}
-	lis, err := net.Listen("tcp", cfg.RPCAddress)
+	lis, err := netutil.ListenAddr(cfg.RPCAddress)
 	if err != nil {
 		return nil, fmt.Errorf("jobmanager rpc: listening on %s: %w (is jobmanager.rpc.port in use?)", cfg.RPCAddress, err)
 	}
@@ -113,7 +120,7 @@ func Start(cfg Config) (*JobManager, error) {
 	jobgraph.RegisterJobManagerGatewayServer(jm.grpcSrv, jm)
 	go func() { _ = jm.grpcSrv.Serve(lis) }()
 	if cfg.RESTAddress != "" {
-		rl, err := net.Listen("tcp", cfg.RESTAddress)
+		rl, err := netutil.ListenAddr(cfg.RESTAddress)
 		if err != nil {
 			jm.grpcSrv.Stop()
 			return nil, fmt.Errorf("jobmanager REST: listening on %s: %w (is another cluster using rest.port? set -D rest.port=0 for any free port)", cfg.RESTAddress, err)
@@ -218,7 +225,7 @@ func (jm *JobManager) RegisterTaskManager(_ context.Context, req *jobgraph.Regis
 	jm.signalSlotsLocked()
 	jm.mu.Unlock()
 	jm.log.Info().Str("taskmanager", req.ResourceId).Str("rpc", req.RpcAddress).Str("data", req.DataAddress).Int32("slots", req.Slots).Msg("TaskManager registered")
-	return &jobgraph.RegisterTaskManagerResponse{JobmanagerId: jm.id, HeartbeatIntervalMs: 1000, HeartbeatTimeoutMs: jm.cfg.HeartbeatTimeout.Milliseconds()}, nil
+	return &jobgraph.RegisterTaskManagerResponse{JobmanagerId: jm.id, HeartbeatIntervalMs: jm.cfg.HeartbeatInterval.Milliseconds(), HeartbeatTimeoutMs: jm.cfg.HeartbeatTimeout.Milliseconds()}, nil
 }
 
 // Heartbeat implements the gateway.

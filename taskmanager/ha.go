@@ -67,12 +67,13 @@ func (te *TaskExecutor) registerWith(addr string) error {
 	}
 	gw := jobgraph.NewJobManagerGatewayClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	_, err = gw.RegisterTaskManager(ctx, te.registration())
+	resp, err := gw.RegisterTaskManager(ctx, te.registration())
 	cancel()
 	if err != nil {
 		_ = conn.Close()
 		return fmt.Errorf("registering at the JobManager %s: %w", addr, err)
 	}
+	te.registered(resp)
 	te.gwMu.Lock()
 	old := te.conn
 	te.conn, te.jm, te.jmAt = conn, gw, addr

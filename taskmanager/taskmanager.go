@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/flink-go/flink-go/runtime/jobgraph"
+	"github.com/flink-go/flink-go/runtime/netutil"
 	"github.com/flink-go/flink-go/runtime/network"
 	"github.com/flink-go/flink-go/runtime/task"
 )
@@ -25,7 +27,7 @@ import (
 type Config struct {
 	ResourceID  string
 	JobManager  string // gRPC address of the JobManager
-	RPCAddress  string // bind address of the TaskExecutor gRPC service ("127.0.0.1:0")
+	RPCAddress  string // bind address of the TaskExecutor gRPC service ("127.0.0.1:0"; the port may be a range or list)
 	Host        string // advertised host ("127.0.0.1")
 	Slots       int
 	JobID       string // non-empty: a per-job TaskManager
@@ -47,21 +49,23 @@ const EnvHALeader = "FLINK_GO_HA_LEADER"
 
 // TaskExecutor is a running TaskManager.
 type TaskExecutor struct {
-	cfg   Config
-	log   zerolog.Logger
-	net   *network.Environment
-	srv   *grpc.Server
-	lis   net.Listener
-	gwMu  sync.Mutex
-	conn  *grpc.ClientConn
-	jm    jobgraph.JobManagerGatewayClient
-	jmAt  string // the JobManager's address
-	mu    sync.Mutex
-	tasks map[string]*task.Task
-	wg    sync.WaitGroup
-	done  chan struct{}
-	once  sync.Once
-	why   string
+	cfg  Config
+	log  zerolog.Logger
+	net  *network.Environment
+	srv  *grpc.Server
+	lis  net.Listener
+	gwMu sync.Mutex
+	conn *grpc.ClientConn
+	jm   jobgraph.JobManagerGatewayClient
+	jmAt string // the JobManager's address
+	// hbInterval is the heartbeat interval in ms the JobManager gave at registration.
+	hbInterval atomic.Int64
+	mu         sync.Mutex
+	tasks      map[string]*task.Task
+	wg         sync.WaitGroup
+	done       chan struct{}
+	once       sync.Once
+	why        string
 	jobgraph.UnimplementedTaskExecutorGatewayServer
 }
 
@@ -95,7 +99,7 @@ func Start(ctx context.Context, cfg Config) (*TaskExecutor, error) {
 		return nil, fmt.Errorf("starting the data plane: %w", err)
 	}
 	te.net = env
-	lis, err := net.Listen("tcp", cfg.RPCAddress)
+	lis, err := netutil.ListenAddr(cfg.RPCAddress)
 	if err != nil {
 		_ = env.Close()
 		return nil, fmt.Errorf("taskmanager rpc: listening on %s: %w", cfg.RPCAddress, err)
@@ -136,9 +140,10 @@ func (te *TaskExecutor) register(ctx context.Context) error {
 	for attempt := 0; attempt < 50; attempt++ {
 		gw, at := te.gateway()
 		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		_, err := gw.RegisterTaskManager(rctx, req)
+		resp, err := gw.RegisterTaskManager(rctx, req)
 		cancel()
 		if err == nil {
+			te.registered(resp)
 			te.log.Info().Str("jobmanager", at).Int("slots", te.cfg.Slots).Str("data", te.net.Addr()).Msg("registered at the JobManager")
 			return nil
 		}
@@ -152,8 +157,25 @@ func (te *TaskExecutor) register(ctx context.Context) error {
 	return fmt.Errorf("registering at the JobManager %s: %w (is the JobManager running and jobmanager.rpc.address right?)", te.cfg.JobManager, last)
 }
 
+// registered takes the JobManager's settings from its registration response: the heartbeat
+// interval (heartbeat.interval).
+func (te *TaskExecutor) registered(resp *jobgraph.RegisterTaskManagerResponse) {
+	if ms := resp.GetHeartbeatIntervalMs(); ms > 0 {
+		te.hbInterval.Store(ms)
+	}
+}
+
+// heartbeatInterval is the JobManager's heartbeat.interval (1 s until it is known).
+func (te *TaskExecutor) heartbeatInterval() time.Duration {
+	if ms := te.hbInterval.Load(); ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return time.Second
+}
+
 func (te *TaskExecutor) heartbeats() {
-	t := time.NewTicker(time.Second)
+	interval := te.heartbeatInterval()
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	failures := 0
 	for {
@@ -161,6 +183,10 @@ func (te *TaskExecutor) heartbeats() {
 		case <-te.done:
 			return
 		case <-t.C:
+		}
+		if d := te.heartbeatInterval(); d != interval { // a new JobManager (HA) may use another
+			interval = d
+			t.Reset(d)
 		}
 		te.mu.Lock()
 		var running []string

@@ -24,8 +24,8 @@ const (
 // whose zero value means "flush after every record" (as Flink's setBufferTimeout(0)); use
 // DefaultBufferTimeout for the usual 100 ms.
 type Config struct {
-	// BindAddress is the TCP address of the data server, e.g. "127.0.0.1:0". Empty means
-	// "127.0.0.1:0".
+	// BindAddress is the TCP address of the data server, e.g. "127.0.0.1:0"; the port may be a
+	// range or list ("0.0.0.0:50100-50200", netutil.Listen). Empty means "127.0.0.1:0".
 	BindAddress string
 	// ExternalHost is the host name or IP other processes use to reach this one. Empty means the
 	// bound IP, or the machine's host name when bound to a wildcard address (0.0.0.0, ::).

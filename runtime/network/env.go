@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/flink-go/flink-go/runtime/netutil"
 )
 
 // keepAlive detects a peer that vanished without closing its connection (host down, network
@@ -47,7 +49,7 @@ func NewEnvironment(cfg Config) (*Environment, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.BindAddress)
+	ln, err := netutil.ListenAddr(cfg.BindAddress)
 	if err != nil {
 		return nil, fmt.Errorf("network: listening for data connections on %q (address in use or not local?): %w", cfg.BindAddress, err)
 	}
