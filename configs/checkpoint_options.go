@@ -71,7 +71,7 @@ var (
 	// CheckpointStorage selects where snapshots are kept.
 	CheckpointStorage = Enum("execution.checkpointing.storage", CheckpointStorageKind(""),
 		[]CheckpointStorageKind{StorageJobManager, StorageFileSystem},
-		"Checkpoint storage: jobmanager keeps snapshots in JobManager memory (testing only); filesystem writes them to execution.checkpointing.dir. Unset means filesystem when a checkpoint directory is set, else jobmanager.").
+		"Checkpoint storage: filesystem writes snapshots to execution.checkpointing.dir. jobmanager (snapshots in JobManager memory, Flink's testing option) is refused for periodic checkpoints in flink-go. Unset means filesystem when a checkpoint directory is set.").
 		WithDeprecatedKeys("state.checkpoint-storage")
 
 	// ExternalizedCheckpointRetention says whether checkpoints survive the job.
@@ -87,12 +87,14 @@ var (
 	// UnalignedCheckpoints lets barriers overtake in-flight data.
 	UnalignedCheckpoints = Bool("execution.checkpointing.unaligned.enabled", false,
 		"Unaligned checkpoints: barriers overtake buffered records, which are stored in the checkpoint. Only with EXACTLY_ONCE and max-concurrent-checkpoints 1.").
-		WithDeprecatedKeys("execution.checkpointing.unaligned")
+		WithDeprecatedKeys("execution.checkpointing.unaligned").
+		WithoutEffect("unaligned checkpoints are not implemented: checkpoints stay aligned, which is exactly-once as well, but under backpressure a barrier waits behind the records buffered before it.")
 
 	// AlignedCheckpointTimeout switches to unaligned after this alignment time.
 	AlignedCheckpointTimeout = Duration("execution.checkpointing.aligned-checkpoint-timeout", 0,
 		"With unaligned checkpoints enabled, start each checkpoint aligned and switch to unaligned when alignment takes longer than this. 0 means always unaligned.").
-		WithDeprecatedKeys("execution.checkpointing.alignment-timeout")
+		WithDeprecatedKeys("execution.checkpointing.alignment-timeout").
+		WithoutEffect("checkpoints are always aligned: unaligned checkpoints are not implemented.")
 
 	// IncrementalCheckpoints uploads only new state files.
 	IncrementalCheckpoints = Bool("execution.checkpointing.incremental", false,

@@ -3,7 +3,15 @@ package configs
 // Constraints on option values beyond their types, mostly the ranges Flink enforces. They are
 // attached here rather than at each declaration to keep the option files readable.
 
+import "github.com/flink-go/flink-go/runtime/netutil"
+
 var validPort = Between(0, 65535)
+
+// portSpec accepts a port, a range ("50100-50200") or a list of both, as netutil.Listen does.
+var portSpec = Constraint[string]{
+	Text: `a port, a range such as "50100-50200" or a comma-separated list of both`,
+	Fn:   func(s string) bool { _, err := netutil.ParsePorts(s); return err == nil },
+}
 
 func init() {
 	Parallelism.Check(AtLeast(1))
@@ -32,11 +40,14 @@ func init() {
 
 	NumberOfTaskSlots.Check(AtLeast(1))
 	TaskManagerDataPort.Check(validPort)
+	TaskManagerRPCPort.Check(portSpec)
+	RestBindPort.Check(portSpec)
+	YarnAppMasterPort.Check(portSpec)
 	SegmentSize.Check(Constraint[MemorySize]{
 		Text: "a power of two of at least 4 kb",
 		Fn:   func(m MemorySize) bool { return m >= 4*KibiByte && m&(m-1) == 0 },
 	})
-	BuffersPerChannel.Check(AtLeast(0))
+	BuffersPerChannel.Check(AtLeast(1))
 	FloatingBuffersPerGate.Check(AtLeast(0))
 	MaxBuffersPerChannel.Check(AtLeast(1))
 

@@ -168,6 +168,9 @@ func (c *Configuration) Set(key, value string, origin Origin) error {
 			c.log.Warn().Str("key", key).Str("origin", origin.String()).Str("reason", p.Purpose).
 				Msg("configuration key has no effect in flink-go (JVM-only Flink setting); accepted for compatibility")
 		}
+	} else if spec.NoEffect != "" {
+		c.log.Warn().Str("key", key).Str("origin", origin.String()).Str("reason", spec.NoEffect).
+			Msg("configuration key has no effect in flink-go; accepted for compatibility")
 	}
 	if deprecated {
 		if prev, ok := c.entries[canon]; ok && prev.setAs == canon && prev.origin.Kind == origin.Kind {

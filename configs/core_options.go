@@ -50,7 +50,8 @@ var (
 
 	// ObjectReuse lets chained operators pass records without copying.
 	ObjectReuse = Bool("pipeline.object-reuse", false,
-		"Let chained operators hand records to each other without a defensive copy. Only safe when user functions neither keep nor modify their input records.")
+		"Let chained operators hand records to each other without a defensive copy. Only safe when user functions neither keep nor modify their input records.").
+		WithoutEffect("records pass between chained operators as Go values without a copy, as with object reuse enabled: a function must not change a record after emitting it.")
 
 	// OperatorChaining enables operator chaining.
 	OperatorChaining = Bool("pipeline.operator-chaining.enabled", true,
@@ -63,7 +64,8 @@ var (
 
 	// GlobalJobParameters are key/value parameters visible to every user function.
 	GlobalJobParameters = Map("pipeline.global-job-parameters", nil,
-		"Parameters made available to every user function of the job, as \"k1:v1,k2:v2\" or a YAML mapping.")
+		"Parameters made available to every user function of the job, as \"k1:v1,k2:v2\" or a YAML mapping.").
+		WithoutEffect("a job's parameters are its own command-line arguments and user.* configuration keys (readable from operators through the task's configuration).")
 
 	// BufferTimeout is the maximum time a network buffer waits before it is sent.
 	BufferTimeout = Duration("execution.buffer-timeout.interval", 100*time.Millisecond,
@@ -86,7 +88,8 @@ var (
 
 	// Attached keeps the client waiting for the job result.
 	Attached = Bool("execution.attached", false,
-		"If true the client waits for the job to finish and reports its result; otherwise it returns once the job is submitted (detached).")
+		"If true the client waits for the job to finish and reports its result; otherwise it returns once the job is submitted (detached).").
+		WithoutEffect("the CLI decides, as Flink's does: with -d/--detached it returns after the submission, otherwise it follows the job to its end.")
 
 	// ShutdownOnAttachedExit cancels the job when an attached client is interrupted.
 	ShutdownOnAttachedExit = Bool("execution.shutdown-on-attached-exit", false,
@@ -106,7 +109,8 @@ var (
 	StateRecoveryClaimMode = Enum("execution.state-recovery.claim-mode", ClaimModeNoClaim,
 		[]ClaimMode{ClaimModeClaim, ClaimModeNoClaim},
 		"Ownership of the snapshot restored from: CLAIM lets the job take it over and delete it when subsumed; NO_CLAIM leaves it untouched and makes the first checkpoint a full one.").
-		WithDeprecatedKeys("execution.savepoint-restore-mode")
+		WithDeprecatedKeys("execution.savepoint-restore-mode").
+		WithoutEffect("restores always behave as NO_CLAIM: the snapshot restored from is never changed or deleted, and the first checkpoint after it is a full one.")
 
 	// TmpDirs are directories for temporary files.
 	TmpDirs = List("io.tmp.dirs", nil,

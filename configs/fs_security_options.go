@@ -5,7 +5,8 @@ package configs
 var (
 	// DefaultScheme is the scheme of paths without one.
 	DefaultScheme = String("fs.default-scheme", "",
-		"Scheme (and authority) used for paths without one, e.g. hdfs://namenode:8020/. Unset means file:///.").WithoutDefault()
+		"Scheme (and authority) used for paths without one, e.g. hdfs://namenode:8020/. Unset means file:///.").WithoutDefault().
+		WithoutEffect("paths without a scheme are local files; use a full URI (hdfs:///..., s3://...) for other file systems.")
 
 	// S3Endpoint is the S3 service endpoint.
 	S3Endpoint = String("s3.endpoint", "",
@@ -53,5 +54,6 @@ var (
 
 	// KerberosAccessFileSystems lists further file systems to obtain tokens for.
 	KerberosAccessFileSystems = List("security.kerberos.access.hadoopFileSystems", nil,
-		"Further Hadoop file systems (';'-separated URIs) to obtain delegation tokens for.")
+		"Further Hadoop file systems (';'-separated URIs) to obtain delegation tokens for.").
+		WithoutEffect("only the default file system gets a delegation token; the keytab login (security.kerberos.login.keytab) reaches other secured HDFS clusters (docs/kerberos.md).")
 )

@@ -31,9 +31,11 @@ var (
 
 	// HAZooKeeperQuorum is the ZooKeeper ensemble.
 	HAZooKeeperQuorum = String("high-availability.zookeeper.quorum", "",
-		"ZooKeeper quorum (host:port,...) for ZOOKEEPER high availability.").WithoutDefault()
+		"ZooKeeper quorum (host:port,...) for ZOOKEEPER high availability.").WithoutDefault().
+		WithoutEffect("ZooKeeper is not used: YARN runs one ApplicationMaster at a time, and the HA state lives in high-availability.storageDir (docs/ha.md).")
 
 	// HAZooKeeperRoot is the ZooKeeper root node.
 	HAZooKeeperRoot = String("high-availability.zookeeper.path.root", "/flink",
-		"Root ZooKeeper node under which clusters keep their data.")
+		"Root ZooKeeper node under which clusters keep their data.").
+		WithoutEffect("ZooKeeper is not used: YARN runs one ApplicationMaster at a time, and the HA state lives in high-availability.storageDir (docs/ha.md).")
 )

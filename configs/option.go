@@ -51,6 +51,9 @@ type Spec struct {
 	Sensitive bool
 	// Constraints describe the rules values must meet beyond their type ("at least 1").
 	Constraints []string
+	// NoEffect, when set, says why flink-go accepts the option (so that existing Flink
+	// configurations load) but does not act on it; setting it logs a warning with this reason.
+	NoEffect string
 
 	enumAliases map[string]string
 	validate    func(string) error
@@ -150,6 +153,14 @@ func (o *Option[T]) WithoutDefault() *Option[T] {
 	o.def = zero
 	o.spec.HasDefault = false
 	o.spec.Default = ""
+	return o
+}
+
+// WithoutEffect marks a Flink option that flink-go accepts but does not act on, saying why
+// (and what flink-go does instead). Setting it logs a warning; the docs say so. It returns o
+// for chaining.
+func (o *Option[T]) WithoutEffect(reason string) *Option[T] {
+	o.spec.NoEffect = reason
 	return o
 }
 

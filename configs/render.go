@@ -115,7 +115,8 @@ type RenderedEntry struct {
 	Type string `json:"type,omitempty"`
 	// NoDefault is true for unset options without a default (value is empty).
 	NoDefault bool `json:"no-default,omitempty"`
-	// Ignored is true for JVM-only Flink keys that flink-go accepts without effect.
+	// Ignored is true for JVM-only Flink keys that flink-go accepts without effect, and for
+	// options marked WithoutEffect.
 	Ignored bool `json:"ignored,omitempty"`
 }
 
@@ -137,6 +138,7 @@ func Render(w io.Writer, c *Configuration, o RenderOptions) error {
 			if e.Spec != nil {
 				r.Type = string(e.Spec.Kind)
 				r.NoDefault = e.IsDefault() && !e.Spec.HasDefault
+				r.Ignored = e.Spec.NoEffect != ""
 			} else if p, _ := passThroughFor(e.Key); p.Ignored {
 				r.Ignored = true
 			}
@@ -167,6 +169,9 @@ func Render(w io.Writer, c *Configuration, o RenderOptions) error {
 		origin := e.Origin.String()
 		if e.SetAs != "" {
 			origin += " (as deprecated " + e.SetAs + ")"
+		}
+		if e.Spec != nil && e.Spec.NoEffect != "" && !e.IsDefault() {
+			origin += " (no effect in flink-go)"
 		}
 		if e.Spec == nil && !e.IsDefault() {
 			if p, _ := passThroughFor(e.Key); p.Ignored {
@@ -226,6 +231,9 @@ func Markdown() string {
 			if s.Sensitive {
 				desc += " Secret: masked when printed."
 			}
+			if s.NoEffect != "" {
+				desc = "**No effect in flink-go** (accepted for compatibility, a warning is logged): " + s.NoEffect + " Flink: " + desc
+			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", s.Key, typ, mdEscape(def), mdEscape(desc))
 		}
 		b.WriteString("\n")
@@ -284,6 +292,11 @@ func DefaultConfigYAML() string {
 		fmt.Fprintf(&b, "\n#==============================================================================\n# %s\n#==============================================================================\n", title)
 		for _, s := range specs {
 			b.WriteString("\n")
+			if s.NoEffect != "" {
+				for _, l := range wrap("NO EFFECT in flink-go (accepted for compatibility): "+s.NoEffect, 96) {
+					b.WriteString("# " + l + "\n")
+				}
+			}
 			for _, l := range wrap(s.Description, 96) {
 				b.WriteString("# " + l + "\n")
 			}

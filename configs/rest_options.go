@@ -7,15 +7,17 @@ import "time"
 var (
 	// JobManagerAddress is the JobManager's RPC host.
 	JobManagerAddress = String("jobmanager.rpc.address", "localhost",
-		"Host name or address of the JobManager that TaskManagers and clients connect to. On YARN it is set to the ApplicationMaster's host.")
+		"Host name or address of the JobManager. In flink-go the CLI uses it to reach the REST API when rest.address is unset; the RPC endpoint itself is chosen by the cluster (127.0.0.1 in the embedded cluster and local session, the container host on YARN) and handed to the TaskManagers it starts.")
 
 	// JobManagerPort is the JobManager's RPC port.
 	JobManagerPort = Int("jobmanager.rpc.port", 6123,
-		"Port of the JobManager's RPC endpoint (TaskManager registration, slot offers, heartbeats). 0 picks a free port; on YARN the ApplicationMaster always picks one.")
+		"Port of the JobManager's RPC endpoint (TaskManager registration, slot offers, heartbeats). 0 picks a free port; on YARN the ApplicationMaster always picks one.").
+		WithoutEffect("the JobManager's RPC endpoint takes a free port (on YARN: yarn.application-master.port); TaskManagers learn it from the cluster that starts them.")
 
 	// JobManagerBindHost is the interface the JobManager RPC endpoint binds to.
 	JobManagerBindHost = String("jobmanager.bind-host", "",
-		"Local address the JobManager's RPC endpoint binds to. Unset means jobmanager.rpc.address; 0.0.0.0 listens on all interfaces.").WithoutDefault()
+		"Local address the JobManager's RPC endpoint binds to. Unset means jobmanager.rpc.address; 0.0.0.0 listens on all interfaces.").WithoutDefault().
+		WithoutEffect("the JobManager's RPC endpoint is chosen by the cluster (127.0.0.1 in the embedded cluster and local session, the container host on YARN).")
 
 	// JobManagerMemory is the total memory of the JobManager process.
 	JobManagerMemory = Memory("jobmanager.memory.process.size", 1600*MebiByte,
@@ -40,11 +42,13 @@ var (
 
 	// WebSubmitEnabled allows job submission through the web UI.
 	WebSubmitEnabled = Bool("web.submit.enable", true,
-		"Allow uploading and running job binaries through the web UI and REST API.")
+		"Allow uploading and running job binaries through the web UI and REST API.").
+		WithoutEffect("there is no web UI and no /jars endpoints; jobs are submitted by the CLI (POST /jobs with the job binary).")
 
 	// WebCancelEnabled allows cancelling jobs through the web UI.
 	WebCancelEnabled = Bool("web.cancel.enable", true,
-		"Allow cancelling jobs through the web UI.")
+		"Allow cancelling jobs through the web UI.").
+		WithoutEffect("there is no web UI; cancelling through the REST API (PATCH /jobs/:id) is always possible.")
 
 	// HeartbeatInterval is the period of JobManager/TaskManager heartbeats.
 	HeartbeatInterval = Duration("heartbeat.interval", 10*time.Second,
@@ -72,7 +76,8 @@ var (
 
 	// PreviousWorkerRecoveryTimeout waits for workers of a previous attempt.
 	PreviousWorkerRecoveryTimeout = Duration("resourcemanager.previous-worker.recovery.timeout", 0,
-		"After a JobManager failover, how long to wait for TaskManagers of the previous attempt to re-register before requesting new ones.")
+		"After a JobManager failover, how long to wait for TaskManagers of the previous attempt to re-register before requesting new ones.").
+		WithoutEffect("containers kept from the previous ApplicationMaster attempt are adopted and their TaskManagers register again on their own, without a deadline (docs/ha.md).")
 
 	// SlotRequestTimeout fails a job whose slot requests stay unfulfilled this long.
 	SlotRequestTimeout = Duration("slot.request.timeout", 5*time.Minute,
@@ -80,13 +85,16 @@ var (
 
 	// ClientTimeout bounds client operations against a cluster.
 	ClientTimeout = Duration("client.timeout", time.Minute,
-		"Timeout of client operations against a running cluster (submission, cancel, savepoint trigger responses).")
+		"Timeout of client operations against a running cluster (submission, cancel, savepoint trigger responses).").
+		WithoutEffect("each REST call of the CLI times out after 10 s (job binary uploads excepted).")
 
 	// ClientRetryPeriod is the pause between client retries.
 	ClientRetryPeriod = Duration("client.retry-period", 2*time.Second,
-		"Pause between retries of failed client requests, e.g. while a cluster's REST endpoint comes up.")
+		"Pause between retries of failed client requests, e.g. while a cluster's REST endpoint comes up.").
+		WithoutEffect("the CLI does not retry failed REST calls; it reports them with their cause.")
 
 	// RedundantTaskManagers keeps spare TaskManagers.
 	RedundantTaskManagers = Int("slotmanager.redundant-taskmanager-num", 0,
-		"Number of spare TaskManagers kept beyond the slots needed, to speed up failover.")
+		"Number of spare TaskManagers kept beyond the slots needed, to speed up failover.").
+		WithoutEffect("no spare TaskManagers are kept; the container of a lost TaskManager is replaced when its slots are needed.")
 )

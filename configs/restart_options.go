@@ -86,5 +86,6 @@ var (
 	// Failover selects which tasks restart on a task failure.
 	Failover = Enum("jobmanager.execution.failover-strategy", FailoverRegion,
 		[]FailoverStrategy{FailoverFull, FailoverRegion},
-		"Which tasks restart when one fails: full restarts all tasks; region restarts only the pipelined region of the failed task.")
+		"Which tasks restart when one fails: full restarts all tasks; region restarts only the pipelined region of the failed task.").
+		WithoutEffect("any task failure restarts all tasks of the job from the latest completed checkpoint, as 'full' does; 'region' behaves the same.")
 )

@@ -42,5 +42,6 @@ var (
 	// LocalRecovery keeps a local copy of snapshots for faster restarts on the same machine.
 	LocalRecovery = Bool("execution.state-recovery.from-local", false,
 		"Keep a secondary copy of each snapshot on the TaskManager's local disk and restore from it when a task restarts on the same TaskManager.").
-		WithDeprecatedKeys("state.backend.local-recovery")
+		WithDeprecatedKeys("state.backend.local-recovery").
+		WithoutEffect("restores always read the checkpoint storage; no secondary local copy of snapshots is kept.")
 )

@@ -55,5 +55,6 @@ var (
 
 	// MaxBuffersPerChannel limits buffers a single output channel may hold.
 	MaxBuffersPerChannel = Int("taskmanager.network.memory.max-buffers-per-channel", 10,
-		"Maximum buffers one output subpartition may hold, so that data skew cannot take all buffers of a task.")
+		"Maximum buffers one output subpartition may hold, so that data skew cannot take all buffers of a task.").
+		WithoutEffect("a result partition's buffer share (subpartitions x buffers-per-channel + floating-buffers-per-gate) bounds what its subpartitions hold; there is no separate cap per subpartition.")
 )

@@ -83,7 +83,8 @@ var (
 
 	// YarnProvidedUsrlibDir is a pre-uploaded directory of user files.
 	YarnProvidedUsrlibDir = String("yarn.provided.usrlib.dir", "",
-		"Remote directory with pre-uploaded user files, registered as APPLICATION resources.").WithoutDefault()
+		"Remote directory with pre-uploaded user files, registered as APPLICATION resources.").WithoutDefault().
+		WithoutEffect("there is no usrlib: the job binary carries the user code.")
 
 	// YarnFileReplication is the HDFS replication of uploaded files.
 	YarnFileReplication = Int("yarn.file-replication", -1,
@@ -92,11 +93,13 @@ var (
 	// YarnIncludeUserJar is kept for configuration compatibility.
 	YarnIncludeUserJar = Enum("yarn.per-job-cluster.include-user-jar", UserJarOrder,
 		[]UserJarInclusion{UserJarDisabled, UserJarFirst, UserJarLast, UserJarOrder},
-		"Where Flink puts the user jar on the classpath. flink-go ships a job binary instead of jars and accepts the key for compatibility only.")
+		"Where Flink puts the user jar on the classpath. flink-go ships a job binary instead of jars and accepts the key for compatibility only.").
+		WithoutEffect("there is no class path: the job binary is the executable of the ApplicationMaster and the TaskManagers.")
 
 	// YarnPropertiesFileLocation is the directory of the session properties file.
 	YarnPropertiesFileLocation = String("yarn.properties-file.location", "",
-		"Directory of the .yarn-properties-<user> file a session writes so later commands find it. Unset means the system temp directory.").WithoutDefault()
+		"Directory of the .yarn-properties-<user> file a session writes so later commands find it. Unset means the system temp directory.").WithoutDefault().
+		WithoutEffect("a YARN session is recorded in $FLINK_GO_HOME/yarn-session.properties (FLINK_GO_HOME defaults to ~/.flink-go).")
 
 	// YarnHeartbeatInterval is the AM-RM heartbeat period.
 	YarnHeartbeatInterval = DurationIn("yarn.heartbeat.interval", 5*time.Second, time.Second,
@@ -117,5 +120,6 @@ var (
 
 	// YarnKerberosAdditionalFileSystems obtains tokens for further file systems.
 	YarnKerberosAdditionalFileSystems = List("yarn.security.kerberos.additionalFileSystems", nil,
-		"Further Hadoop file systems (URIs, ';'-separated) to obtain delegation tokens for, e.g. a remote checkpoint HDFS.")
+		"Further Hadoop file systems (URIs, ';'-separated) to obtain delegation tokens for, e.g. a remote checkpoint HDFS.").
+		WithoutEffect("only the default file system gets a delegation token; the keytab login (security.kerberos.login.keytab) reaches other secured HDFS clusters (docs/kerberos.md).")
 )

@@ -74,6 +74,10 @@ func newCheckpointing(g *jobgraph.JobGraph, log zerolog.Logger) (*checkpointing,
 		msgs: make(chan ckptMsg, 1024), savepoints: make(chan *SavepointRequest, 16), requests: map[int64]*SavepointRequest{},
 	}
 	ck.enabled = ck.cfg.Interval > 0
+	if ck.enabled && configs.Get(c, configs.CheckpointStorage) == configs.StorageJobManager {
+		return nil, fmt.Errorf("%s=%s: keeping periodic checkpoints in JobManager memory is not implemented; set %s=%s and execution.checkpointing.dir",
+			configs.CheckpointStorage.Key(), configs.StorageJobManager, configs.CheckpointStorage.Key(), configs.StorageFileSystem)
+	}
 	if ck.enabled && ck.checkpoints == "" {
 		return nil, errors.New("execution.checkpointing.interval is set but execution.checkpointing.dir is not: where should checkpoints go? (e.g. file:///tmp/flink-go/checkpoints or hdfs:///flink-go/checkpoints)")
 	}

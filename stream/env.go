@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flink-go/flink-go/configs"
 	"github.com/flink-go/flink-go/runtime/jobgraph"
 	"github.com/flink-go/flink-go/runtime/serde"
 	"github.com/flink-go/flink-go/runtime/task"
@@ -94,6 +95,18 @@ func (e *Environment) defaultMaxParallelism() int {
 	return 128
 }
 
+// checkRuntimeMode refuses the BATCH runtime mode, which flink-go does not implement, rather
+// than run a job meant for it in STREAMING mode: bounded jobs then emit intermediate results
+// (e.g. updated aggregates) where BATCH emits only final ones. AUTOMATIC is STREAMING unless
+// every source is bounded (then BATCH, as in Flink).
+func checkRuntimeMode(mode configs.RuntimeMode, bounded bool) error {
+	if mode == configs.RuntimeBatch || (mode == configs.RuntimeAutomatic && bounded) {
+		return fmt.Errorf("%s=%s: flink-go runs jobs in STREAMING mode only (BATCH execution is not implemented; bounded sources run in STREAMING mode and end the job when they are exhausted, emitting intermediate results too): set %s to STREAMING",
+			configs.ExecutionRuntimeMode.Key(), mode, configs.ExecutionRuntimeMode.Key())
+	}
+	return nil
+}
+
 // node is one transformation of the pipeline.
 type node struct {
 	env            *Environment
@@ -145,6 +158,11 @@ func (e *Environment) Graph(name string) (*jobgraph.JobGraph, task.Registry, err
 	if !hasSink {
 		return nil, nil, fmt.Errorf("the job has no sink: nothing would consume its records (add SinkTo, Print or DiscardingSink)")
 	}
+	conf := configs.New()
+	if err := conf.SetAll(e.config, configs.CodeOrigin("job")); err != nil {
+		return nil, nil, fmt.Errorf("job configuration: %w", err)
+	}
+	chaining := e.chaining && configs.Get(conf, configs.OperatorChaining)
 	par := make([]int, len(e.nodes))
 	maxPar := make([]int, len(e.nodes))
 	reg := registry{}
@@ -184,9 +202,12 @@ func (e *Environment) Graph(name string) (*jobgraph.JobGraph, task.Registry, err
 		}
 		reg[n.id] = n.factory
 	}
+	if err := checkRuntimeMode(configs.Get(conf, configs.ExecutionRuntimeMode), bounded); err != nil {
+		return nil, nil, err
+	}
 	// Resolve partitioning and chaining.
 	chainable := func(n *node, in edgeRef) bool {
-		return e.chaining && len(n.inputs) == 1 && !n.startNewChain && !n.noChaining && !in.from.noChaining &&
+		return chaining && len(n.inputs) == 1 && !n.startNewChain && !n.noChaining && !in.from.noChaining &&
 			n.kind != jobgraph.OperatorKind_SOURCE && in.part == jobgraph.Partitioning_FORWARD &&
 			par[in.from.idx] == par[n.idx] && maxPar[in.from.idx] == maxPar[n.idx]
 	}
