@@ -151,11 +151,59 @@ func TestYarnKerberos(t *testing.T) {
 		}
 	})
 	t.Run("ApplicationCounting", func(t *testing.T) { testYarnKerberosCounting(t, c, k) })
+	t.Run("Session", func(t *testing.T) { testYarnKerberosSession(t, c, k) })
 }
 
-func testYarnKerberosCounting(t *testing.T, c *testbed.Cluster, k *testbed.KerberosInfo) {
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+// testYarnKerberosSession: a session started with the keytab (-D keys only) runs a job submitted
+// to it afterwards: the session's JobManager starts the job's TaskManager containers with the
+// credentials it was given (token and keytab), they checkpoint to and write on Kerberized HDFS,
+// the output is exact; `stop` ends the session FINISHED/SUCCEEDED, owned by the keytab's user.
+func testYarnKerberosSession(t *testing.T, c *testbed.Cluster, k *testbed.KerberosInfo) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	kr := newKrbRun(t, ctx, c, k)
+	y := &yarnTB{home: t.TempDir()}
+	_, appID, _ := y.startSession(t, append([]string{"-s", "2"}, kr.flags...)...)
+	stopped := false
+	stop := func() result {
+		stopped = true
+		return y.cli(t, 3*time.Minute, strings.NewReader("stop\n"), nil, append([]string{"yarn-session", "-id", appID}, kr.flags...)...)
+	}
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
+	const records, keys, every = 60_000, 30, 600
+	r := y.cli(t, 4*time.Minute, nil, nil, append(append(append([]string{"run", "-t", "yarn-session", "-p", "2"}, kr.flags...), "-D", "yarn.application.id="+appID),
+		bin("counting"), "--records", fmt.Sprint(records), "--keys", fmt.Sprint(keys), "--every", fmt.Sprint(every),
+		"--rate", "50000", "--output", kr.base+"/out")...)
+	if r.code != 0 || !strings.Contains(r.stdout, "finished") {
+		t.Fatalf("job on the Kerberized session: exit %d\nstdout:\n%s\nstderr:\n%s%s", r.code, r.stdout, r.stderr, amLogs(c, appID))
+	}
+	got := hdfsPartLines(t, kr.fsys, kr.dir+"/out")
+	checkCounting(t, "session job output", got, records, keys, every)
+	t.Logf("job on the Kerberized session %s: %d output lines", appID, len(got))
+	if r := stop(); r.code != 0 {
+		t.Fatalf("stopping the session: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	kr.finishedApps(t, ctx, k, 1)
+}
+
+// krbRun is what the Kerberized YARN runs share: an HDFS client logged in with the test's
+// keytab, a fresh HDFS directory for staging, checkpoints and output (deleted afterwards), and the
+// CLI flags that log in with the keytab through Flink's keys only (no kinit, no
+// KRB5_CLIENT_KTNAME).
+type krbRun struct {
+	fsys  *hdfs.FileSystem
+	dir   string // HDFS path of the run's directory
+	base  string // its hdfs:// URI
+	tag   string // yarn.tags of the run's applications
+	flags []string
+}
+
+func newKrbRun(t *testing.T, ctx context.Context, c *testbed.Cluster, k *testbed.KerberosInfo) *krbRun {
+	t.Helper()
 	opts, err := hdfs.LoadOptions(c.ConfDir())
 	if err != nil {
 		t.Fatal(err)
@@ -165,25 +213,63 @@ func testYarnKerberosCounting(t *testing.T, c *testbed.Cluster, k *testbed.Kerbe
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fsys.Close()
-	dir := fmt.Sprintf("/tmp/flink-go-kerberos/%d", time.Now().UnixNano())
-	defer func() {
+	r := &krbRun{fsys: fsys, dir: fmt.Sprintf("/tmp/flink-go-kerberos/%d", time.Now().UnixNano()),
+		tag: fmt.Sprintf("krb-%d", time.Now().UnixNano()%1_000_000)}
+	r.base = "hdfs://" + fsys.Authority() + r.dir
+	t.Cleanup(func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer ccancel()
-		_ = fsys.Delete(cctx, dir, true)
-	}()
-	base := "hdfs://" + fsys.Authority() + dir
-	tag := fmt.Sprintf("krb-%d", time.Now().UnixNano()%1_000_000)
-	const records, keys, every = 100_000, 50, 1000
-	args := []string{"run", "-t", "yarn-application", "-p", "2",
+		_ = fsys.Delete(cctx, r.dir, true)
+		fsys.Close()
+	})
+	r.flags = []string{
 		"-D", "security.kerberos.login.keytab=" + k.ClientKeytab,
 		"-D", "security.kerberos.login.principal=" + k.ClientPrincipal,
 		"-D", "security.kerberos.krb5-conf.path=" + k.Krb5Conf,
-		"-D", "yarn.staging-directory=" + dir + "/staging", "-D", "yarn.tags=" + tag,
+		"-D", "yarn.staging-directory=" + r.dir + "/staging", "-D", "yarn.tags=" + r.tag,
 		"-D", "jobmanager.memory.process.size=256m", "-D", "taskmanager.memory.process.size=256m",
-		"-D", "execution.checkpointing.interval=1s", "-D", "execution.checkpointing.dir=" + base + "/ckpt",
+		"-D", "execution.checkpointing.interval=1s", "-D", "execution.checkpointing.dir=" + r.base + "/ckpt"}
+	return r
+}
+
+// finishedApps asserts that the run's applications all ended FINISHED/SUCCEEDED as the keytab's
+// user (alice), and that there are n of them.
+func (r *krbRun) finishedApps(t *testing.T, ctx context.Context, k *testbed.KerberosInfo, n int) {
+	t.Helper()
+	d, err := client.ConnectYarnConf(ctx, io.Discard, client.ConfOf(t, "security.kerberos.login.keytab", k.ClientKeytab, "security.kerberos.login.principal", k.ClientPrincipal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	apps, err := d.RM.GetApplications(ctx, yarn.AppFilter{Tags: []string{r.tag}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != n {
+		t.Fatalf("%d applications tagged %s, want %d: %+v", len(apps), r.tag, n, apps)
+	}
+	for _, a := range apps {
+		if a.State != yarn.StateFinished || a.Final != yarn.FinalSucceeded {
+			t.Errorf("application %s: %s/%s, want FINISHED/SUCCEEDED (%s)", a.ID, a.State, a.Final, a.Diagnostics)
+		}
+		if a.User != "alice" {
+			t.Errorf("application %s user %q, want alice", a.ID, a.User)
+		}
+	}
+	// Checkpoints were written by the containers with the delegation token.
+	if ck, err := r.fsys.List(ctx, r.dir+"/ckpt"); err != nil || len(ck) == 0 {
+		t.Errorf("no checkpoints under %s/ckpt: %v", r.base, err)
+	}
+}
+
+func testYarnKerberosCounting(t *testing.T, c *testbed.Cluster, k *testbed.KerberosInfo) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	kr := newKrbRun(t, ctx, c, k)
+	const records, keys, every = 100_000, 50, 1000
+	args := append(append([]string{"run", "-t", "yarn-application", "-p", "2"}, kr.flags...),
 		bin("counting"), "--records", fmt.Sprint(records), "--keys", fmt.Sprint(keys), "--every", fmt.Sprint(every),
-		"--rate", "50000", "--output", base + "/out"}
+		"--rate", "50000", "--output", kr.base+"/out")
 	cmd := exec.CommandContext(ctx, bin("flink-go"), args...)
 	// Only the Flink keys (-D security.kerberos.login.*): no kinit, no KRB5_CLIENT_KTNAME.
 	bounded(cmd)
@@ -203,32 +289,9 @@ func testYarnKerberosCounting(t *testing.T, c *testbed.Cluster, k *testbed.Kerbe
 		t.Errorf("the client did not report its Kerberos login and token:\n%s", errb.String())
 	}
 	// Output: exact.
-	got := hdfsPartLines(t, fsys, dir+"/out")
+	got := hdfsPartLines(t, kr.fsys, kr.dir+"/out")
 	checkCounting(t, "output", got, records, keys, every)
-	// The application: FINISHED/SUCCEEDED, owned by the keytab's user.
-	yc, err := yarn.LoadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := client.ConnectYarnConf(ctx, io.Discard, client.ConfOf(t, "security.kerberos.login.keytab", k.ClientKeytab, "security.kerberos.login.principal", k.ClientPrincipal))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	apps, err := d.RM.GetApplications(ctx, yarn.AppFilter{Tags: []string{tag}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(apps) != 1 || apps[0].State != yarn.StateFinished || apps[0].Final != yarn.FinalSucceeded {
-		t.Fatalf("applications at %v: %+v", yc.RMAddresses, apps)
-	}
-	if u := apps[0].User; u != "alice" {
-		t.Errorf("application user %q, want alice", u)
-	}
-	// Checkpoints were written by the containers with the delegation token.
-	if ck, err := fsys.List(ctx, dir+"/ckpt"); err != nil || len(ck) == 0 {
-		t.Errorf("no checkpoints under %s/ckpt: %v", base, err)
-	}
+	kr.finishedApps(t, ctx, k, 1)
 	t.Logf("Kerberized application run: %s (%d output lines)", took.Round(time.Millisecond), len(got))
 }
 
