@@ -232,7 +232,7 @@ func submitRemote(ctx context.Context, addr, binary string, args []string, cfg *
 	if err != nil {
 		return err
 	}
-	r := NewREST(addr)
+	r := NewRESTConf(addr, cfg)
 	id, err := r.Submit(ctx, data, binary)
 	if err != nil {
 		return err
@@ -242,6 +242,20 @@ func submitRemote(ctx context.Context, addr, binary string, args []string, cfg *
 		return nil
 	}
 	return followJob(ctx, r, id)
+}
+
+// restClient returns a REST client of the JobManager restAddress finds, with the client
+// settings of the command's configuration (client.timeout).
+func restClient(c *cli.Context) (*REST, error) {
+	addr, err := restAddress(c)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(c, nil)
+	if err != nil {
+		return nil, err
+	}
+	return NewRESTConf(addr, cfg), nil
 }
 
 func restAddress(c *cli.Context) (string, error) {
@@ -275,11 +289,10 @@ func listCommand() *cli.Command {
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show all jobs, finished ones included"},
 			&cli.BoolFlag{Name: "running", Aliases: []string{"r"}, Usage: "show only running jobs"}},
 		Action: func(c *cli.Context) error {
-			addr, err := restAddress(c)
+			rest, err := restClient(c)
 			if err != nil {
 				return err
 			}
-			rest := NewREST(addr)
 			jobs, err := rest.Jobs(c.Context)
 			if err != nil {
 				return err
@@ -321,11 +334,11 @@ func cancelCommand() *cli.Command {
 			if c.NArg() != 1 {
 				return &exitError{code: 2, err: errors.New("cancel needs exactly one job id")}
 			}
-			addr, err := restAddress(c)
+			rest, err := restClient(c)
 			if err != nil {
 				return err
 			}
-			if err := NewREST(addr).Cancel(c.Context, c.Args().First()); err != nil {
+			if err := rest.Cancel(c.Context, c.Args().First()); err != nil {
 				return err
 			}
 			fmt.Printf("Cancelled job %s.\n", c.Args().First())
@@ -366,11 +379,10 @@ func stopCommand() *cli.Command {
 }
 
 func savepointAction(c *cli.Context, jobID, dir string, stop bool) error {
-	addr, err := restAddress(c)
+	r, err := restClient(c)
 	if err != nil {
 		return err
 	}
-	r := NewREST(addr)
 	what := "Triggering savepoint"
 	if stop {
 		what = "Suspending job"

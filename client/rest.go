@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/flink-go/flink-go/configs"
 )
 
 // REST is a client of a JobManager's REST API (Flink's v1 endpoints).
@@ -21,12 +23,23 @@ type REST struct {
 	HTTP *http.Client
 }
 
-// NewREST returns a client for address ("host:port" or a URL).
+// NewREST returns a client for address ("host:port" or a URL); each call times out after
+// client.timeout's default (1 minute).
 func NewREST(address string) *REST {
+	return NewRESTTimeout(address, configs.ClientTimeout.Default())
+}
+
+// NewRESTTimeout is NewREST whose calls each time out after timeout (client.timeout).
+func NewRESTTimeout(address string, timeout time.Duration) *REST {
 	if !strings.Contains(address, "://") {
 		address = "http://" + address
 	}
-	return &REST{Base: strings.TrimRight(address, "/"), HTTP: &http.Client{Timeout: 10 * time.Second}}
+	return &REST{Base: strings.TrimRight(address, "/"), HTTP: &http.Client{Timeout: timeout}}
+}
+
+// NewRESTConf is NewREST with the client settings of conf (client.timeout per call).
+func NewRESTConf(address string, conf *configs.Configuration) *REST {
+	return NewRESTTimeout(address, configs.Get(conf, configs.ClientTimeout))
 }
 
 // ErrUnreachable wraps connection failures to the JobManager.

@@ -157,6 +157,7 @@ func runYarn(c *cli.Context, target, binary string, args []string, cfg *configs.
 			configs.YarnApplicationID.Key(), dep.AppID, configs.YarnApplicationID.Key(), dep.AppID, jobID, dep.AppID)
 		return nil
 	}
+	d.ClientTimeout = configs.Get(cfg, configs.ClientTimeout)
 	return d.FollowApplication(ctx, dep, jobID, start, configs.Get(cfg, configs.ShutdownOnAttachedExit))
 }
 
@@ -178,7 +179,7 @@ func deployExit(ctx context.Context, err error) error {
 func (d *YarnDeployer) FollowApplication(ctx context.Context, dep *YarnDeployment, jobID string, start time.Time, shutdownOnExit bool) error {
 	var r *REST
 	if dep.REST != "" {
-		r = NewREST(dep.REST)
+		r = d.rest(dep.REST)
 	}
 	lastState, cause := "", ""
 	failures := 0
@@ -216,7 +217,7 @@ func (d *YarnDeployer) FollowApplication(ctx context.Context, dep *YarnDeploymen
 			if dep.REST != "" {
 				fmt.Fprintf(d.Out, "JobManager of %s moved to %s (attempt %s)\n", dep.AppID, addr, rep.CurrentAttempt)
 			}
-			dep.REST, r = addr, NewREST(addr)
+			dep.REST, r = addr, d.rest(addr)
 		}
 		if r == nil {
 			continue
@@ -285,7 +286,7 @@ func runOnYarnSession(ctx context.Context, d *YarnDeployer, binary string, args 
 	if detached {
 		return nil
 	}
-	return followJob(ctx, NewREST(rest), jobID)
+	return followJob(ctx, NewRESTConf(rest, cfg), jobID)
 }
 
 // followJob polls a job through REST until it ends.

@@ -210,6 +210,9 @@ type YarnDeployer struct {
 	// PollInterval of the application report while waiting (default 250 ms, as Flink).
 	PollInterval time.Duration
 
+	// ClientTimeout bounds each REST call to the JobManager (client.timeout; 0: its default).
+	ClientTimeout time.Duration
+
 	// AfterSubmit, when set, runs right after submitApplication returned (progress UIs, tests
 	// that interrupt a deployment).
 	AfterSubmit func(yarn.ApplicationID)
@@ -1121,4 +1124,12 @@ func escapeEnv(env map[string]string) map[string]string {
 func haEnabled(conf *configs.Configuration) bool {
 	return configs.Get(conf, configs.HighAvailability) != configs.HANone ||
 		(configs.IsSet(conf, configs.YarnApplicationAttempts) && configs.Get(conf, configs.YarnApplicationAttempts) > 1)
+}
+
+// rest returns a REST client of the JobManager at addr with the deployer's client timeout.
+func (d *YarnDeployer) rest(addr string) *REST {
+	if d.ClientTimeout > 0 {
+		return NewRESTTimeout(addr, d.ClientTimeout)
+	}
+	return NewREST(addr)
 }

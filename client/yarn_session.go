@@ -154,7 +154,7 @@ func (d *YarnDeployer) StopSession(ctx context.Context, id yarn.ApplicationID, r
 	}
 	requested := false
 	if rest != "" {
-		if err := NewREST(rest).do(ctx, "DELETE", "/cluster", nil, "", nil); err == nil {
+		if err := NewRESTConf(rest, conf).do(ctx, "DELETE", "/cluster", nil, "", nil); err == nil {
 			requested = true
 		} else {
 			d.Log.Debug().Err(err).Msg("DELETE /cluster")
@@ -226,7 +226,7 @@ func (d *YarnDeployer) SubmitToSession(ctx context.Context, id yarn.ApplicationI
 	if err != nil {
 		return "", err
 	}
-	jobID, err := NewREST(rest).Submit(ctx, data, res.URI)
+	jobID, err := NewRESTConf(rest, conf).Submit(ctx, data, res.URI)
 	if err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		_ = d.removeStaging(cctx, dir)
@@ -269,7 +269,7 @@ func (d *YarnDeployer) AttachSession(ctx context.Context, id yarn.ApplicationID,
 		}
 		close(lines)
 	}()
-	r := NewREST(rest)
+	r := NewRESTConf(rest, conf)
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	last := ""

@@ -85,8 +85,7 @@ var (
 
 	// ClientTimeout bounds client operations against a cluster.
 	ClientTimeout = Duration("client.timeout", time.Minute,
-		"Timeout of client operations against a running cluster (submission, cancel, savepoint trigger responses).").
-		WithoutEffect("each REST call of the CLI times out after 10 s (job binary uploads excepted).")
+		"Timeout of each REST call of the CLI to a running cluster (submission, list, cancel, savepoint trigger and status, following a job).")
 
 	// ClientRetryPeriod is the pause between client retries.
 	ClientRetryPeriod = Duration("client.retry-period", 2*time.Second,
