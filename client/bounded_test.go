@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/flink-go/flink-go/bench"
 )
 
 // bounded makes a test's CLI command diagnosable when it overruns its context: every process
@@ -15,7 +17,7 @@ func bounded(cmd *exec.Cmd) {
 		if cmd.Process == nil {
 			return nil
 		}
-		for _, pid := range descendants(cmd.Process.Pid) {
+		for _, pid := range bench.Descendants(cmd.Process.Pid) {
 			_ = syscall.Kill(pid, syscall.SIGQUIT)
 		}
 		time.Sleep(2 * time.Second)

@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flink-go/flink-go/bench"
 	"github.com/flink-go/flink-go/fs"
 	"github.com/flink-go/flink-go/testing/jobs/countingcheck"
 	"github.com/flink-go/flink-go/testing/s3/s3bed"
@@ -22,54 +22,11 @@ import (
 // examples/counting, running `flink-go run` in the background and finding its job, the
 // TaskManager processes below it, and the retained checkpoints it left.
 
-// descendants returns the pids of all descendants of pid (from /proc).
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may contain spaces, so split after the last ')'.
-		s := string(data)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		children[ppid] = append(children[ppid], p)
-	}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		for _, c := range children[p] {
-			out = append(out, c)
-			walk(c)
-		}
-	}
-	walk(pid)
-	return out
-}
-
-func isTaskManager(pid int) bool {
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	return err == nil && strings.Contains(string(env), "FLINK_GO_ROLE=taskmanager")
-}
-
 // taskManagers returns the TaskManager processes below pid (local.taskmanagers.processes).
 func taskManagers(pid int) []int {
 	var tms []int
-	for _, p := range descendants(pid) {
-		if isTaskManager(p) {
+	for _, p := range bench.Descendants(pid) {
+		if bench.IsTaskManager(p) {
 			tms = append(tms, p)
 		}
 	}
@@ -119,7 +76,7 @@ func checkCounting(t *testing.T, what string, got []string, records, keys, every
 type bgRun struct {
 	cmd    *exec.Cmd
 	home   string
-	stderr strings.Builder
+	stderr bench.LockedBuffer // read by failure messages while the command runs
 	// done receives the command's exit (once).
 	done chan error
 }

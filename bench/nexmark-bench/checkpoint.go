@@ -10,31 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/flink-go/flink-go/bench"
 )
-
-// lockedBuffer collects a child's output while another goroutine reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // backendD returns the -D settings of one side of the comparison.
 func backendD(o *options, backend string, checkpoints bool, dir string) []string {
@@ -78,38 +59,28 @@ func checkpointRun(o *options, query, backend string, events int64, checkpoints 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, o.flinkGo, args...)
 	cmd.Env = append(os.Environ(), "FLINK_GO_LOG_LEVEL=warn")
-	out := &lockedBuffer{}
+	out := &bench.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		r.Err = fmt.Errorf("starting %s: %w", o.flinkGo, err)
 		return r
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	client := &http.Client{Timeout: 2 * time.Second}
 	var last []byte
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-loop:
-	for {
-		select {
-		case err = <-done:
-			break loop
-		case <-tick.C:
-			if !checkpoints {
-				continue
-			}
-			base, id := bench.ParseLocalRun(out.String())
-			if base == "" || id == "" {
-				continue
-			}
-			if b, err := getBody(client, base+"/jobs/"+id+"/checkpoints"); err == nil {
-				last = b
-			} else {
-				log.Debug().Err(err).Msg("checkpoint statistics poll")
-			}
+	err = waitTicking(cmd, time.Second, func() {
+		if !checkpoints {
+			return
 		}
-	}
+		base, id := bench.ParseLocalRun(out.String())
+		if base == "" || id == "" {
+			return
+		}
+		if b, err := getBody(client, base+"/jobs/"+id+"/checkpoints"); err == nil {
+			last = b
+		} else {
+			log.Debug().Err(err).Msg("checkpoint statistics poll")
+		}
+	})
 	if ctx.Err() != nil {
 		r.Err = fmt.Errorf("%s %s did not finish within %s (stuck?): %s", o.flinkGo, strings.Join(args, " "), 10*o.ckSeconds+5*time.Minute, lastLines(out.String(), 5))
 		return r
