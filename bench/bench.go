@@ -272,11 +272,5 @@ const (
 
 // ReplaceResults puts results between the markers of doc; without markers it appends them.
 func ReplaceResults(doc, results string) string {
-	i := strings.Index(doc, BeginMarker)
-	j := strings.Index(doc, EndMarker)
-	block := BeginMarker + "\n" + strings.TrimRight(results, "\n") + "\n" + EndMarker
-	if i < 0 || j < i {
-		return strings.TrimRight(doc, "\n") + "\n\n" + block + "\n"
-	}
-	return doc[:i] + block + doc[j+len(EndMarker):]
+	return ReplaceSection(doc, BeginMarker, EndMarker, results)
 }

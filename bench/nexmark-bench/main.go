@@ -335,6 +335,23 @@ func throughput(o *options, q string, log zerolog.Logger) bench.ThroughputResult
 	return best
 }
 
+// waitTicking waits for the started cmd to exit, calling onTick every interval meanwhile (on
+// this goroutine), and returns Wait's error.
+func waitTicking(cmd *exec.Cmd, interval time.Duration, onTick func()) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			onTick()
+		}
+	}
+}
+
 // rss runs q5 with TaskManager processes and samples their memory until the job ends.
 func rss(o *options, events int64, log zerolog.Logger) bench.RSSResult {
 	res := bench.RSSResult{Query: "q5", Events: events}
@@ -350,21 +367,8 @@ func rss(o *options, events int64, log zerolog.Logger) bench.RSSResult {
 		res.Err = fmt.Errorf("starting %s: %w", o.flinkGo, err)
 		return res
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	s := &bench.RSSSampler{Root: cmd.Process.Pid}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	var err error
-loop:
-	for {
-		select {
-		case err = <-done:
-			break loop
-		case <-tick.C:
-			s.Sample()
-		}
-	}
+	err := waitTicking(cmd, 100*time.Millisecond, s.Sample)
 	res.Duration = time.Since(start)
 	res.PeakRSS, res.Samples = s.Peak, s.Samples
 	if err != nil {
