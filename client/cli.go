@@ -245,32 +245,30 @@ func submitRemote(ctx context.Context, addr, binary string, args []string, cfg *
 }
 
 // restClient returns a REST client of the JobManager restAddress finds, with the client
-// settings of the command's configuration (client.timeout).
+// settings of the command's configuration (client.timeout). The configuration is loaded once.
 func restClient(c *cli.Context) (*REST, error) {
-	addr, err := restAddress(c)
+	cfg, err := loadConfig(c, nil)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadConfig(c, nil)
+	addr, err := restAddress(c, cfg)
 	if err != nil {
 		return nil, err
 	}
 	return NewRESTConf(addr, cfg), nil
 }
 
-func restAddress(c *cli.Context) (string, error) {
+// restAddress is the JobManager's REST address: -m, else the YARN session or application the
+// command names, else the local session, else rest.address:rest.port.
+func restAddress(c *cli.Context, cfg *configs.Configuration) (string, error) {
 	if a := c.String("jobmanager"); a != "" {
 		return a, nil
 	}
-	if a, ok, err := yarnRESTAddress(c); ok || err != nil {
+	if a, ok, err := yarnRESTAddress(c, cfg); ok || err != nil {
 		return a, err
 	}
 	if s, ok := cluster.ReadSession(); ok {
 		return s.REST, nil
-	}
-	cfg, err := loadConfig(c, nil)
-	if err != nil {
-		return "", err
 	}
 	host := configs.Get(cfg, configs.RestAddress)
 	if host == "" {

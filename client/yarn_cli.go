@@ -60,11 +60,8 @@ func defaultYarnTarget(cfg *configs.Configuration) string {
 // yarnRESTAddress resolves the JobManager of a YARN application for list, cancel, stop and
 // savepoint: the application is -Dyarn.application.id, else (with -t yarn-*, or when no local
 // session runs) the recorded YARN session. ok is false when no YARN application is meant.
-func yarnRESTAddress(c *cli.Context) (string, bool, error) {
-	cfg, err := loadConfig(c, nil)
-	if err != nil {
-		return "", false, err
-	}
+func yarnRESTAddress(c *cli.Context, cfg *configs.Configuration) (string, bool, error) {
+	var err error
 	target := c.String("target")
 	var id yarn.ApplicationID
 	fromRecord := false
