@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rs/zerolog"
+
 	"github.com/flink-go/flink-go/configs"
 	"github.com/flink-go/flink-go/runtime/jobgraph"
 	"github.com/flink-go/flink-go/runtime/serde"
@@ -158,7 +160,9 @@ func (e *Environment) Graph(name string) (*jobgraph.JobGraph, task.Registry, err
 	if !hasSink {
 		return nil, nil, fmt.Errorf("the job has no sink: nothing would consume its records (add SinkTo, Print or DiscardingSink)")
 	}
-	conf := configs.New()
+	// Quiet: the process that runs the graph parses the same configuration again
+	// (cluster.settings) and logs its warnings (deprecated keys, keys without effect) once.
+	conf := configs.New().WithLogger(zerolog.Nop())
 	if err := conf.SetAll(e.config, configs.CodeOrigin("job")); err != nil {
 		return nil, nil, fmt.Errorf("job configuration: %w", err)
 	}
