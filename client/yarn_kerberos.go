@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,7 +80,7 @@ func ResolveKerberosLogin(conf *configs.Configuration, getenv func(string) strin
 		}
 	}
 	if l.Krb5Conf == "" {
-		l.Krb5Conf = firstNonEmptyStr(getenv("KRB5_CONFIG"), "/etc/krb5.conf")
+		l.Krb5Conf = cmp.Or(getenv("KRB5_CONFIG"), "/etc/krb5.conf")
 	}
 	if l.Krb5Conf != "" && !exists(l.Krb5Conf) {
 		if l.Krb5ConfConfigured {
@@ -186,15 +187,6 @@ func classifyKerberosError(what string, err error) error {
 		return fmt.Errorf("kerberos: %s: %w: %w", what, ErrKDCUnreachable, err)
 	}
 	return fmt.Errorf("kerberos: %s: %w", what, err)
-}
-
-func firstNonEmptyStr(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func fileExists(p string) bool {

@@ -1,6 +1,7 @@
 package hdfs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -42,7 +43,7 @@ func kerberosClient(o *KerberosOptions) (*krbclient.Client, error) {
 	if o.ServicePrincipal == "" {
 		return nil, errors.New("hdfs: kerberos: the NameNode service principal is unknown: set dfs.namenode.kerberos.principal in hdfs-site.xml")
 	}
-	cfgPath := firstNonEmpty(o.Krb5Conf, os.Getenv("KRB5_CONFIG"), "/etc/krb5.conf")
+	cfgPath := cmp.Or(o.Krb5Conf, os.Getenv("KRB5_CONFIG"), "/etc/krb5.conf")
 	cfg, err := krbconfig.Load(cfgPath)
 	if err != nil {
 		return nil, fmt.Errorf("hdfs: kerberos: load %s (set KRB5_CONFIG?): %w", cfgPath, err)
@@ -95,13 +96,4 @@ func SplitPrincipal(principal, defaultRealm string) (user, realm string, err err
 		return "", "", fmt.Errorf("hdfs: kerberos: principal %q has no realm and krb5.conf names no default_realm", principal)
 	}
 	return user, realm, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }

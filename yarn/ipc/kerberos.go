@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -47,7 +48,7 @@ func (k *KerberosConfig) login() (*client.Client, error) {
 	if k.Client != nil {
 		return k.Client, nil
 	}
-	confPath := firstNonEmpty(k.Krb5ConfPath, os.Getenv("KRB5_CONFIG"), "/etc/krb5.conf")
+	confPath := cmp.Or(k.Krb5ConfPath, os.Getenv("KRB5_CONFIG"), "/etc/krb5.conf")
 	conf, err := config.Load(confPath)
 	if err != nil {
 		return nil, fmt.Errorf("loading krb5.conf %s (set Krb5ConfPath or KRB5_CONFIG): %w", confPath, err)
@@ -109,15 +110,6 @@ func (k *KerberosConfig) principalName() string {
 		return cl.Credentials.CName().PrincipalNameString() + "@" + cl.Credentials.Domain()
 	}
 	return k.Principal
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // splitPrincipal splits "primary/instance@REALM" into "primary/instance" and "REALM".
