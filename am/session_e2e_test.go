@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,7 +148,7 @@ func TestSessionRunsJobFromArtifact(t *testing.T) {
 		t.Fatalf("job %s ended %s: %v", sub202.JobID, state, exc)
 	}
 	got, want := e.committed(t, out), countingcheck.Expected(records, keys, every)
-	if !countingcheck.Same(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("output: %d lines, want %d (first difference somewhere)", len(got), len(want))
 	}
 	// The job's TaskManagers are stopped and leave the JobManager without a heartbeat timeout.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,7 +68,7 @@ func hdfsPartLines(t *testing.T, fsys fs.FileSystem, dir string) []string {
 // examples/counting with these parameters; what names the output in the message.
 func checkCounting(t *testing.T, what string, got []string, records, keys, every int64) {
 	t.Helper()
-	if want := countingcheck.Expected(records, keys, every); !countingcheck.Same(got, want) {
+	if want := countingcheck.Expected(records, keys, every); !slices.Equal(got, want) {
 		t.Fatalf("%s: %d lines, want %d (first got %q)", what, len(got), len(want), got[:min(3, len(got))])
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ func TestPebbleCheckpointRescale(t *testing.T) {
 				t.Fatalf("resume: exit %d\n%s", res.code, res.stderr)
 			}
 			got := committedLines(t, out)
-			if !countingcheck.Same(got, want) {
+			if !slices.Equal(got, want) {
 				t.Fatalf("output differs from a run without the cancellation: %d lines, want %d\n%s", len(got), len(want), res.stderr)
 			}
 		})

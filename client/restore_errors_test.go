@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -71,7 +72,7 @@ func TestRestoreErrors(t *testing.T) {
 	}
 	finals := countingcheck.Finals(committedLines(t, filepath.Join(dir, "out2")))
 	wantFinals := countingcheck.Finals(countingcheck.Expected(records, keys, every))
-	if !countingcheck.Same(finals, wantFinals) {
+	if !slices.Equal(finals, wantFinals) {
 		t.Errorf("final counts after the fallback restore differ (%d lines, want %d)", len(finals), len(wantFinals))
 	}
 	// 3. A missing state file.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,7 +61,7 @@ func TestS3CheckpointsExactlyOnce(t *testing.T) {
 	if err := run.wait(); err != nil {
 		t.Fatalf("job failed: %v\n%s", err, run.stderr.String())
 	}
-	if got := committedLines(t, out); !countingcheck.Same(got, want) {
+	if got := committedLines(t, out); !slices.Equal(got, want) {
 		t.Fatalf("output differs: %d lines, want %d", len(got), len(want))
 	}
 	if proxy.Injected(s3bed.SlowDown) == 0 {
@@ -96,7 +97,7 @@ func TestS3CheckpointCannotComplete(t *testing.T) {
 		t.Errorf("no declined/aborted checkpoint reported:\n%s", res.stderr)
 	}
 	want := countingcheck.Expected(records, keys, every)
-	if got := committedLines(t, out); !countingcheck.Same(got, want) {
+	if got := committedLines(t, out); !slices.Equal(got, want) {
 		t.Fatalf("output differs: %d lines, want %d", len(got), len(want))
 	}
 }
@@ -135,7 +136,7 @@ func TestS3SavepointRestore(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("resume: %s", res.stderr)
 	}
-	if got := committedLines(t, out); !countingcheck.Same(got, want) {
+	if got := committedLines(t, out); !slices.Equal(got, want) {
 		t.Fatalf("output differs: %d lines, want %d", len(got), len(want))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -160,7 +161,7 @@ func TestS3EntropyInjection(t *testing.T) {
 			t.Fatalf("resumed job %s: %s (want FINISHED within 2 min)", idB, st)
 		}
 	}
-	if got := committedLines(t, out); !countingcheck.Same(got, want) {
+	if got := committedLines(t, out); !slices.Equal(got, want) {
 		t.Fatalf("output differs from a run without the cancellation: %d lines, want %d", len(got), len(want))
 	}
 	if seenB.count() == 0 {
@@ -258,7 +259,7 @@ func TestS3EntropyFailover(t *testing.T) {
 	if errRun != nil {
 		t.Fatalf("job failed: %v\n%s", errRun, run.stderr.String())
 	}
-	if got := committedLines(t, out); !countingcheck.Same(got, want) {
+	if got := committedLines(t, out); !slices.Equal(got, want) {
 		t.Fatalf("output differs: %d lines, want %d", len(got), len(want))
 	}
 	sharedDirs := func(after bool) (map[string]bool, map[string]bool) {

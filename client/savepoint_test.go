@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -96,7 +97,7 @@ func testSavepointRescale(t *testing.T, backend string) {
 				t.Fatalf("resume: exit %d\n%s", res.code, res.stderr)
 			}
 			got := committedLines(t, o)
-			if !countingcheck.Same(got, want) {
+			if !slices.Equal(got, want) {
 				have := map[string]int{}
 				for _, l := range got {
 					have[l]++

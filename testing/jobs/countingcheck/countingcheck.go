@@ -59,19 +59,6 @@ func Finals(lines []string) []string {
 	return out
 }
 
-// Same reports whether got and want hold the same lines in the same order.
-func Same(got, want []string) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // Lines splits the contents of output files into their non-empty lines and sorts them.
 func Lines(contents ...[]byte) []string {
 	var out []string

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,10 +21,10 @@ func TestExpectedSmallRun(t *testing.T) {
 	// and 2 twice each; every 2nd count of a key is emitted.
 	got := Expected(7, 3, 2)
 	want := []string{"0 2", "1 2", "2 2", "final 0 3", "final 1 2", "final 2 2"}
-	if !Same(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("Expected(7, 3, 2) = %q, want %q", got, want)
 	}
-	if f := Finals(got); !Same(f, want[3:]) {
+	if f := Finals(got); !slices.Equal(f, want[3:]) {
 		t.Fatalf("Finals = %q, want %q", f, want[3:])
 	}
 }
@@ -67,7 +68,7 @@ func TestExpectedBadInput(t *testing.T) {
 			t.Errorf("Expected%v = %q, want nil", c, got)
 		}
 	}
-	if got := Expected(0, 2, 5); !Same(got, []string{"final 0 0", "final 1 0"}) {
+	if got := Expected(0, 2, 5); !slices.Equal(got, []string{"final 0 0", "final 1 0"}) {
 		t.Errorf("no records: %q", got)
 	}
 }
@@ -75,17 +76,11 @@ func TestExpectedBadInput(t *testing.T) {
 func TestLines(t *testing.T) {
 	got := Lines([]byte("b 1\na 2\n"), []byte(""), []byte("\n"), []byte("c 3\n\nfinal 1 1"))
 	want := []string{"a 2", "b 1", "c 3", "final 1 1"}
-	if !Same(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("Lines = %q, want %q", got, want)
 	}
 	if Lines() != nil {
 		t.Fatal("no contents should give no lines")
-	}
-}
-
-func TestSame(t *testing.T) {
-	if !Same(nil, []string{}) || Same([]string{"a"}, []string{"b"}) || Same([]string{"a"}, []string{"a", "b"}) {
-		t.Fatal("Same is wrong")
 	}
 }
 
@@ -109,7 +104,7 @@ func TestReadPartsLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"0 10", "3 10", "final 0 7", "final 1 5"}; !Same(p.Lines, want) {
+	if want := []string{"0 10", "3 10", "final 0 7", "final 1 5"}; !slices.Equal(p.Lines, want) {
 		t.Fatalf("lines %q, want %q", p.Lines, want)
 	}
 	if len(p.Files) != 3 || filepath.Base(p.Files[0]) != "part-0-0" || filepath.Base(p.Files[2]) != "part-1-0" {
